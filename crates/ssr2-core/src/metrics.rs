@@ -1,0 +1,190 @@
+//! Evaluation on host data: All/Old/New accuracy (SPEC §2), effective rank and spectra per class,
+//! and our edge ratio (SPEC §9).
+
+use pathfinding::kuhn_munkres::kuhn_munkres;
+use pathfinding::matrix::Matrix;
+
+/// All/Old/New accuracy of one evaluation, instance-weighted (SPEC §2 "v2").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accuracy {
+    /// Samples evaluated.
+    pub n: usize,
+    pub all: f64,
+    /// Accuracy over samples of old classes (`y < num_old`); NaN when there are none.
+    pub old: f64,
+    /// Accuracy over samples of new classes; NaN when there are none.
+    pub new: f64,
+    /// `mapping[p]` = true class assigned to predicted cluster `p` (size `D`).
+    pub mapping: Vec<usize>,
+}
+
+/// SPEC §2: one optimal assignment between clusters and classes over all samples (Hungarian,
+/// maximising matched counts), then All, Old and New under that same assignment.
+pub fn cluster_accuracy(y_true: &[usize], y_pred: &[usize], num_old: usize) -> Accuracy {
+    assert_eq!(y_true.len(), y_pred.len(), "one prediction per label");
+    let n = y_true.len();
+    if n == 0 {
+        return Accuracy { n, all: f64::NAN, old: f64::NAN, new: f64::NAN, mapping: vec![] };
+    }
+    let dim = y_true.iter().chain(y_pred).copied().max().unwrap_or(0) + 1;
+    let mut counts = Matrix::new(dim, dim, 0i64);
+    for (&t, &p) in y_true.iter().zip(y_pred) {
+        counts[(p, t)] += 1;
+    }
+    let (_, mapping) = kuhn_munkres(&counts);
+    let (mut hit, mut hit_old, mut n_old, mut hit_new, mut n_new) = (0usize, 0, 0, 0, 0);
+    for (&t, &p) in y_true.iter().zip(y_pred) {
+        let ok = mapping[p] == t;
+        hit += ok as usize;
+        if t < num_old {
+            n_old += 1;
+            hit_old += ok as usize;
+        } else {
+            n_new += 1;
+            hit_new += ok as usize;
+        }
+    }
+    let frac = |h: usize, c: usize| if c == 0 { f64::NAN } else { h as f64 / c as f64 };
+    Accuracy { n, all: frac(hit, n), old: frac(hit_old, n_old), new: frac(hit_new, n_new), mapping }
+}
+
+/// Singular values of an `n x d` row-major matrix, largest first.
+pub fn singular_values(rows: &[f32], n: usize, d: usize) -> Vec<f64> {
+    assert_eq!(rows.len(), n * d, "rows must be n x d");
+    if n == 0 || d == 0 {
+        return Vec::new();
+    }
+    let mat = faer::Mat::<f64>::from_fn(n, d, |i, j| rows[i * d + j] as f64);
+    let mut s = mat.singular_values().expect("SVD converges on finite input");
+    s.sort_by(|a, b| b.total_cmp(a));
+    s
+}
+
+/// Effective rank (Roy & Vetterli): `exp(H(s / sum s))` over singular values, not their squares
+/// (SPEC §9). 0 for an all-zero matrix.
+pub fn effective_rank_from_singular_values(s: &[f64]) -> f64 {
+    let total: f64 = s.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let h: f64 = s
+        .iter()
+        .filter(|&&v| v > 0.0)
+        .map(|&v| {
+            let p = v / total;
+            -p * p.ln()
+        })
+        .sum();
+    h.exp()
+}
+
+/// Effective rank and spectrum of one ground-truth class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassRank {
+    pub class: usize,
+    pub count: usize,
+    pub effective_rank: f64,
+    pub singular_values: Vec<f64>,
+}
+
+/// Per-class ranks, and their means over old and over new classes (classes with samples only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankSummary {
+    pub classes: Vec<ClassRank>,
+    pub old_mean: f64,
+    pub new_mean: f64,
+}
+
+/// Effective rank of each ground-truth class of `features` (`n x d` row-major, used as given).
+pub fn class_ranks(features: &[f32], d: usize, labels: &[usize], num_old: usize) -> RankSummary {
+    let n = labels.len();
+    assert_eq!(features.len(), n * d, "features must be n x d");
+    let k = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut classes = Vec::new();
+    for c in 0..k {
+        let rows: Vec<f32> = (0..n)
+            .filter(|&i| labels[i] == c)
+            .flat_map(|i| features[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        let count = rows.len() / d.max(1);
+        if count == 0 {
+            continue;
+        }
+        let s = singular_values(&rows, count, d);
+        classes.push(ClassRank {
+            class: c,
+            count,
+            effective_rank: effective_rank_from_singular_values(&s),
+            singular_values: s,
+        });
+    }
+    let mean = |old: bool| {
+        let v: Vec<f64> =
+            classes.iter().filter(|c| (c.class < num_old) == old).map(|c| c.effective_rank).collect();
+        if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+    };
+    let (old_mean, new_mean) = (mean(true), mean(false));
+    RankSummary { classes, old_mean, new_mean }
+}
+
+/// Our edge ratio (SPEC §9; not defined in any public source): on the symmetric k-NN cosine
+/// graph (no self loops; an edge when either end lists the other), the fraction of edges that
+/// join different true classes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeRatio {
+    /// Over all edges.
+    pub all: f64,
+    /// Over edges touching at least one old-class sample.
+    pub old: f64,
+    /// Over edges touching at least one new-class sample.
+    pub new: f64,
+    pub edges: usize,
+}
+
+/// Edge ratio of `features` (`n x d` row-major) with `k` neighbours per sample.
+pub fn edge_ratio(features: &[f32], d: usize, labels: &[usize], num_old: usize, k: usize) -> EdgeRatio {
+    let n = labels.len();
+    assert_eq!(features.len(), n * d, "features must be n x d");
+    let unit: Vec<f32> = features
+        .chunks(d.max(1))
+        .flat_map(|r| {
+            let norm = r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            r.iter().map(move |v| v / norm)
+        })
+        .collect();
+    let mut edges = std::collections::BTreeSet::new();
+    let mut sims = vec![0f32; n];
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    for i in 0..n {
+        let zi = &unit[i * d..(i + 1) * d];
+        for (j, s) in sims.iter_mut().enumerate() {
+            *s = zi.iter().zip(&unit[j * d..(j + 1) * d]).map(|(a, b)| a * b).sum();
+        }
+        order.clear();
+        order.extend((0..n).filter(|&j| j != i));
+        order.sort_by(|&a, &b| sims[b].total_cmp(&sims[a]).then(a.cmp(&b)));
+        for &j in order.iter().take(k) {
+            edges.insert((i.min(j), i.max(j)));
+        }
+    }
+    let (mut cross, mut cross_old, mut tot_old, mut cross_new, mut tot_new) = (0usize, 0, 0, 0, 0);
+    for &(a, b) in &edges {
+        let diff = (labels[a] != labels[b]) as usize;
+        cross += diff;
+        if labels[a] < num_old || labels[b] < num_old {
+            tot_old += 1;
+            cross_old += diff;
+        }
+        if labels[a] >= num_old || labels[b] >= num_old {
+            tot_new += 1;
+            cross_new += diff;
+        }
+    }
+    let frac = |h: usize, c: usize| if c == 0 { f64::NAN } else { h as f64 / c as f64 };
+    EdgeRatio {
+        all: frac(cross, edges.len()),
+        old: frac(cross_old, tot_old),
+        new: frac(cross_new, tot_new),
+        edges: edges.len(),
+    }
+}

@@ -1,0 +1,182 @@
+//! Coding rates `R(Z)` and `R_c(Z, ·)` (SPEC §3), differentiable in `Z` and in soft memberships.
+//!
+//! Rows of `Z` are samples and are used as given (no normalisation here). Each log-determinant is
+//! taken on the smaller side: the `m x m` Gram side when `m <= d`, the `d x d` side otherwise.
+
+use crate::logdet::{LogdetRoute, spd_logdet, spd_logdet_inv};
+use burn::prelude::*;
+
+/// `+1e-8` on each class mass keeps an empty class at exactly 0 (SPEC §3).
+pub const CLASS_MASS_EPS: f64 = 1e-8;
+
+/// `R(Z) = 1/2 logdet(I + a Z^T Z)`, `a = d / (m eps2)` (SPEC §3). Returns shape `[1]`.
+pub fn coding_rate(z: Tensor<2>, eps2: f64, route: LogdetRoute) -> Tensor<1> {
+    let [m, d] = z.dims();
+    let device = z.device();
+    if m == 0 {
+        return Tensor::zeros([1], &device);
+    }
+    let a = d as f64 / (m as f64 * eps2);
+    let gram = if m <= d {
+        z.clone().matmul(z.transpose())
+    } else {
+        z.clone().transpose().matmul(z)
+    };
+    let n = m.min(d);
+    let mat = Tensor::<2>::eye(n, &device) + gram.mul_scalar(a);
+    spd_logdet(mat.unsqueeze_dim(0), route).mul_scalar(0.5)
+}
+
+/// `R_c(Z, labels)` with hard labels: `k = max label + 1` classes, empty ones contribute 0
+/// (SPEC §3). `labels[i]` is the class of row `i`. Returns shape `[1]`.
+pub fn coding_rate_hard(z: Tensor<2>, labels: &[usize], eps2: f64, route: LogdetRoute) -> Tensor<1> {
+    let [m, d] = z.dims();
+    assert_eq!(labels.len(), m, "one label per row of Z");
+    let device = z.device();
+    let Some(&max_label) = labels.iter().max() else {
+        return Tensor::zeros([1], &device);
+    };
+    let k = max_label + 1;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (i, &c) in labels.iter().enumerate() {
+        members[c].push(i);
+    }
+    let width = members.iter().map(Vec::len).max().unwrap_or(0);
+    // Gather each class's rows into a [k, width, d] block; padding rows are zero (index m),
+    // which leaves identity rows in the Gram matrix and so adds nothing to the logdet.
+    let index: Vec<i64> = members
+        .iter()
+        .flat_map(|rows| (0..width).map(move |t| rows.get(t).map_or(m, |&i| i) as i64))
+        .collect();
+    let padded = Tensor::cat(vec![z, Tensor::zeros([1, d], &device)], 0);
+    let index = Tensor::<1, Int>::from_data(TensorData::new(index, [k * width]), &device);
+    let blocks = padded.select(0, index).reshape([k, width, d]);
+    let gram = if width <= d {
+        blocks.clone().matmul(blocks.transpose())
+    } else {
+        blocks.clone().transpose().matmul(blocks)
+    };
+    let n = width.min(d);
+    let mass: Vec<f64> = members.iter().map(|r| r.len() as f64 + CLASS_MASS_EPS).collect();
+    let scale: Vec<f32> = mass.iter().map(|t| (d as f64 / (t * eps2)) as f32).collect();
+    let weight: Vec<f32> = mass.iter().map(|t| (t / (2.0 * m as f64)) as f32).collect();
+    let scale = Tensor::<1>::from_data(TensorData::new(scale, [k]), &device).reshape([k, 1, 1]);
+    let weight = Tensor::<1>::from_data(TensorData::new(weight, [k]), &device);
+    let mat = Tensor::<2>::eye(n, &device).unsqueeze_dim::<3>(0) + gram * scale;
+    (spd_logdet(mat, route) * weight).sum().reshape([1])
+}
+
+/// `R_c(Z, P)` with soft memberships `P` (`m x k`, rows are probabilities), differentiable in both
+/// `Z` and `P` (SPEC §3). Returns shape `[1]`.
+pub fn coding_rate_soft(z: Tensor<2>, p: Tensor<2>, eps2: f64, route: LogdetRoute) -> Tensor<1> {
+    let [m, d] = z.dims();
+    let [mp, k] = p.dims();
+    assert_eq!(m, mp, "P needs one row per row of Z");
+    let device = z.device();
+    if m == 0 || k == 0 {
+        return Tensor::zeros([1], &device);
+    }
+    // t_j = sum_i P[i,j] + 1e-8,  a_j = d / (t_j eps2)  (SPEC §3), kept in the graph for dP.
+    let mass = p.clone().sum_dim(0).reshape([k]).add_scalar(CLASS_MASS_EPS);
+    let scale = mass.clone().recip().mul_scalar(d as f64 / eps2);
+    let logdets = if m <= d {
+        soft_logdets_gram(z, p, scale, route)
+    } else {
+        // d side: A_j = I + a_j Z^T D_j Z is built directly; no square roots involved.
+        let weighted = p.transpose().unsqueeze_dim::<3>(2) * z.clone().unsqueeze_dim::<3>(0); // [k,m,d]
+        let inner = weighted.transpose().matmul(z.unsqueeze_dim::<3>(0)); // [k,d,d]
+        let mat = Tensor::<2>::eye(d, &device).unsqueeze_dim::<3>(0)
+            + inner * scale.reshape([k, 1, 1]);
+        spd_logdet(mat, route)
+    };
+    (logdets * mass).sum().div_scalar(2.0 * m as f64).reshape([1])
+}
+
+/// `logdet(I_m + a_j D_j G)` for every class `j` on the Gram side, `G = Z Z^T`.
+///
+/// The value comes from the symmetric form `I + a_j D^1/2 G D^1/2` (Sylvester), factored by
+/// Cholesky. The gradient comes from the trace surrogate on `N_j = I + a_j D_j G`, which is linear
+/// in `P`, so nothing is differentiated through `sqrt(P)` (infinite slope at 0, SPEC §3). With
+/// `S = D^1/2` and `M = I + a S G S`: `N^-1 = I - a S M^-1 S G` (push-through identity).
+fn soft_logdets_gram(z: Tensor<2>, p: Tensor<2>, scale: Tensor<1>, route: LogdetRoute) -> Tensor<1> {
+    let [m, _] = z.dims();
+    let [_, k] = p.dims();
+    let device = z.device();
+    let gram = z.clone().matmul(z.transpose()); // [m,m]
+    let tracked = gram.is_tracked() || p.is_tracked() || scale.is_tracked();
+    let root = p.clone().detach().clamp_min(0.0).sqrt().transpose(); // [k,m]
+    let outer = root.clone().unsqueeze_dim::<3>(2) * root.unsqueeze_dim::<3>(1); // [k,m,m]
+    let a = scale.clone().detach().reshape([k, 1, 1]);
+    let eye = Tensor::<2>::eye(m, &device).unsqueeze_dim::<3>(0);
+    let sym = eye.clone() + outer.clone() * gram.clone().detach().unsqueeze_dim::<3>(0) * a.clone();
+    let (ld, minv) = spd_logdet_inv(sym, tracked, route);
+    let Some(minv) = minv else { return ld };
+    let n_inv = eye - (outer * minv).matmul(gram.clone().detach().unsqueeze_dim::<3>(0)) * a;
+    // X_j = a_j D_j G, the non-constant part of N_j, built in the graph.
+    let x = scale.reshape([k, 1, 1]) * p.transpose().unsqueeze_dim::<3>(2) * gram.unsqueeze_dim::<3>(0);
+    let surrogate = (n_inv.transpose() * x).sum_dim(2).sum_dim(1).reshape([k]);
+    ld + surrogate.clone() - surrogate.detach()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn one_hot(labels: &[usize], k: usize) -> Vec<f32> {
+        labels
+            .iter()
+            .flat_map(|&c| (0..k).map(move |j| if j == c { 1.0 } else { 0.0 }))
+            .collect()
+    }
+
+    #[test]
+    fn hard_labels_equal_one_hot_soft_memberships() {
+        let device = Device::flex();
+        for (m, d) in [(12, 5), (10, 30)] {
+            let z = unit_rows(random_normal(m * d, 11), m, d);
+            let labels: Vec<usize> = (0..m).map(|i| (i * 7) % 4).collect();
+            let zt = Tensor::<2>::from_data(TensorData::new(z, [m, d]), &device);
+            let p = Tensor::<2>::from_data(TensorData::new(one_hot(&labels, 4), [m, 4]), &device);
+            let hard = to_vec1(coding_rate_hard(zt.clone(), &labels, 0.5, LogdetRoute::Host))[0];
+            let soft = to_vec1(coding_rate_soft(zt, p, 0.5, LogdetRoute::Host))[0];
+            assert_rel(hard as f64, soft as f64, 1e-5, "hard vs one-hot");
+        }
+    }
+
+    #[test]
+    fn one_class_and_uniform_memberships_give_r() {
+        let device = Device::flex();
+        for (m, d) in [(9, 16), (20, 6)] {
+            let zt = Tensor::<2>::from_data(
+                TensorData::new(unit_rows(random_normal(m * d, 5), m, d), [m, d]),
+                &device,
+            );
+            let r = to_vec1(coding_rate(zt.clone(), 0.5, LogdetRoute::Host))[0] as f64;
+            let one = to_vec1(coding_rate_hard(zt.clone(), &vec![0; m], 0.5, LogdetRoute::Host))[0];
+            assert_rel(one as f64, r, 1e-5, "one class");
+            // Uniform memberships over k classes: each class sees all rows with weight 1/k, so
+            // a_j D_j = (d / (m/k eps2)) / k = d/(m eps2) and each term is R * 2 * (m/k) / (2m).
+            let k = 3;
+            let p = Tensor::<2>::full([m, k], 1.0 / k as f64, &device);
+            let uni = to_vec1(coding_rate_soft(zt, p, 0.5, LogdetRoute::Host))[0];
+            assert_rel(uni as f64, r, 1e-5, "uniform");
+        }
+    }
+
+    #[test]
+    fn empty_classes_contribute_zero() {
+        let device = Device::flex();
+        let (m, d) = (8, 4);
+        let zt = Tensor::<2>::from_data(
+            TensorData::new(unit_rows(random_normal(m * d, 9), m, d), [m, d]),
+            &device,
+        );
+        let dense: Vec<usize> = (0..m).map(|i| i % 2).collect();
+        let sparse: Vec<usize> = dense.iter().map(|&c| c * 5).collect(); // classes 1..4 empty
+        let a = to_vec1(coding_rate_hard(zt.clone(), &dense, 0.5, LogdetRoute::Host))[0];
+        let b = to_vec1(coding_rate_hard(zt, &sparse, 0.5, LogdetRoute::Host))[0];
+        assert!(b.is_finite());
+        assert_rel(a as f64, b as f64, 1e-6, "empty classes");
+    }
+}
