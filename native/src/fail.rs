@@ -1,0 +1,28 @@
+//! User-facing failures: one line naming the file and what was expected, exit status 2.
+
+use std::fmt;
+use std::path::Path;
+
+pub type Result<T> = std::result::Result<T, Fail>;
+
+/// An error the user can fix (bad file, bad argument); printed as one line, exit status 2.
+#[derive(Debug)]
+pub struct Fail(pub String);
+
+impl Fail {
+    pub fn input(path: &Path, why: impl fmt::Display) -> Self {
+        Fail(format!("{}: {why}", path.display()))
+    }
+    pub fn output(path: &Path, why: impl fmt::Display) -> Self {
+        Fail(format!("{}: cannot write: {why}", path.display()))
+    }
+    pub fn arg(why: impl fmt::Display) -> Self {
+        Fail(why.to_string())
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
