@@ -344,9 +344,28 @@ metrics = {
     "edge_ratio": {"k10": edge_ratio_ref(xf, yf, old_f, 10), "k3": edge_ratio_ref(xf, yf, old_f, 3)},
 }
 
+# ---------------------------------------------------------------- CLI fixtures (.npy files)
+CLI = os.path.join(os.path.dirname(OUT), "cli")
+os.makedirs(CLI, exist_ok=True)
+cli = {}
+for name, m, d, k, dtype in [("tall", 20, 6, 4, np.float64), ("wide", 8, 30, 3, np.float32)]:
+    c = rate_case(name, m, d, k, 0.5)
+    z, p = np.array(c["Z"]), np.array(c["P"])
+    np.save(os.path.join(CLI, f"z_{name}.npy"), z.astype(dtype))
+    np.save(os.path.join(CLI, f"p_{name}.npy"), p.astype(dtype))
+    np.save(os.path.join(CLI, f"y_{name}.npy"), np.array(c["labels"], dtype=np.int32 if name == "tall" else np.int64))
+    for key in ["Z", "P"]:
+        c.pop(key)
+    cli[name] = c
+np.save(os.path.join(CLI, "z_tall_fortran.npy"), np.asfortranarray(np.load(os.path.join(CLI, "z_tall.npy"))))
+h = hungarian[2]
+np.save(os.path.join(CLI, "metrics_true.npy"), np.array(h["y_true"], dtype=np.int64))
+np.save(os.path.join(CLI, "metrics_pred.npy"), np.array(h["y_pred"], dtype=np.int32))
+cli["metrics"] = {"num_old": h["num_old"], "n": len(h["y_true"]), "all": h["all"], "old": h["old"], "new": h["new"]}
+
 with open(OUT, "w") as f:
     json.dump({"about": __doc__.strip().splitlines()[0], "numpy": np.__version__,
                "rates": rates, "ssr2": ssr2, "cluster": cluster, "teacher_temps": teacher_temps,
                "contrastive": contrastive, "classifier": classifier, "coteach": coteach,
-               "rta": rta, "metrics": metrics}, f)
+               "rta": rta, "metrics": metrics, "cli": cli}, f)
 print("wrote", OUT, os.path.getsize(OUT), "bytes")

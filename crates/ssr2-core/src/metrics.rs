@@ -14,7 +14,8 @@ pub struct Accuracy {
     pub old: f64,
     /// Accuracy over samples of new classes; NaN when there are none.
     pub new: f64,
-    /// `mapping[p]` = true class assigned to predicted cluster `p` (size `D`).
+    /// `mapping[p]` = true class assigned to predicted cluster `p` (size `D`); `usize::MAX` for a
+    /// cluster left without a class (more clusters than classes).
     pub mapping: Vec<usize>,
 }
 
@@ -26,12 +27,23 @@ pub fn cluster_accuracy(y_true: &[usize], y_pred: &[usize], num_old: usize) -> A
     if n == 0 {
         return Accuracy { n, all: f64::NAN, old: f64::NAN, new: f64::NAN, mapping: vec![] };
     }
-    let dim = y_true.iter().chain(y_pred).copied().max().unwrap_or(0) + 1;
+    // Compact the ids first: arbitrary cluster ids (say 10^6) must not size the matrix, and
+    // rows or columns without samples cannot change the optimal matched count.
+    let (pred_ids, pred_idx) = compact(y_pred);
+    let (true_ids, true_idx) = compact(y_true);
+    let dim = pred_ids.len().max(true_ids.len());
     let mut counts = Matrix::new(dim, dim, 0i64);
-    for (&t, &p) in y_true.iter().zip(y_pred) {
+    for (&t, &p) in true_idx.iter().zip(&pred_idx) {
         counts[(p, t)] += 1;
     }
-    let (_, mapping) = kuhn_munkres(&counts);
+    let (_, assignment) = kuhn_munkres(&counts);
+    let full_dim = y_true.iter().chain(y_pred).copied().max().unwrap_or(0) + 1;
+    // `mapping[p]` for every cluster id up to D (SPEC §2); clusters matched to a padding column
+    // or absent from the predictions map to themselves (they match no sample anyway).
+    let mut mapping: Vec<usize> = (0..full_dim).collect();
+    for (row, &col) in assignment.iter().enumerate().take(pred_ids.len()) {
+        mapping[pred_ids[row]] = true_ids.get(col).copied().unwrap_or(usize::MAX);
+    }
     let (mut hit, mut hit_old, mut n_old, mut hit_new, mut n_new) = (0usize, 0, 0, 0, 0);
     for (&t, &p) in y_true.iter().zip(y_pred) {
         let ok = mapping[p] == t;
@@ -46,6 +58,15 @@ pub fn cluster_accuracy(y_true: &[usize], y_pred: &[usize], num_old: usize) -> A
     }
     let frac = |h: usize, c: usize| if c == 0 { f64::NAN } else { h as f64 / c as f64 };
     Accuracy { n, all: frac(hit, n), old: frac(hit_old, n_old), new: frac(hit_new, n_new), mapping }
+}
+
+/// Sorted distinct values, and each input's position among them.
+fn compact(values: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let mut ids = values.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let idx = values.iter().map(|v| ids.binary_search(v).expect("present")).collect();
+    (ids, idx)
 }
 
 /// Singular values of an `n x d` row-major matrix, largest first.
@@ -186,5 +207,30 @@ pub fn edge_ratio(features: &[f32], d: usize, labels: &[usize], num_old: usize, 
         old: frac(cross_old, tot_old),
         new: frac(cross_new, tot_new),
         edges: edges.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arbitrary_cluster_ids_and_extra_clusters() {
+        // Clusters 1_000_000 and 7 are classes 0 and 1; cluster 42 is a third, unmatched cluster.
+        let y = [0, 0, 1, 1, 1, 0];
+        let p = [1_000_000, 1_000_000, 7, 7, 42, 1_000_000];
+        let acc = cluster_accuracy(&y, &p, 1);
+        assert_eq!(acc.all, 5.0 / 6.0);
+        assert_eq!(acc.old, 1.0);
+        assert_eq!(acc.new, 2.0 / 3.0);
+        assert_eq!(acc.mapping[7], 1);
+        assert_eq!(acc.mapping[42], usize::MAX);
+    }
+
+    #[test]
+    fn effective_rank_of_known_spectra() {
+        assert!((effective_rank_from_singular_values(&[1.0, 1.0, 1.0, 1.0]) - 4.0).abs() < 1e-12);
+        assert!((effective_rank_from_singular_values(&[3.0, 0.0]) - 1.0).abs() < 1e-12);
+        assert_eq!(effective_rank_from_singular_values(&[0.0, 0.0]), 0.0);
     }
 }

@@ -179,4 +179,82 @@ mod tests {
         assert!(b.is_finite());
         assert_rel(a as f64, b as f64, 1e-6, "empty classes");
     }
+
+    fn value(t: Tensor<1>) -> f64 {
+        to_vec1(t)[0] as f64
+    }
+
+    fn softmax_rows(x: Vec<f32>, m: usize, k: usize) -> Vec<f32> {
+        let mut out = x;
+        for i in 0..m {
+            let row = &mut out[i * k..(i + 1) * k];
+            let mx = row.iter().cloned().fold(f32::MIN, f32::max);
+            row.iter_mut().for_each(|v| *v = (*v - mx).exp());
+            let s: f32 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= s);
+        }
+        out
+    }
+
+    /// Properties over many random draws: R_c <= R (concavity of logdet), and rates do not
+    /// depend on the order of the rows.
+    #[test]
+    fn compression_never_exceeds_expansion_and_ignores_row_order() {
+        let device = Device::flex();
+        for seed in 0..12u64 {
+            let (m, d, k) = (6 + (seed as usize * 5) % 30, 3 + (seed as usize * 7) % 40, 2 + seed as usize % 5);
+            let z = unit_rows(random_normal(m * d, 100 + seed), m, d);
+            let labels: Vec<usize> = (0..m).map(|i| (i * 31 + seed as usize) % k).collect();
+            let p = softmax_rows(random_normal(m * k, 200 + seed), m, k);
+            let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [m, d]), &device);
+            let pt = Tensor::<2>::from_data(TensorData::new(p.clone(), [m, k]), &device);
+            let r = value(coding_rate(zt.clone(), 0.5, LogdetRoute::Host));
+            let hard = value(coding_rate_hard(zt.clone(), &labels, 0.5, LogdetRoute::Host));
+            let soft = value(coding_rate_soft(zt, pt, 0.5, LogdetRoute::Host));
+            assert!(hard <= r + 1e-5 && soft <= r + 1e-5, "seed {seed}: R {r} hard {hard} soft {soft}");
+            // Reverse the rows (and their memberships).
+            let rev = |x: &[f32], w: usize| -> Vec<f32> { (0..m).rev().flat_map(|i| x[i * w..(i + 1) * w].to_vec()).collect() };
+            let zr = Tensor::<2>::from_data(TensorData::new(rev(&z, d), [m, d]), &device);
+            let pr = Tensor::<2>::from_data(TensorData::new(rev(&p, k), [m, k]), &device);
+            let lr: Vec<usize> = labels.iter().rev().copied().collect();
+            assert_rel(value(coding_rate(zr.clone(), 0.5, LogdetRoute::Host)), r, 1e-5, "R permuted");
+            assert_rel(value(coding_rate_hard(zr.clone(), &lr, 0.5, LogdetRoute::Host)), hard, 1e-5, "Rc permuted");
+            assert_rel(value(coding_rate_soft(zr, pr, 0.5, LogdetRoute::Host)), soft, 1e-5, "Rc soft permuted");
+        }
+    }
+
+    /// Directional finite differences of R_c(Z, P) in Z and in P, on both sides and routes.
+    #[test]
+    fn soft_gradients_match_finite_differences() {
+        let ad = Device::flex().autodiff();
+        for (m, d, k) in [(10, 24, 3), (30, 8, 4)] {
+            let z = unit_rows(random_normal(m * d, 1), m, d);
+            let p = softmax_rows(random_normal(m * k, 2), m, k);
+            let ez = random_normal(m * d, 3);
+            let ep = random_normal(m * k, 4);
+            for route in [LogdetRoute::Host, LogdetRoute::Tensor] {
+                let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [m, d]), &ad).require_grad();
+                let pt = Tensor::<2>::from_data(TensorData::new(p.clone(), [m, k]), &ad).require_grad();
+                let grads = coding_rate_soft(zt.clone(), pt.clone(), 0.5, route).backward();
+                let gz = to_vec2(zt.grad(&grads).unwrap());
+                let gp = to_vec2(pt.grad(&grads).unwrap());
+                let dot = |g: &[f32], e: &[f32]| g.iter().zip(e).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>();
+                let h = 1e-3f32;
+                let at = |zs: &[f32], ps: &[f32]| {
+                    let dev = Device::flex();
+                    value(coding_rate_soft(
+                        Tensor::<2>::from_data(TensorData::new(zs.to_vec(), [m, d]), &dev),
+                        Tensor::<2>::from_data(TensorData::new(ps.to_vec(), [m, k]), &dev),
+                        0.5,
+                        route,
+                    ))
+                };
+                let shift = |x: &[f32], e: &[f32], s: f32| -> Vec<f32> { x.iter().zip(e).map(|(a, b)| a + s * b).collect() };
+                let fd_z = (at(&shift(&z, &ez, h), &p) - at(&shift(&z, &ez, -h), &p)) / (2.0 * h as f64);
+                let fd_p = (at(&z, &shift(&p, &ep, h)) - at(&z, &shift(&p, &ep, -h))) / (2.0 * h as f64);
+                assert_rel(dot(&gz, &ez), fd_z, 1e-2, &format!("dZ {m}x{d} {route:?}"));
+                assert_rel(dot(&gp, &ep), fd_p, 1e-2, &format!("dP {m}x{d} {route:?}"));
+            }
+        }
+    }
 }

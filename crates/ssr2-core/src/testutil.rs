@@ -33,6 +33,9 @@ pub fn unit_rows(mut x: Vec<f32>, m: usize, d: usize) -> Vec<f32> {
 pub fn to_vec1(t: Tensor<1>) -> Vec<f32> {
     t.try_into_vec_as::<f32>().unwrap()
 }
+pub fn to_vec2(t: Tensor<2>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().unwrap()
+}
 pub fn to_vec3(t: Tensor<3>) -> Vec<f32> {
     t.try_into_vec_as::<f32>().unwrap()
 }

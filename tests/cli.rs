@@ -1,0 +1,201 @@
+//! End-to-end tests of the `ssr2` command line: the JSON contracts of `ssr2 rate` and
+//! `ssr2 metrics` against numpy/scipy references (`tests/reference/make_reference.py`), and one
+//! clear line with exit status 2 for every kind of bad input.
+
+use npyz::WriterBuilder;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ssr2"))
+}
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/cli").join(name)
+}
+fn reference() -> Value {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/reference.json")).unwrap();
+    serde_json::from_str::<Value>(&text).unwrap()["cli"].clone()
+}
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("ssr2 runs")
+}
+fn json_ok(args: &[&str]) -> Value {
+    let out = run(args);
+    assert!(out.status.success(), "ssr2 {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "one JSON object on one line: {text}");
+    serde_json::from_str(text.trim()).unwrap()
+}
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-12)
+}
+fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<f32>().unwrap())
+}
+fn flat(v: &Value) -> Vec<f32> {
+    match v {
+        Value::Array(a) => a.iter().flat_map(flat).collect(),
+        Value::Number(n) => vec![n.as_f64().unwrap() as f32],
+        _ => panic!(),
+    }
+}
+fn frob_rel(a: &[f32], b: &[f32]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (num / den).sqrt()
+}
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn rate_contract_and_values() {
+    let r = reference();
+    for name in ["tall", "wide"] {
+        let want = &r[name];
+        let z = fixture(&format!("z_{name}.npy"));
+        let out = json_ok(&["rate", "--z", p(&z)]);
+        let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 7, "{keys:?}");
+        for k in ["m", "d", "k", "eps2", "R", "Rc", "delta_R"] {
+            assert!(out.get(k).is_some(), "missing {k}");
+        }
+        assert_eq!(out["m"], want["m"]);
+        assert_eq!(out["d"], want["d"]);
+        assert!(out["k"].is_null() && out["Rc"].is_null() && out["delta_R"].is_null());
+        assert!(rel(out["R"].as_f64().unwrap(), want["R"].as_f64().unwrap()) < 1e-4);
+
+        let out = json_ok(&["rate", "--z", p(&z), "--labels", p(&fixture(&format!("y_{name}.npy")))]);
+        let (rr, rc) = (want["R"].as_f64().unwrap(), want["Rc_hard"].as_f64().unwrap());
+        assert!(rel(out["Rc"].as_f64().unwrap(), rc) < 1e-4);
+        assert!((out["delta_R"].as_f64().unwrap() - (rr - rc)).abs() < 1e-4 * rr);
+        assert_eq!(out["k"], want["k"]);
+        assert_eq!(out["eps2"].as_f64(), Some(0.5));
+    }
+}
+
+#[test]
+fn rate_gradients_match_closed_forms() {
+    let want = &reference()["tall"];
+    let dir = tempfile::tempdir().unwrap();
+    let grads = dir.path().join("g");
+    let out = json_ok(&[
+        "rate", "--z", p(&fixture("z_tall.npy")), "--probs", p(&fixture("p_tall.npy")), "--grads", p(&grads),
+    ]);
+    assert!(rel(out["Rc"].as_f64().unwrap(), want["Rc_soft"].as_f64().unwrap()) < 1e-4);
+    for (file, key, cols) in [("dR_dZ.npy", "dR_dZ", 6), ("dRc_dZ.npy", "dRc_soft_dZ", 6), ("dRc_dP.npy", "dRc_soft_dP", 4)] {
+        let (shape, g) = read_npy(&grads.join(file));
+        assert_eq!(shape, vec![20, cols], "{file}");
+        let e = frob_rel(&g, &flat(&want[key]));
+        assert!(e < 1e-3, "{file}: relative Frobenius error {e:.2e}");
+    }
+    // Hard labels write dR_dZ and dRc_dZ only.
+    let hard = dir.path().join("h");
+    json_ok(&["rate", "--z", p(&fixture("z_tall.npy")), "--labels", p(&fixture("y_tall.npy")), "--grads", p(&hard)]);
+    let (_, g) = read_npy(&hard.join("dRc_dZ.npy"));
+    assert!(frob_rel(&g, &flat(&want["dRc_hard_dZ"])) < 1e-3);
+    assert!(!hard.join("dRc_dP.npy").exists());
+}
+
+#[test]
+fn fortran_order_input_reads_the_same() {
+    let c = json_ok(&["rate", "--z", p(&fixture("z_tall.npy"))]);
+    let f = json_ok(&["rate", "--z", p(&fixture("z_tall_fortran.npy"))]);
+    assert_eq!(c["R"], f["R"]);
+}
+
+#[test]
+fn metrics_contract_and_values() {
+    let want = &reference()["metrics"];
+    let num_old = want["num_old"].to_string();
+    let out = json_ok(&[
+        "metrics", "--true", p(&fixture("metrics_true.npy")), "--pred", p(&fixture("metrics_pred.npy")), "--num-old", &num_old,
+    ]);
+    let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(out["n"], want["n"]);
+    assert!((out["all"].as_f64().unwrap() - want["all"].as_f64().unwrap()).abs() < 1e-12);
+    // Old/New may differ by one sample between equally optimal assignments (SPEC §2).
+    let n = want["n"].as_f64().unwrap();
+    for k in ["old", "new"] {
+        assert!((out[k].as_f64().unwrap() - want[k].as_f64().unwrap()).abs() <= 2.0 / n, "{k}");
+    }
+}
+
+fn write_npy_f64(path: &Path, shape: &[u64], data: &[f64]) {
+    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).writer(std::fs::File::create(path).unwrap()).begin_nd().unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+}
+fn write_npy_i64(path: &Path, shape: &[u64], data: &[i64]) {
+    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).writer(std::fs::File::create(path).unwrap()).begin_nd().unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+}
+
+/// Exit status 2, one line on stderr naming `names` (the file) and `expect`, no panic.
+fn assert_user_error(args: &[&str], name: &str, expect: &str) {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(name), "names {name}: {err}");
+    assert!(err.contains(expect), "says {expect}: {err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(out.stdout.is_empty(), "no partial JSON on failure");
+}
+
+#[test]
+fn bad_input_is_one_line_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let z = fixture("z_tall.npy");
+    let zs = p(&z);
+    let text = d.join("notes.npy");
+    std::fs::write(&text, "not numpy").unwrap();
+    let flat_z = d.join("flat.npy");
+    write_npy_f64(&flat_z, &[20], &[0.5; 20]);
+    let float_labels = d.join("float_labels.npy");
+    write_npy_f64(&float_labels, &[20], &[1.0; 20]);
+    let short = d.join("short.npy");
+    write_npy_i64(&short, &[7], &[0; 7]);
+    let negative = d.join("neg.npy");
+    let mut v = vec![0i64; 20];
+    v[3] = -1;
+    write_npy_i64(&negative, &[20], &v);
+    let int_z = d.join("int_z.npy");
+    write_npy_i64(&int_z, &[4, 5], &[1; 20]);
+    let nan_p = d.join("nan_p.npy");
+    let mut pv = vec![0.25; 80];
+    pv[9] = f64::NAN;
+    write_npy_f64(&nan_p, &[20, 4], &pv);
+    let missing = d.join("missing.npy");
+
+    assert_user_error(&["rate", "--z", p(&missing)], "missing.npy", "cannot open");
+    assert_user_error(&["rate", "--z", p(&text)], "notes.npy", "not a .npy");
+    assert_user_error(&["rate", "--z", p(&flat_z)], "flat.npy", "2-D");
+    assert_user_error(&["rate", "--z", zs, "--labels", p(&float_labels)], "float_labels.npy", "int32 or int64");
+    assert_user_error(&["rate", "--z", zs, "--labels", p(&short)], "short.npy", "7 rows");
+    assert_user_error(&["rate", "--z", zs, "--labels", p(&negative)], "neg.npy", "non-negative");
+    assert_user_error(&["rate", "--z", zs, "--probs", p(&nan_p)], "nan_p.npy", "non-finite");
+    assert_user_error(&["rate", "--z", p(&int_z)], "int_z.npy", "float32 or float64");
+    assert_user_error(&["rate", "--z", zs, "--eps2", "0"], "--eps2", "positive");
+    assert_user_error(&["metrics", "--true", p(&fixture("metrics_true.npy")), "--pred", p(&short), "--num-old", "3"], "short.npy", "7 predictions");
+
+    // Argument errors come from clap: status 2 as well.
+    let out = run(&["rate", "--z", zs, "--labels", p(&fixture("y_tall.npy")), "--probs", p(&fixture("p_tall.npy"))]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_explains_every_option() {
+    let out = run(&["rate", "--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for opt in ["--z", "--labels", "--probs", "--eps2", "--grads"] {
+        assert!(text.contains(opt), "{opt} missing from help");
+    }
+    assert!(text.contains("float32 or float64"));
+}
