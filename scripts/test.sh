@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: native tests on the CPU device, then a wasm32 build check of ssr2-core.
+# Needs Debian's rustc-web, cargo-web, rust-web-src and lld-22 for the wasm check (see README);
+# SKIP_WASM=1 skips that step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== native tests (CPU device: flex) =="
+cargo test --release --workspace
+
+if [ "${SKIP_WASM:-0}" = "1" ]; then
+    echo "== wasm32 check skipped (SKIP_WASM=1) =="
+    exit 0
+fi
+echo "== ssr2-core compiles for wasm32-unknown-unknown (cargo check) =="
+if [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/src/rust/library ]; then
+    echo "error: the wasm check needs Debian's rustc-web cargo-web rust-web-src lld-22" >&2
+    echo "       (sudo apt-get install -y rustc-web cargo-web rust-web-src lld-22), or SKIP_WASM=1" >&2
+    exit 1
+fi
+# Debian's toolchain builds std for wasm32 itself (-Zbuild-std, allowed by RUSTC_BOOTSTRAP);
+# its own target dir keeps it apart from the native build.
+(cd crates/ssr2-core &&
+    PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../../target-wasm \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22 \
+    cargo check --release -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown \
+        -p ssr2-core --no-default-features --features flex)
+echo "== all tests passed =="
