@@ -2,8 +2,10 @@
 //! crates, prints JSON or tables. User errors print one line and exit with status 2.
 
 mod bench;
+mod cmd_eval;
 mod cmd_metrics;
 mod cmd_rate;
+mod cmd_train;
 mod fail;
 mod npy;
 
@@ -15,9 +17,10 @@ use clap::{Parser, Subcommand};
     version,
     about = "Generalized Category Discovery by Semi-Supervised Rate Reduction (SSR2-GCD)",
     long_about = "Generalized Category Discovery by Semi-Supervised Rate Reduction (SSR2-GCD).\n\n\
-        Start with `ssr2 rate` to measure how much a set of features expands (R) and how much \
-        each class compresses (R_c), and `ssr2 metrics` to score a clustering with the GCD \
-        All/Old/New accuracy. Every command that reports numbers prints one JSON object."
+        Start with `ssr2 train`: with no arguments it learns the embedded handwritten digits, \
+        where digits 0-4 are partly labelled and 5-9 must be discovered, and prints the GCD \
+        All/Old/New accuracy. `ssr2 rate` measures how much a set of features expands (R) and \
+        how much each class compresses (R_c); `ssr2 metrics` scores any clustering."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -26,6 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Train(cmd_train::TrainArgs),
+    Eval(cmd_eval::EvalArgs),
     Rate(cmd_rate::RateArgs),
     Metrics(cmd_metrics::MetricsArgs),
     Bench(bench::BenchArgs),
@@ -34,6 +39,8 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(a) => cmd_train::run(&a),
+        Command::Eval(a) => cmd_eval::run(&a),
         Command::Rate(a) => cmd_rate::run(&a),
         Command::Metrics(a) => cmd_metrics::run(&a),
         Command::Bench(a) => bench::run(&a),

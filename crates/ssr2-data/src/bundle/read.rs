@@ -1,0 +1,291 @@
+//! Bundle bytes -> checked dataset.
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use super::{BUNDLE_VERSION, FORMAT};
+use crate::{DataError, Dataset, Matrix, TextFeatures};
+
+/// Every tensor name a bundle may hold.
+const KNOWN_TENSORS: [&str; 7] = [
+    "image",
+    "text",
+    "text_tags",
+    "text_attributes",
+    "text_base",
+    "label",
+    "labelled",
+];
+
+/// Parses and checks bundle bytes; `origin` (usually the file name) prefixes every message.
+pub fn bundle_from_bytes(bytes: &[u8], origin: &str) -> Result<Dataset, DataError> {
+    let not_safetensors = |e: safetensors::SafeTensorError| {
+        DataError::format(origin, format!("is not a safetensors file ({e})"))
+    };
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(not_safetensors)?;
+    let r = Reader {
+        st: SafeTensors::deserialize(bytes).map_err(not_safetensors)?,
+        origin,
+    };
+    let meta = |key: &str| -> Result<String, DataError> {
+        let map = header.metadata().as_ref().ok_or_else(|| {
+            r.err(format!(
+                "has no `__metadata__`, expected one with `format` = \"{FORMAT}\""
+            ))
+        })?;
+        map.get(key)
+            .cloned()
+            .ok_or_else(|| r.err(format!("metadata `{key}` is missing")))
+    };
+    let format = meta("format")?;
+    if format != FORMAT {
+        return Err(r.err(format!(
+            "metadata `format` is \"{format}\", expected \"{FORMAT}\""
+        )));
+    }
+    let version = meta("version")?;
+    if version != BUNDLE_VERSION.to_string() {
+        return Err(r.err(format!(
+            "bundle version `{version}` is not supported (supported: {BUNDLE_VERSION})"
+        )));
+    }
+    let num_old = meta("num_old")?;
+    let num_old: usize = num_old.parse().map_err(|_| {
+        r.err(format!(
+            "metadata `num_old` is \"{num_old}\", expected a non-negative integer"
+        ))
+    })?;
+    let class_names = r.string_list("class_names", &meta("class_names")?)?;
+    let sample_ids = r.string_list("sample_ids", &meta("sample_ids")?)?;
+    r.check_names()?;
+
+    let image = r.required("image", Dtype::F32, "[n, d_img]", 2)?;
+    let (n, d_img) = (image.shape()[0], image.shape()[1]);
+    let image = Matrix::new(n, d_img, r.f32s("image", &image)?);
+    let labels = r.labels(n, class_names.len())?;
+    let labelled = r.labelled(n)?;
+    if sample_ids.len() != n {
+        let msg = format!(
+            "metadata `sample_ids` has {} entries but `image` has n = {n} rows",
+            sample_ids.len()
+        );
+        return Err(r.err(msg));
+    }
+    let text = r.text(n)?;
+    let ds = Dataset {
+        name: meta("dataset")?,
+        class_names,
+        num_old,
+        image,
+        text,
+        labels,
+        labelled,
+        sample_ids,
+    };
+    // Whatever is left (new-class samples labelled, duplicate ids, ...) is a dataset invariant.
+    ds.validate().map_err(|e| r.err(e.to_string()))?;
+    Ok(ds)
+}
+
+/// Typed access to the tensors of one bundle, with messages naming `origin`.
+struct Reader<'a> {
+    st: SafeTensors<'a>,
+    origin: &'a str,
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, message: String) -> DataError {
+        DataError::format(self.origin, message)
+    }
+
+    /// A metadata value that must be a JSON array of strings.
+    fn string_list(&self, key: &str, raw: &str) -> Result<Vec<String>, DataError> {
+        serde_json::from_str(raw).map_err(|e| {
+            self.err(format!(
+                "metadata `{key}` is not a JSON array of strings ({e})"
+            ))
+        })
+    }
+
+    /// Rejects unknown tensor names (a typo would silently drop data).
+    fn check_names(&self) -> Result<(), DataError> {
+        let mut names = self.st.names();
+        names.sort();
+        match names.iter().find(|name| !KNOWN_TENSORS.contains(name)) {
+            None => Ok(()),
+            Some(name) => Err(self.err(format!(
+                "has an unknown tensor `{name}` (a bundle holds {})",
+                KNOWN_TENSORS.join(", ")
+            ))),
+        }
+    }
+
+    /// Tensor `name` if present, checked for dtype and rank; `shape` documents the expectation.
+    fn optional(
+        &self,
+        name: &str,
+        dtype: Dtype,
+        shape: &str,
+        rank: usize,
+    ) -> Result<Option<TensorView<'a>>, DataError> {
+        let Ok(view) = self.st.tensor(name) else {
+            return Ok(None);
+        };
+        if view.dtype() != dtype {
+            return Err(self.err(format!(
+                "tensor `{name}` has dtype {:?}, expected {dtype:?}",
+                view.dtype()
+            )));
+        }
+        if view.shape().len() != rank {
+            return Err(self.err(format!(
+                "tensor `{name}` has shape {:?} (rank {}), expected {shape} (rank {rank})",
+                view.shape(),
+                view.shape().len()
+            )));
+        }
+        Ok(Some(view))
+    }
+
+    fn required(
+        &self,
+        name: &str,
+        dtype: Dtype,
+        shape: &str,
+        rank: usize,
+    ) -> Result<TensorView<'a>, DataError> {
+        self.optional(name, dtype, shape, rank)?
+            .ok_or_else(|| self.err(format!("missing tensor `{name}` ({dtype:?} {shape})")))
+    }
+
+    /// Axis 0 of `view` must be the image count n.
+    fn check_n(&self, name: &str, view: &TensorView, n: usize) -> Result<(), DataError> {
+        if view.shape()[0] == n {
+            Ok(())
+        } else {
+            Err(self.err(format!(
+                "tensor `{name}` has shape {:?} but `image` has n = {n} rows",
+                view.shape()
+            )))
+        }
+    }
+
+    /// The values of an f32 tensor, all finite.
+    fn f32s(&self, name: &str, view: &TensorView) -> Result<Vec<f32>, DataError> {
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        match values.iter().position(|v| !v.is_finite()) {
+            None => Ok(values),
+            Some(p) => Err(self.err(format!(
+                "tensor `{name}` has a non-finite value ({}) at flat index {p}",
+                values[p]
+            ))),
+        }
+    }
+
+    /// `label`: i64 [n], each in 0..num_classes.
+    fn labels(&self, n: usize, num_classes: usize) -> Result<Vec<usize>, DataError> {
+        let view = self.required("label", Dtype::I64, "[n]", 1)?;
+        self.check_n("label", &view, n)?;
+        let raw = view
+            .data()
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")));
+        raw.enumerate()
+            .map(|(i, y)| match usize::try_from(y) {
+                Ok(y) if y < num_classes => Ok(y),
+                _ => Err(self.err(format!(
+                    "tensor `label` has value {y} at index {i}, expected 0..{num_classes} (number of `class_names`)"
+                ))),
+            })
+            .collect()
+    }
+
+    /// `labelled`: u8 [n], each 0 or 1.
+    fn labelled(&self, n: usize) -> Result<Vec<bool>, DataError> {
+        let view = self.required("labelled", Dtype::U8, "[n]", 1)?;
+        self.check_n("labelled", &view, n)?;
+        view.data()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| match v {
+                0 | 1 => Ok(v == 1),
+                _ => Err(self.err(format!(
+                    "tensor `labelled` has value {v} at index {i}, expected 0 or 1"
+                ))),
+            })
+            .collect()
+    }
+
+    /// The text side: `text`, or `text_tags` + `text_attributes` (+ `text_base`), or nothing.
+    fn text(&self, n: usize) -> Result<Option<TextFeatures>, DataError> {
+        let aggregated = self.optional("text", Dtype::F32, "[n, d_txt]", 2)?;
+        let tags = self.optional("text_tags", Dtype::F32, "[n, T, d_txt]", 3)?;
+        let attributes = self.optional("text_attributes", Dtype::F32, "[n, A, d_txt]", 3)?;
+        let base = self.optional("text_base", Dtype::F32, "[d_txt]", 1)?;
+        if let Some(view) = aggregated {
+            if let Some(other) = [
+                ("text_tags", &tags),
+                ("text_attributes", &attributes),
+                ("text_base", &base),
+            ]
+            .iter()
+            .find_map(|(name, v)| v.as_ref().map(|_| *name))
+            {
+                return Err(self.err(format!(
+                    "has both `text` and `{other}`; a bundle holds one kind of text"
+                )));
+            }
+            self.check_n("text", &view, n)?;
+            let d = view.shape()[1];
+            return Ok(Some(TextFeatures::Aggregated(Matrix::new(
+                n,
+                d,
+                self.f32s("text", &view)?,
+            ))));
+        }
+        let (tags, attributes) = match (tags, attributes) {
+            (None, None) if base.is_none() => return Ok(None),
+            (Some(t), Some(a)) => (t, a),
+            (t, _) => {
+                let missing = if t.is_none() {
+                    "text_tags"
+                } else {
+                    "text_attributes"
+                };
+                return Err(self.err(format!("missing tensor `{missing}` (F32 [n, T, d_txt]), needed by the other text tensors")));
+            }
+        };
+        self.check_n("text_tags", &tags, n)?;
+        self.check_n("text_attributes", &attributes, n)?;
+        let (num_tags, d) = (tags.shape()[1], tags.shape()[2]);
+        let num_attributes = attributes.shape()[1];
+        let wrong_d = |name: &str, shape: &[usize]| {
+            self.err(format!(
+                "tensor `{name}` has shape {shape:?} but `text_tags` has d_txt = {d}"
+            ))
+        };
+        if attributes.shape()[2] != d {
+            return Err(wrong_d("text_attributes", attributes.shape()));
+        }
+        let base = match base {
+            Some(b) if b.shape()[0] != d => return Err(wrong_d("text_base", b.shape())),
+            Some(b) => Some(self.f32s("text_base", &b)?),
+            None => None,
+        };
+        Ok(Some(TextFeatures::Candidates {
+            tags: Matrix::new(n * num_tags, d, self.f32s("text_tags", &tags)?),
+            num_tags,
+            attributes: Matrix::new(
+                n * num_attributes,
+                d,
+                self.f32s("text_attributes", &attributes)?,
+            ),
+            num_attributes,
+            base,
+        }))
+    }
+}

@@ -1,0 +1,311 @@
+use std::collections::BTreeMap;
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use super::*;
+use crate::{Matrix, SyntheticConfig, TextFeatures, digits, generate};
+
+const ORIGIN: &str = "bundle.safetensors";
+
+/// 100 samples, 10 classes, candidate text with a base prompt.
+fn synthetic_with_base() -> Dataset {
+    let cfg = SyntheticConfig {
+        per_class: 10,
+        text_dim: 8,
+        num_tags: 3,
+        num_attributes: 2,
+        ..Default::default()
+    };
+    let mut ds = generate(&cfg).unwrap();
+    if let Some(TextFeatures::Candidates { base, .. }) = &mut ds.text {
+        *base = Some((0..8).map(|i| i as f32 / 8.0).collect());
+    }
+    ds
+}
+
+/// A bundle taken apart, so tests can break one thing and put it back together.
+struct Parts {
+    tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+    meta: BTreeMap<String, String>,
+}
+
+impl Parts {
+    fn of(ds: &Dataset) -> Self {
+        let bytes = bundle_to_bytes(ds).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let meta = header
+            .metadata()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let tensors = st
+            .tensors()
+            .into_iter()
+            .map(|(name, v)| (name, (v.dtype(), v.shape().to_vec(), v.data().to_vec())))
+            .collect();
+        Self { tensors, meta }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let views: Vec<(String, TensorView)> = self
+            .tensors
+            .iter()
+            .map(|(name, (dtype, shape, data))| {
+                (
+                    name.clone(),
+                    TensorView::new(*dtype, shape.clone(), data).unwrap(),
+                )
+            })
+            .collect();
+        // An empty map means no `__metadata__` at all.
+        let meta = (!self.meta.is_empty()).then(|| {
+            self.meta
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        });
+        safetensors::serialize(views, meta).unwrap()
+    }
+
+    fn set_f32(&mut self, name: &str, index: usize, value: f32) {
+        let data = &mut self.tensors.get_mut(name).unwrap().2;
+        data[index * 4..index * 4 + 4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    fn set_i64(&mut self, name: &str, index: usize, value: i64) {
+        let data = &mut self.tensors.get_mut(name).unwrap().2;
+        data[index * 8..index * 8 + 8].copy_from_slice(&value.to_le_bytes());
+    }
+
+    fn put_f32(&mut self, name: &str, shape: Vec<usize>) {
+        let len: usize = shape.iter().product();
+        self.tensors
+            .insert(name.into(), (Dtype::F32, shape, vec![0; len * 4]));
+    }
+}
+
+fn read_err(parts: &Parts) -> String {
+    match bundle_from_bytes(&parts.bytes(), ORIGIN) {
+        Err(e @ DataError::Format { .. }) => e.to_string(),
+        other => panic!("expected a Format error, got {:?}", other.map(|d| d.len())),
+    }
+}
+
+#[test]
+fn round_trips_are_exact_for_every_text_kind() {
+    let candidates = synthetic_with_base();
+    let mut no_base = candidates.clone();
+    if let Some(TextFeatures::Candidates { base, .. }) = &mut no_base.text {
+        *base = None;
+    }
+    let mut aggregated = candidates.clone();
+    let rows: Vec<usize> = (0..100).map(|i| i * 3).collect();
+    let first_tags = match &candidates.text {
+        Some(TextFeatures::Candidates { tags, .. }) => tags.select_rows(&rows),
+        _ => unreachable!(),
+    };
+    aggregated.text = Some(TextFeatures::Aggregated(first_tags));
+    let image_only = digits(3);
+    for ds in [candidates, no_base, aggregated, image_only] {
+        let back = bundle_from_bytes(&bundle_to_bytes(&ds).unwrap(), ORIGIN).unwrap();
+        assert_eq!(back, ds, "{}", ds.name);
+    }
+}
+
+#[test]
+fn file_round_trip_is_atomic_and_io_errors_name_the_file() {
+    let dir = std::env::temp_dir().join(format!("ssr2-data-bundle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("b.safetensors");
+    let ds = synthetic_with_base();
+    write_bundle(&path, &ds).unwrap();
+    assert!(!dir.join("b.safetensors.partial").exists());
+    assert_eq!(read_bundle(&path).unwrap(), ds);
+    // The file on disk is the byte form.
+    assert_eq!(
+        bundle_from_bytes(&std::fs::read(&path).unwrap(), ORIGIN).unwrap(),
+        ds
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let missing = dir.join("nope").join("b.safetensors");
+    let e = read_bundle(&missing).unwrap_err();
+    assert!(
+        matches!(e, DataError::Io { .. }) && e.to_string().contains("b.safetensors"),
+        "{e}"
+    );
+    let e = write_bundle(&missing, &ds).unwrap_err();
+    assert!(
+        matches!(e, DataError::Io { .. }) && e.to_string().contains("b.safetensors.partial"),
+        "{e}"
+    );
+}
+
+#[test]
+fn writer_refuses_an_invalid_dataset() {
+    let mut ds = synthetic_with_base();
+    ds.labels[0] = 10;
+    assert!(
+        matches!(bundle_to_bytes(&ds), Err(DataError::Invalid { field, .. }) if field == "labels")
+    );
+}
+
+#[test]
+fn non_safetensors_bytes_are_rejected() {
+    for bytes in [&b"hello, world"[..], &[][..], &[255u8; 64][..]] {
+        let e = bundle_from_bytes(bytes, ORIGIN).unwrap_err().to_string();
+        assert!(
+            e.starts_with("bundle.safetensors: is not a safetensors file"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn the_row_count_message_is_exact() {
+    let mut p = Parts::of(&synthetic_with_base());
+    let label = p.tensors.get_mut("label").unwrap();
+    label.1 = vec![99];
+    label.2.truncate(99 * 8);
+    assert_eq!(
+        read_err(&p),
+        "bundle.safetensors: tensor `label` has shape [99] but `image` has n = 100 rows"
+    );
+}
+
+#[test]
+fn each_rejection_names_its_tensor_or_field() {
+    type Breaker = Box<dyn Fn(&mut Parts)>;
+    let cases: Vec<(&[&str], Breaker)> = vec![
+        (
+            &["`format`", "ssr2-bundle"],
+            Box::new(|p| drop(p.meta.insert("format".into(), "other".into()))),
+        ),
+        (
+            &["version `2`", "supported: 1"],
+            Box::new(|p| drop(p.meta.insert("version".into(), "2".into()))),
+        ),
+        (
+            &["`dataset`", "missing"],
+            Box::new(|p| drop(p.meta.remove("dataset"))),
+        ),
+        (&["`__metadata__`"], Box::new(|p| p.meta.clear())),
+        (
+            &["`num_old`"],
+            Box::new(|p| drop(p.meta.insert("num_old".into(), "-1".into()))),
+        ),
+        (
+            &["`class_names`", "JSON"],
+            Box::new(|p| drop(p.meta.insert("class_names".into(), "[\"a\",".into()))),
+        ),
+        (
+            &["`sample_ids`", "JSON"],
+            Box::new(|p| drop(p.meta.insert("sample_ids".into(), "{}".into()))),
+        ),
+        (
+            &["`sample_ids`", "n = 100"],
+            Box::new(|p| drop(p.meta.insert("sample_ids".into(), "[\"x\"]".into()))),
+        ),
+        (
+            &["missing tensor `image`"],
+            Box::new(|p| drop(p.tensors.remove("image"))),
+        ),
+        (
+            &["missing tensor `labelled`"],
+            Box::new(|p| drop(p.tensors.remove("labelled"))),
+        ),
+        (
+            &["`label`", "dtype F64, expected I64"],
+            Box::new(|p| p.tensors.get_mut("label").unwrap().0 = Dtype::F64),
+        ),
+        (
+            &["`image`", "rank 1"],
+            Box::new(|p| p.tensors.get_mut("image").unwrap().1 = vec![100 * 64]),
+        ),
+        (
+            &["`label`", "value 10 at index 4"],
+            Box::new(|p| p.set_i64("label", 4, 10)),
+        ),
+        (
+            &["`label`", "value -1"],
+            Box::new(|p| p.set_i64("label", 0, -1)),
+        ),
+        (
+            &["`labelled`", "value 2"],
+            Box::new(|p| p.tensors.get_mut("labelled").unwrap().2[7] = 2),
+        ),
+        // Sample 99 is of class 9, a new class.
+        (
+            &["`labelled`", "sample 99", "new"],
+            Box::new(|p| p.tensors.get_mut("labelled").unwrap().2[99] = 1),
+        ),
+        (
+            &["`image`", "non-finite", "NaN"],
+            Box::new(|p| p.set_f32("image", 5, f32::NAN)),
+        ),
+        (
+            &["`text_tags`", "non-finite"],
+            Box::new(|p| p.set_f32("text_tags", 9, f32::INFINITY)),
+        ),
+        (
+            &["`text_base`", "non-finite"],
+            Box::new(|p| p.set_f32("text_base", 0, f32::NEG_INFINITY)),
+        ),
+        (
+            &["`text_attributes`", "d_txt = 8"],
+            Box::new(|p| p.put_f32("text_attributes", vec![100, 2, 7])),
+        ),
+        (
+            &["`text_base`", "d_txt = 8"],
+            Box::new(|p| p.put_f32("text_base", vec![9])),
+        ),
+        (
+            &["`text_tags`", "n = 100"],
+            Box::new(|p| p.put_f32("text_tags", vec![50, 3, 8])),
+        ),
+        (
+            &["missing tensor `text_attributes`"],
+            Box::new(|p| drop(p.tensors.remove("text_attributes"))),
+        ),
+        (
+            &["both `text` and `text_tags`"],
+            Box::new(|p| p.put_f32("text", vec![100, 8])),
+        ),
+        (
+            &["unknown tensor `txet`"],
+            Box::new(|p| p.put_f32("txet", vec![100, 8])),
+        ),
+        (
+            &["`num_tags`"],
+            Box::new(|p| p.put_f32("text_tags", vec![100, 0, 8])),
+        ),
+    ];
+    for (needles, breaker) in cases {
+        let mut p = Parts::of(&synthetic_with_base());
+        breaker(&mut p);
+        let e = read_err(&p);
+        assert!(e.starts_with("bundle.safetensors: "), "{e}");
+        for needle in needles {
+            assert!(e.contains(needle), "`{needle}` not in: {e}");
+        }
+    }
+}
+
+#[test]
+fn aggregated_text_with_wrong_rows_is_rejected() {
+    let mut ds = synthetic_with_base();
+    ds.text = Some(TextFeatures::Aggregated(Matrix::new(
+        100,
+        2,
+        vec![0.5; 200],
+    )));
+    let mut p = Parts::of(&ds);
+    p.put_f32("text", vec![101, 2]);
+    assert_eq!(
+        read_err(&p),
+        "bundle.safetensors: tensor `text` has shape [101, 2] but `image` has n = 100 rows"
+    );
+}

@@ -1,0 +1,104 @@
+//! Checkpoints at the end of every epoch, written so that a crash never leaves a half-written
+//! one: each epoch's weights go to their own file (temporary name, then rename), and `state.json`
+//! — renamed last — says which epoch is complete. Older epochs are deleted afterwards.
+
+use crate::model::HeadModel;
+use crate::optim::Sgd;
+use crate::report::EpochRecord;
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const STATE: &str = "state.json";
+
+/// What `state.json` holds.
+#[derive(Serialize, Deserialize)]
+pub struct State {
+    /// Last completed epoch.
+    pub epoch: usize,
+    pub seed: u64,
+    /// The run's configuration as TOML; resuming with a different one is refused.
+    pub config_toml: String,
+    pub weights: String,
+    pub history: Vec<EpochRecord>,
+    /// SGD momentum buffers by parameter path (empty without momentum).
+    pub momentum: BTreeMap<String, Vec<f32>>,
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+fn weights_name(epoch: usize) -> String {
+    format!("epoch-{epoch:04}.safetensors")
+}
+
+/// Write the checkpoint of `epoch` into `dir` (created if needed).
+pub fn save(dir: &Path, epoch: usize, seed: u64, config_toml: &str, model: &HeadModel, sgd: &Sgd, history: &[EpochRecord]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let name = weights_name(epoch);
+    let tmp = dir.join(format!("partial-{name}"));
+    let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
+    model.save_into(&mut store).map_err(|e| io_err(&tmp, format!("{e:?}")))?;
+    std::fs::rename(&tmp, dir.join(&name)).map_err(|e| io_err(&tmp, e))?;
+    let momentum = sgd
+        .buffers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().try_into_vec_as::<f32>().expect("synchronous read")))
+        .collect();
+    let state = State { epoch, seed, config_toml: config_toml.to_string(), weights: name.clone(), history: history.to_vec(), momentum };
+    let text = serde_json::to_string(&state).expect("state serialises");
+    let tmp_state = dir.join("state.json.partial");
+    std::fs::write(&tmp_state, text).map_err(|e| io_err(&tmp_state, e))?;
+    std::fs::rename(&tmp_state, dir.join(STATE)).map_err(|e| io_err(&tmp_state, e))?;
+    // Only now are older weights unreferenced.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().to_string();
+            if file.starts_with("epoch-") && file != name {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The last complete checkpoint in `dir`, if any.
+pub fn load_state(dir: &Path) -> Result<Option<State>, String> {
+    let path = dir.join(STATE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| io_err(&path, format!("corrupt checkpoint state ({e})")))
+}
+
+/// Load the weights a state refers to into `model`.
+pub fn load_weights(dir: &Path, state: &State, model: &mut HeadModel) -> Result<(), String> {
+    let path: PathBuf = dir.join(&state.weights);
+    load_heads(&path, model)
+}
+
+/// Load adapter + classifier weights from a safetensors file written by this crate.
+pub fn load_heads(path: &Path, model: &mut HeadModel) -> Result<(), String> {
+    if !path.exists() {
+        return Err(io_err(path, "weights file missing"));
+    }
+    let mut store = SafetensorsStore::from_file(path);
+    let result = model.load_from(&mut store).map_err(|e| io_err(path, format!("cannot load weights ({e})")))?;
+    if !result.errors.is_empty() {
+        return Err(io_err(path, format!("weights do not fit the model: {:?}", result.errors)));
+    }
+    Ok(())
+}
+
+/// Restore SGD momentum buffers from a state.
+pub fn restore_momentum(state: &State, sgd: &mut Sgd, device: &Device) {
+    sgd.buffers = state
+        .momentum
+        .iter()
+        .map(|(k, v)| (k.clone(), Tensor::<1>::from_data(TensorData::new(v.clone(), [v.len()]), device)))
+        .collect();
+}

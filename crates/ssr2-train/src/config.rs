@@ -1,0 +1,314 @@
+//! Training configuration: every hyper-parameter of SPEC §4-8 in one TOML file, with presets.
+
+use serde::{Deserialize, Serialize};
+use ssr2_data::SyntheticConfig;
+
+/// Where the training samples come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// The embedded UCI digits (image-only, raw 8x8 pixels).
+    Digits,
+    /// The deterministic multi-modal subspace generator.
+    Synthetic,
+    /// A feature bundle file (`ssr2 extract` output or any file in the bundle format).
+    Bundle,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    pub source: DataSource,
+    /// Path of the feature bundle when `source = "bundle"`.
+    pub bundle: Option<String>,
+    /// Settings of the generator when `source = "synthetic"`.
+    pub synthetic: SyntheticConfig,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self { source: DataSource::Digits, bundle: None, synthetic: SyntheticConfig::default() }
+    }
+}
+
+/// The trainable adapter in front of each classifier.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdapterKind {
+    /// One linear map (the projection CLIP would train).
+    Linear,
+    /// Linear - ReLU - linear, for raw inputs such as the digits' pixels.
+    Mlp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub adapter: AdapterKind,
+    /// Hidden width of the MLP adapter.
+    pub hidden: usize,
+    /// Dimension of the L2-normalised features the losses see.
+    pub out_dim: usize,
+    /// Use the text modality when the data has one (false = unimodal SSR2).
+    pub use_text: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { adapter: AdapterKind::Linear, hidden: 256, out_dim: 512, use_text: true }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    pub epochs: usize,
+    /// Images per batch `B` (the batch holds 2B rows: two views).
+    pub batch_size: usize,
+    /// Epochs `0..=warmup_epochs` use the warm-up SSR2 form and no co-teaching (SPEC §4, §6).
+    pub warmup_epochs: usize,
+    /// First epoch in which the text branch also learns the image branch's pseudo-labels.
+    pub coteach_text_from: usize,
+    /// Classifier learning rate, cosine-annealed per epoch to `lr_head_min` (SPEC §8).
+    pub lr_head: f64,
+    pub lr_head_min: f64,
+    /// Learning rate of the adapters ("backbone" group), constant.
+    pub lr_backbone: f64,
+    /// SGD momentum (the reference uses none).
+    pub momentum: f64,
+    /// L2 weight decay (the reference uses none).
+    pub weight_decay: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 200,
+            batch_size: 128,
+            warmup_epochs: 10,
+            coteach_text_from: 16,
+            lr_head: 0.1,
+            lr_head_min: 1e-4,
+            lr_backbone: 1e-3,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// Representation loss inside each modality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepLoss {
+    /// Semi-supervised rate reduction (SPEC §4).
+    Ssr2,
+    /// SupCon on labelled rows + two-view InfoNCE on all rows (the SimGCD/TextGCD baseline).
+    Contrastive,
+}
+
+/// Loss between the modalities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InterModal {
+    /// None (SSR2-GCD).
+    None,
+    /// CLIP's image-to-text loss (the ablation).
+    Clip,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LossConfig {
+    pub rep_loss: RepLoss,
+    pub inter_modal: InterModal,
+    /// epsilon^2 of the coding rates (0.5).
+    pub eps2: f64,
+    /// Weight of the supervised parts (CE, SupCon): 0.2.
+    pub sup_weight: f64,
+    pub sup_temp: f64,
+    pub student_temp: f64,
+    pub teacher_temp_start: f64,
+    pub teacher_temp_end: f64,
+    pub teacher_temp_epochs: usize,
+    pub memax_weight: f64,
+    pub supcon_temp: f64,
+    pub infonce_temp: f64,
+    pub clip_scale: f64,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            rep_loss: RepLoss::Ssr2,
+            inter_modal: InterModal::None,
+            eps2: 0.5,
+            sup_weight: 0.2,
+            sup_temp: 0.1,
+            student_temp: 0.05,
+            teacher_temp_start: 0.035,
+            teacher_temp_end: 0.02,
+            teacher_temp_epochs: 30,
+            memax_weight: 2.0,
+            supcon_temp: 0.07,
+            infonce_temp: 1.0,
+            clip_scale: 100.0,
+        }
+    }
+}
+
+/// Feature-space augmentation making the two views of a sample (see `augment.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// Gaussian noise, relative to each input row's RMS value.
+    pub noise: f64,
+    /// Probability of zeroing each input coordinate.
+    pub dropout: f64,
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        Self { noise: 0.1, dropout: 0.1 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtaSettings {
+    pub alpha: f64,
+    pub beta: f64,
+    pub base_weight: f64,
+}
+
+impl Default for RtaSettings {
+    fn default() -> Self {
+        Self { alpha: 0.5, beta: 0.65, base_weight: 0.1 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Most evaluation embeddings kept in the report's 2-D projection.
+    pub max_projection: usize,
+    /// Neighbours of the k-NN graph of the edge ratio.
+    pub edge_k: usize,
+    /// Most samples used for the edge ratio (it is quadratic in them).
+    pub max_edge_samples: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self { max_projection: 5000, edge_k: 10, max_edge_samples: 2000 }
+    }
+}
+
+/// Every setting of a training run. The file used is written into the run directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seeds to run, one run each; the table reports mean and std over them.
+    pub seeds: Vec<u64>,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub optim: OptimConfig,
+    pub loss: LossConfig,
+    pub augment: AugmentConfig,
+    pub rta: RtaSettings,
+    pub eval: EvalConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self::preset("paper").expect("paper preset exists")
+    }
+}
+
+/// Names accepted by [`TrainConfig::preset`].
+pub const PRESETS: [&str; 3] = ["paper", "digits", "synthetic"];
+
+impl TrainConfig {
+    /// A named preset: `paper` (SPEC §8 on a feature bundle), `digits` (the embedded default,
+    /// about a minute on two CPU cores), `synthetic` (multi-modal subspaces).
+    pub fn preset(name: &str) -> Option<Self> {
+        let base = TrainConfig {
+            seeds: vec![0],
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            optim: OptimConfig::default(),
+            loss: LossConfig::default(),
+            augment: AugmentConfig::default(),
+            rta: RtaSettings::default(),
+            eval: EvalConfig::default(),
+        };
+        match name {
+            "paper" => Some(TrainConfig {
+                data: DataConfig { source: DataSource::Bundle, ..DataConfig::default() },
+                ..base
+            }),
+            "digits" => Some(TrainConfig {
+                data: DataConfig { source: DataSource::Digits, ..DataConfig::default() },
+                model: ModelConfig { adapter: AdapterKind::Mlp, hidden: 256, out_dim: 64, use_text: false },
+                optim: OptimConfig {
+                    epochs: 40,
+                    warmup_epochs: 5,
+                    coteach_text_from: 8,
+                    lr_backbone: 0.05,
+                    ..OptimConfig::default()
+                },
+                loss: LossConfig { teacher_temp_epochs: 10, ..LossConfig::default() },
+                augment: AugmentConfig { noise: 0.2, dropout: 0.1 },
+                ..base
+            }),
+            "synthetic" => Some(TrainConfig {
+                data: DataConfig { source: DataSource::Synthetic, ..DataConfig::default() },
+                model: ModelConfig { adapter: AdapterKind::Linear, hidden: 256, out_dim: 32, use_text: true },
+                optim: OptimConfig {
+                    epochs: 30,
+                    warmup_epochs: 5,
+                    coteach_text_from: 8,
+                    lr_backbone: 0.05,
+                    ..OptimConfig::default()
+                },
+                loss: LossConfig { teacher_temp_epochs: 10, ..LossConfig::default() },
+                ..base
+            }),
+            _ => None,
+        }
+    }
+
+    /// Parse a TOML file's text; unknown keys are errors (typos must not pass silently).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+
+    /// Check ranges; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let o = &self.optim;
+        let l = &self.loss;
+        let checks: [(bool, &str); 12] = [
+            (!self.seeds.is_empty(), "seeds: needs at least one seed"),
+            (o.epochs >= 1, "optim.epochs: must be >= 1"),
+            (o.batch_size >= 2, "optim.batch_size: must be >= 2"),
+            (o.lr_head > 0.0 && o.lr_head_min >= 0.0, "optim.lr_head: must be > 0 (lr_head_min >= 0)"),
+            (o.lr_backbone >= 0.0, "optim.lr_backbone: must be >= 0"),
+            ((0.0..1.0).contains(&o.momentum), "optim.momentum: must be in [0, 1)"),
+            (l.eps2 > 0.0, "loss.eps2: must be > 0"),
+            ((0.0..=1.0).contains(&l.sup_weight), "loss.sup_weight: must be in [0, 1]"),
+            (l.sup_temp > 0.0 && l.student_temp > 0.0 && l.teacher_temp_start > 0.0 && l.teacher_temp_end > 0.0, "loss.*_temp: temperatures must be > 0"),
+            (self.model.out_dim >= 1 && self.model.hidden >= 1, "model.out_dim / model.hidden: must be >= 1"),
+            ((0.0..1.0).contains(&self.augment.dropout) && self.augment.noise >= 0.0, "augment: dropout in [0, 1), noise >= 0"),
+            (self.data.source != DataSource::Bundle || self.data.bundle.is_some(), "data.bundle: a bundle path is needed when data.source = \"bundle\""),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, msg)) => Err(msg.to_string()),
+            None => Ok(()),
+        }
+    }
+}

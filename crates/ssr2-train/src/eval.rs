@@ -1,0 +1,94 @@
+//! Evaluation on the unlabelled set (SPEC §2, §9): predictions, All/Old/New, per-class effective
+//! ranks and our edge ratio, from the features of the test transform (no augmentation).
+
+use crate::config::{EvalConfig, RtaSettings};
+use crate::inputs::{image_input, text_input};
+use crate::model::HeadModel;
+use burn::prelude::*;
+use ssr2_core::classifier::predict;
+use ssr2_core::metrics::{Accuracy, EdgeRatio, RankSummary, class_ranks, cluster_accuracy, edge_ratio};
+use ssr2_core::rta::RtaConfig;
+use ssr2_data::Dataset;
+
+/// Rows per forward pass during evaluation.
+const CHUNK: usize = 1024;
+
+/// Features, logits and predictions of a set of samples.
+pub struct Embedded {
+    pub indices: Vec<usize>,
+    /// Image features, `n x dim`, unit rows.
+    pub z_image: Vec<f32>,
+    pub dim: usize,
+    pub logits_image: Vec<f32>,
+    pub logits_text: Option<Vec<f32>>,
+    pub classes: usize,
+    pub preds: Vec<usize>,
+}
+
+pub fn rta_config(s: &RtaSettings) -> RtaConfig {
+    RtaConfig { base_weight: s.base_weight, alpha: s.alpha, beta: s.beta }
+}
+
+fn read(t: Tensor<2>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().expect("synchronous read on this device")
+}
+
+/// Forward the samples `idx` without augmentation. `model` should be on a non-autodiff device.
+pub fn embed(model: &HeadModel, ds: &Dataset, idx: &[usize], rta: &RtaSettings, device: &Device) -> Embedded {
+    let rta = rta_config(rta);
+    let (mut z_image, mut logits_image, mut logits_text, mut preds) = (vec![], vec![], vec![], vec![]);
+    let use_text = model.text.is_some() && ds.text.is_some();
+    for chunk in idx.chunks(CHUNK) {
+        let z = model.image.adapter.forward(image_input(ds, chunk, None, device));
+        let li = model.image.head.forward(z.clone());
+        let lt = use_text.then(|| {
+            let zt = model.embed_text(text_input(ds, chunk, None, device), &rta);
+            model.text.as_ref().expect("text branch").head.forward(zt)
+        });
+        let p = predict(li.clone(), lt.clone());
+        preds.extend(p.try_into_vec_as::<i64>().expect("read").into_iter().map(|v| v as usize));
+        z_image.extend(read(z));
+        logits_image.extend(read(li));
+        if let Some(lt) = lt {
+            logits_text.extend(read(lt));
+        }
+    }
+    let dim = model.image.head.weight.dims()[1];
+    let classes = model.image.head.weight.dims()[0];
+    Embedded {
+        indices: idx.to_vec(),
+        z_image,
+        dim,
+        logits_image,
+        logits_text: use_text.then_some(logits_text),
+        classes,
+        preds,
+    }
+}
+
+/// Everything measured on one evaluation.
+pub struct Evaluation {
+    pub embedded: Embedded,
+    pub labels: Vec<usize>,
+    pub accuracy: Accuracy,
+    pub ranks: RankSummary,
+    pub edges: EdgeRatio,
+}
+
+/// Evaluate on the unlabelled samples of `ds`.
+pub fn evaluate(model: &HeadModel, ds: &Dataset, rta: &RtaSettings, cfg: &EvalConfig, device: &Device) -> Evaluation {
+    let idx = ds.unlabelled_indices();
+    let embedded = embed(model, ds, &idx, rta, device);
+    let labels: Vec<usize> = idx.iter().map(|&i| ds.labels[i]).collect();
+    let accuracy = cluster_accuracy(&labels, &embedded.preds, ds.num_old);
+    let ranks = class_ranks(&embedded.z_image, embedded.dim, &labels, ds.num_old);
+    // The edge ratio is quadratic in samples: use an evenly spaced subset.
+    let n = labels.len();
+    let step = n.div_ceil(cfg.max_edge_samples.max(1)).max(1);
+    let sub: Vec<usize> = (0..n).step_by(step).collect();
+    let feats: Vec<f32> =
+        sub.iter().flat_map(|&i| embedded.z_image[i * embedded.dim..(i + 1) * embedded.dim].iter().copied()).collect();
+    let sub_labels: Vec<usize> = sub.iter().map(|&i| labels[i]).collect();
+    let edges = edge_ratio(&feats, embedded.dim, &sub_labels, ds.num_old, cfg.edge_k);
+    Evaluation { embedded, labels, accuracy, ranks, edges }
+}

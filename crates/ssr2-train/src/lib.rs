@@ -1,0 +1,19 @@
+//! The SSR2-GCD trainer in features mode: configuration, sampler, augmentation, the epoch loop,
+//! evaluation, checkpoints with resume, and the run report the browser opens.
+
+pub mod augment;
+pub mod checkpoint;
+pub mod config;
+pub mod eval;
+pub mod inputs;
+pub mod model;
+pub mod objective;
+pub mod optim;
+pub mod report;
+pub mod rng;
+pub mod sampler;
+pub mod trainer;
+
+pub use config::{PRESETS, TrainConfig};
+pub use report::Report;
+pub use trainer::{Progress, RunDir, Silent, train};

@@ -1,0 +1,40 @@
+//! A small seeded generator (SplitMix64) for sampling and augmentation, so runs are exactly
+//! repeatable and each epoch's stream can be derived from `(seed, epoch)` for resuming.
+
+/// SplitMix64: tiny, fast, and good enough for sampling and noise.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for one purpose of one epoch of one seed.
+    pub fn derive(seed: u64, epoch: u64, stream: u64) -> Self {
+        let mut r = Rng(seed ^ 0x5851_F42D_4C95_7F2D);
+        let a = r.next_u64() ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Rng(a ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform integer in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.uniform() * n as f64) as usize).min(n - 1)
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u = self.uniform().max(1e-300);
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}

@@ -1,0 +1,72 @@
+//! `ssr2 eval`: re-evaluate a run's saved heads on its data and print the table.
+
+use crate::cmd_train::{device, load_dataset, print_table};
+use crate::fail::{Fail, Result};
+use clap::Args;
+use ssr2_train::TrainConfig;
+use ssr2_train::checkpoint::load_heads;
+use ssr2_train::eval::evaluate;
+use ssr2_train::model::HeadModel;
+use ssr2_train::report::{Report, check_header};
+use std::path::PathBuf;
+
+/// Re-evaluate the heads saved in a run directory (heads.safetensors) on the run's data and
+/// print All / Old / New; also checks them against the numbers in report.json.
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A run directory written by `ssr2 train` (OUT/seed-N), or OUT to evaluate every seed.
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// Device: cpu, wgpu or cuda (when built with those features).
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
+    device: String,
+}
+
+fn run_dirs(root: &PathBuf) -> Result<Vec<PathBuf>> {
+    if root.join("report.json").exists() {
+        return Ok(vec![root.clone()]);
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(|e| Fail::input(root, format!("cannot read run directory: {e}")))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("report.json").exists())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(Fail::input(root, "no report.json here or in its sub-directories"));
+    }
+    Ok(dirs)
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let device = device(&args.device)?;
+    let mut reports = Vec::new();
+    for dir in run_dirs(&args.run)? {
+        let path = dir.join("report.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Fail::input(&path, e))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Fail::input(&path, format!("not JSON ({e})")))?;
+        check_header(&value, &path.display().to_string()).map_err(Fail::arg)?;
+        let mut report: Report = serde_json::from_value(value).map_err(|e| Fail::input(&path, format!("malformed report ({e})")))?;
+        let cfg_path = dir.join("config.toml");
+        let text = std::fs::read_to_string(&cfg_path).map_err(|e| Fail::input(&cfg_path, e))?;
+        let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
+        let ds = load_dataset(&cfg, report.seed)?;
+        let use_text = report.dataset.modalities.iter().any(|m| m == "text");
+        let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| match t {
+            ssr2_data::TextFeatures::Aggregated(m) => m.cols,
+            ssr2_data::TextFeatures::Candidates { tags, .. } => tags.cols,
+        });
+        let mut model = HeadModel::new(&cfg.model, ds.image.cols, d_txt, ds.num_classes(), &device);
+        load_heads(&dir.join(&report.heads), &mut model).map_err(Fail::arg)?;
+        let ev = evaluate(&model, &ds, &cfg.rta, &cfg.eval, &device);
+        let agrees = (ev.accuracy.all - report.final_scores.all).abs() < 1e-9;
+        eprintln!("{}: All {:.4} ({} report.json)", dir.display(), ev.accuracy.all, if agrees { "matches" } else { "DIFFERS from" });
+        report.final_scores.all = ev.accuracy.all;
+        report.final_scores.old = ssr2_train::report::finite(ev.accuracy.old);
+        report.final_scores.new = ssr2_train::report::finite(ev.accuracy.new);
+        reports.push(report);
+    }
+    print_table(&reports);
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! `ssr2 train`: train SSR2-GCD on features and print All / Old / New per seed.
+
+use crate::fail::{Fail, Result};
+use burn::prelude::*;
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use ssr2_data::Dataset;
+use ssr2_train::config::{DataSource, InterModal, RepLoss, TrainConfig};
+use ssr2_train::report::{EpochRecord, Report};
+use ssr2_train::{PRESETS, Progress, RunDir};
+use std::path::PathBuf;
+
+/// Train SSR2-GCD on features and print All / Old / New accuracy on the unlabelled set.
+///
+/// With no arguments it trains on the embedded UCI digits (old classes 0-4, half of their
+/// samples labelled; digits 5-9 must be discovered) in about a minute on two CPU cores.
+/// Settings come from a preset (--preset) or a TOML file (--config), then the flags below
+/// override them. Each seed writes a run directory (report.json, heads.safetensors, config.toml,
+/// checkpoint/) under --out.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data: digits (embedded, image-only), synthetic (multi-modal subspaces), or a
+    /// feature bundle file given with --features.
+    #[arg(long, value_parser = ["digits", "synthetic"])]
+    data: Option<String>,
+    /// A feature bundle (safetensors, see docs/BUNDLE.md) to train on.
+    #[arg(long, value_name = "BUNDLE", conflicts_with = "data")]
+    features: Option<PathBuf>,
+    /// A TOML configuration file (print one with --print-config).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Start from a named preset: paper, digits or synthetic (default: the one matching the data).
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// Seeds to run, comma-separated; the table shows each and their mean and std.
+    #[arg(long, value_delimiter = ',', value_name = "S,S,..")]
+    seeds: Option<Vec<u64>>,
+    /// Override the number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Representation loss inside each modality: ssr2 (the method) or contrastive (SupCon +
+    /// InfoNCE, the baseline of the paper's ablation).
+    #[arg(long, value_parser = ["ssr2", "contrastive"])]
+    rep_loss: Option<String>,
+    /// Loss between modalities: none (SSR2-GCD) or clip (image-to-text, the ablation).
+    #[arg(long, value_parser = ["none", "clip"])]
+    inter_modal: Option<String>,
+    /// Device: cpu (always available), wgpu or cuda (when built with those features).
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
+    device: String,
+    /// Output directory; each seed writes OUT/seed-N.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Continue the runs in this directory from their last checkpoints (same settings).
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    resume: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// No progress bars (for logs and scripts).
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(0)),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::default())),
+        other => Err(Fail::arg(format!("--device {other}: this build has no {other} support (rebuild with `--features {other}`)"))),
+    }
+}
+
+fn read_config(path: &PathBuf) -> Result<TrainConfig> {
+    let text = std::fs::read_to_string(path).map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
+    TrainConfig::from_toml(&text).map_err(|e| Fail::input(path, e.lines().next().unwrap_or("invalid").to_string() + &e.lines().skip(1).map(|l| format!(" {}", l.trim())).collect::<String>()))
+}
+
+/// The configuration the flags ask for.
+fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
+    let mut cfg = if let Some(dir) = &args.resume {
+        read_config(&dir.join("config.toml"))?
+    } else if let Some(path) = &args.config {
+        read_config(path)?
+    } else {
+        let name = args.preset.clone().unwrap_or_else(|| match (&args.features, args.data.as_deref()) {
+            (Some(_), _) => "paper".into(),
+            (_, Some("synthetic")) => "synthetic".into(),
+            _ => "digits".into(),
+        });
+        TrainConfig::preset(&name).ok_or_else(|| Fail::arg(format!("--preset {name}: unknown (known: {})", PRESETS.join(", "))))?
+    };
+    if let Some(path) = &args.features {
+        cfg.data.source = DataSource::Bundle;
+        cfg.data.bundle = Some(path.display().to_string());
+    }
+    match args.data.as_deref() {
+        Some("digits") => cfg.data.source = DataSource::Digits,
+        Some("synthetic") => cfg.data.source = DataSource::Synthetic,
+        _ => {}
+    }
+    if let Some(s) = &args.seeds {
+        cfg.seeds = s.clone();
+    }
+    if let Some(e) = args.epochs {
+        cfg.optim.epochs = e;
+    }
+    match args.rep_loss.as_deref() {
+        Some("contrastive") => cfg.loss.rep_loss = RepLoss::Contrastive,
+        Some("ssr2") => cfg.loss.rep_loss = RepLoss::Ssr2,
+        _ => {}
+    }
+    match args.inter_modal.as_deref() {
+        Some("clip") => cfg.loss.inter_modal = InterModal::Clip,
+        Some("none") => cfg.loss.inter_modal = InterModal::None,
+        _ => {}
+    }
+    cfg.validate().map_err(Fail::arg)?;
+    Ok(cfg)
+}
+
+pub fn load_dataset(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
+    match cfg.data.source {
+        DataSource::Digits => Ok(ssr2_data::digits(seed)),
+        DataSource::Synthetic => ssr2_data::generate(&cfg.data.synthetic).map_err(|e| Fail::arg(format!("data.synthetic: {e}"))),
+        DataSource::Bundle => {
+            let path = PathBuf::from(cfg.data.bundle.as_deref().unwrap_or_default());
+            ssr2_data::read_bundle(&path).map_err(|e| Fail::arg(e.to_string()))
+        }
+    }
+}
+
+/// Progress bars: one for epochs, one for the batches of the current epoch.
+struct Bars {
+    epochs: ProgressBar,
+    batches: ProgressBar,
+}
+
+impl Bars {
+    fn new(multi: &MultiProgress, seed: u64) -> Self {
+        let epochs = multi.add(ProgressBar::new(0));
+        epochs.set_style(
+            ProgressStyle::with_template("seed {prefix} epoch {pos}/{len} {bar:30} {msg}").expect("template"),
+        );
+        epochs.set_prefix(seed.to_string());
+        let batches = multi.add(ProgressBar::new(0));
+        batches.set_style(ProgressStyle::with_template("  batch {pos}/{len} {bar:30} {elapsed}").expect("template"));
+        Self { epochs, batches }
+    }
+}
+
+impl Progress for Bars {
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
+        self.epochs.set_length(epochs as u64);
+        self.epochs.set_position(epoch as u64);
+        self.batches.set_length(batches as u64);
+        self.batches.set_position(0);
+    }
+    fn batch_done(&mut self, _batch: usize) {
+        self.batches.inc(1);
+    }
+    fn epoch_end(&mut self, r: &EpochRecord) {
+        self.epochs.set_position(r.epoch as u64 + 1);
+        let s = &r.eval.scores;
+        let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.1}", 100.0 * v));
+        self.epochs.set_message(format!(
+            "loss {:.3}  All {:.1} Old {} New {}",
+            r.loss.get("total").copied().unwrap_or(f64::NAN),
+            100.0 * s.all,
+            pct(s.old),
+            pct(s.new)
+        ));
+    }
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let cfg = resolve_config(args)?;
+    if args.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(());
+    }
+    let device = device(&args.device)?;
+    let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
+    let multi = MultiProgress::new();
+    if args.quiet {
+        multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut reports: Vec<Report> = Vec::new();
+    for &seed in &cfg.seeds {
+        let ds = load_dataset(&cfg, seed)?;
+        let mut bars = Bars::new(&multi, seed);
+        let dir = out.join(format!("seed-{seed}"));
+        let run_dir = RunDir { path: &dir, resume: args.resume.is_some() };
+        let report = ssr2_train::train(&ds, &cfg, seed, &device, Some(run_dir), &mut bars).map_err(Fail::arg)?;
+        bars.batches.finish_and_clear();
+        bars.epochs.finish();
+        reports.push(report);
+    }
+    std::fs::write(out.join("config.toml"), cfg.to_toml()).map_err(|e| Fail::output(&out, e))?;
+    print_table(&reports);
+    eprintln!("runs written to {}", out.display());
+    Ok(())
+}
+
+/// All / Old / New per seed, then mean and std (percent).
+pub fn print_table(reports: &[Report]) {
+    let Some(first) = reports.first() else { return };
+    println!(
+        "{} ({} classes, {} old; {} unlabelled samples evaluated)",
+        first.dataset.name, first.dataset.num_classes, first.dataset.num_old, first.final_scores.n
+    );
+    println!("{:<8} {:>7} {:>7} {:>7}", "seed", "All", "Old", "New");
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}", 100.0 * v));
+    for r in reports {
+        let s = &r.final_scores;
+        println!("{:<8} {:>7} {:>7} {:>7}", r.seed, pct(Some(s.all)), pct(s.old), pct(s.new));
+    }
+    if reports.len() > 1 {
+        let stats = |f: &dyn Fn(&Report) -> Option<f64>| -> String {
+            let v: Vec<f64> = reports.iter().filter_map(f).map(|x| 100.0 * x).collect();
+            if v.is_empty() {
+                return "-".into();
+            }
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0).max(1.0)).sqrt();
+            format!("{m:.1}±{sd:.1}")
+        };
+        println!(
+            "{:<8} {:>7} {:>7} {:>7}",
+            "mean±std",
+            stats(&|r| Some(r.final_scores.all)),
+            stats(&|r| r.final_scores.old),
+            stats(&|r| r.final_scores.new)
+        );
+    }
+}
