@@ -51,11 +51,14 @@ pub struct ModelConfig {
     pub out_dim: usize,
     /// Use the text modality when the data has one (false = unimodal SSR2).
     pub use_text: bool,
+    /// Standardise raw image inputs per coordinate (statistics of the training set, saved with
+    /// the weights); for raw pixels, not for CLIP features.
+    pub standardize: bool,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { adapter: AdapterKind::Linear, hidden: 256, out_dim: 512, use_text: true }
+        Self { adapter: AdapterKind::Linear, hidden: 256, out_dim: 512, use_text: true, standardize: false }
     }
 }
 
@@ -247,13 +250,15 @@ impl TrainConfig {
                 ..base
             }),
             "digits" => Some(TrainConfig {
+                seeds: vec![0, 1, 2],
                 data: DataConfig { source: DataSource::Digits, ..DataConfig::default() },
-                model: ModelConfig { adapter: AdapterKind::Mlp, hidden: 256, out_dim: 64, use_text: false },
+                model: ModelConfig { adapter: AdapterKind::Mlp, hidden: 256, out_dim: 64, use_text: false, standardize: true },
+                // Tuned on seeds 0-4 (All 84.1 +- 3.8 at 60 epochs); raw pixels, trained from scratch.
                 optim: OptimConfig {
-                    epochs: 40,
+                    epochs: 60,
                     warmup_epochs: 5,
                     coteach_text_from: 8,
-                    lr_backbone: 0.05,
+                    lr_backbone: 0.01,
                     ..OptimConfig::default()
                 },
                 loss: LossConfig { teacher_temp_epochs: 10, ..LossConfig::default() },
@@ -262,7 +267,7 @@ impl TrainConfig {
             }),
             "synthetic" => Some(TrainConfig {
                 data: DataConfig { source: DataSource::Synthetic, ..DataConfig::default() },
-                model: ModelConfig { adapter: AdapterKind::Linear, hidden: 256, out_dim: 32, use_text: true },
+                model: ModelConfig { adapter: AdapterKind::Linear, hidden: 256, out_dim: 32, use_text: true, standardize: false },
                 optim: OptimConfig {
                     epochs: 30,
                     warmup_epochs: 5,

@@ -2,6 +2,7 @@
 //! and a cosine classifier (SPEC §5). Text with RTA candidates is aggregated online (SPEC §7).
 
 use crate::config::{AdapterKind, ModelConfig};
+use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -9,9 +10,39 @@ use ssr2_core::classifier::CosineClassifier;
 use ssr2_core::ops::l2_normalize;
 use ssr2_core::rta::{RtaConfig, aggregate};
 
-/// Linear, or linear - ReLU - linear.
+/// Fixed per-coordinate standardisation `(x - mean) / std` of raw inputs, measured on the
+/// training set and saved with the weights (not trained).
+#[derive(Module, Debug)]
+pub struct InputNorm {
+    pub mean: Param<Tensor<1>>,
+    pub inv_std: Param<Tensor<1>>,
+}
+
+impl InputNorm {
+    /// Statistics of the rows of a row-major `n x d` matrix. Each std is floored at the mean std
+    /// over coordinates, so nearly constant inputs (and their augmentation noise) are not blown up.
+    pub fn fit(data: &[f32], d: usize, device: &Device) -> Self {
+        let n = (data.len() / d.max(1)).max(1) as f64;
+        let column = |j: usize| data.iter().skip(j).step_by(d).map(|&v| v as f64);
+        let mean: Vec<f64> = (0..d).map(|j| column(j).sum::<f64>() / n).collect();
+        let std: Vec<f64> = (0..d).map(|j| (column(j).map(|v| (v - mean[j]).powi(2)).sum::<f64>() / n).sqrt()).collect();
+        let floor = (std.iter().sum::<f64>() / d.max(1) as f64).max(1e-6);
+        let inv: Vec<f32> = std.iter().map(|&s| (1.0 / s.max(floor)) as f32).collect();
+        let mean: Vec<f32> = mean.into_iter().map(|v| v as f32).collect();
+        let fixed = |v: Vec<f32>| Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [d]), device)).set_require_grad(false);
+        Self { mean: fixed(mean), inv_std: fixed(inv) }
+    }
+
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let d = self.mean.dims()[0];
+        (x - self.mean.val().reshape([1, d])) * self.inv_std.val().reshape([1, d])
+    }
+}
+
+/// Linear, or linear - ReLU - linear, optionally after a fixed input standardisation.
 #[derive(Module, Debug)]
 pub struct Adapter {
+    pub norm: Option<InputNorm>,
     pub first: Linear,
     pub second: Option<Linear>,
 }
@@ -19,8 +50,9 @@ pub struct Adapter {
 impl Adapter {
     pub fn new(kind: AdapterKind, d_in: usize, hidden: usize, d_out: usize, device: &Device) -> Self {
         match kind {
-            AdapterKind::Linear => Self { first: LinearConfig::new(d_in, d_out).init(device), second: None },
+            AdapterKind::Linear => Self { norm: None, first: LinearConfig::new(d_in, d_out).init(device), second: None },
             AdapterKind::Mlp => Self {
+                norm: None,
                 first: LinearConfig::new(d_in, hidden).init(device),
                 second: Some(LinearConfig::new(hidden, d_out).init(device)),
             },
@@ -29,6 +61,10 @@ impl Adapter {
 
     /// Unit-norm features of each input row.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = match &self.norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        };
         let h = self.first.forward(x);
         let h = match &self.second {
             Some(second) => second.forward(relu(h)),
@@ -70,10 +106,23 @@ pub enum TextInput {
 }
 
 impl HeadModel {
+    /// Fresh heads; with `cfg.standardize` the adapters carry an input standardisation slot
+    /// (identity until [`HeadModel::fit_input_norm`] or loading fills it).
     pub fn new(cfg: &ModelConfig, d_img: usize, d_txt: Option<usize>, classes: usize, device: &Device) -> Self {
-        Self {
+        let mut model = Self {
             image: Branch::new(cfg, d_img, classes, device),
             text: d_txt.map(|d| Branch::new(cfg, d, classes, device)),
+        };
+        if cfg.standardize {
+            model.image.adapter.norm = Some(InputNorm::fit(&vec![0.0; d_img], d_img, device));
+        }
+        model
+    }
+
+    /// Measure the image standardisation on the training inputs (`n x d_img`, row-major).
+    pub fn fit_input_norm(&mut self, images: &[f32], d_img: usize, device: &Device) {
+        if self.image.adapter.norm.is_some() {
+            self.image.adapter.norm = Some(InputNorm::fit(images, d_img, device));
         }
     }
 

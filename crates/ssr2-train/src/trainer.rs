@@ -27,6 +27,10 @@ pub trait Progress {
     fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize) {}
     fn batch_done(&mut self, _batch: usize) {}
     fn epoch_end(&mut self, _record: &EpochRecord) {}
+    /// Asked after each epoch's checkpoint: true stops the run there (it can be resumed).
+    fn should_stop(&mut self) -> bool {
+        false
+    }
 }
 
 /// No output.
@@ -62,13 +66,11 @@ pub fn train(
     }
     let config_toml = cfg.to_toml();
     let use_text = cfg.model.use_text && ds.text.is_some();
-    let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| match t {
-        ssr2_data::TextFeatures::Aggregated(m) => m.cols,
-        ssr2_data::TextFeatures::Candidates { tags, .. } => tags.cols,
-    });
+    let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| t.dim());
     let ad = device.clone().autodiff();
     ad.seed(seed);
     let mut model = HeadModel::new(&cfg.model, ds.image.cols, d_txt, ds.num_classes(), &ad);
+    model.fit_input_norm(&ds.image.data, ds.image.cols, &ad);
     let mut sgd = Sgd { momentum: cfg.optim.momentum, weight_decay: cfg.optim.weight_decay, ..Sgd::default() };
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut start = 0;
@@ -154,6 +156,9 @@ pub fn train(
             checkpoint::save(dir.path, epoch, seed, &config_toml, &model.valid(), &sgd, &history)?;
         }
         last_eval = Some(ev);
+        if epoch + 1 < o.epochs && progress.should_stop() {
+            return Err(format!("stopped after epoch {epoch}; resume to continue"));
+        }
     }
     let ev = match last_eval {
         Some(ev) => ev,
