@@ -12,7 +12,7 @@ if [ "${SKIP_WASM:-0}" = "1" ]; then
     echo "== wasm32 check skipped (SKIP_WASM=1) =="
     exit 0
 fi
-echo "== ssr2-core compiles for wasm32-unknown-unknown (cargo check) =="
+echo "== ssr2-core and ssr2-data compile for wasm32-unknown-unknown (cargo check) =="
 if [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/src/rust/library ]; then
     echo "error: the wasm check needs Debian's rustc-web cargo-web rust-web-src lld-22" >&2
     echo "       (sudo apt-get install -y rustc-web cargo-web rust-web-src lld-22), or SKIP_WASM=1" >&2
@@ -24,5 +24,5 @@ fi
     PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../../target-wasm \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22 \
     cargo check --release -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown \
-        -p ssr2-core --no-default-features --features flex)
+        -p ssr2-core -p ssr2-data --no-default-features --features ssr2-core/flex)
 echo "== all tests passed =="

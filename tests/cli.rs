@@ -11,10 +11,15 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ssr2"))
 }
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/cli").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/reference/cli")
+        .join(name)
 }
 fn reference() -> Value {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/reference.json")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/reference.json"),
+    )
+    .unwrap();
     serde_json::from_str::<Value>(&text).unwrap()["cli"].clone()
 }
 fn run(args: &[&str]) -> Output {
@@ -22,16 +27,25 @@ fn run(args: &[&str]) -> Output {
 }
 fn json_ok(args: &[&str]) -> Value {
     let out = run(args);
-    assert!(out.status.success(), "ssr2 {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ssr2 {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.trim().lines().count(), 1, "one JSON object on one line: {text}");
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "one JSON object on one line: {text}"
+    );
     serde_json::from_str(text.trim()).unwrap()
 }
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(1e-12)
 }
 fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
-    let npy = npyz::NpyFile::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
+    let npy =
+        npyz::NpyFile::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
     let shape = npy.shape().to_vec();
     (shape, npy.into_vec::<f32>().unwrap())
 }
@@ -58,7 +72,12 @@ fn rate_contract_and_values() {
         let want = &r[name];
         let z = fixture(&format!("z_{name}.npy"));
         let out = json_ok(&["rate", "--z", p(&z)]);
-        let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = out
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys.len(), 7, "{keys:?}");
         for k in ["m", "d", "k", "eps2", "R", "Rc", "delta_R"] {
             assert!(out.get(k).is_some(), "missing {k}");
@@ -68,8 +87,17 @@ fn rate_contract_and_values() {
         assert!(out["k"].is_null() && out["Rc"].is_null() && out["delta_R"].is_null());
         assert!(rel(out["R"].as_f64().unwrap(), want["R"].as_f64().unwrap()) < 1e-4);
 
-        let out = json_ok(&["rate", "--z", p(&z), "--labels", p(&fixture(&format!("y_{name}.npy")))]);
-        let (rr, rc) = (want["R"].as_f64().unwrap(), want["Rc_hard"].as_f64().unwrap());
+        let out = json_ok(&[
+            "rate",
+            "--z",
+            p(&z),
+            "--labels",
+            p(&fixture(&format!("y_{name}.npy"))),
+        ]);
+        let (rr, rc) = (
+            want["R"].as_f64().unwrap(),
+            want["Rc_hard"].as_f64().unwrap(),
+        );
         assert!(rel(out["Rc"].as_f64().unwrap(), rc) < 1e-4);
         assert!((out["delta_R"].as_f64().unwrap() - (rr - rc)).abs() < 1e-4 * rr);
         assert_eq!(out["k"], want["k"]);
@@ -83,10 +111,25 @@ fn rate_gradients_match_closed_forms() {
     let dir = tempfile::tempdir().unwrap();
     let grads = dir.path().join("g");
     let out = json_ok(&[
-        "rate", "--z", p(&fixture("z_tall.npy")), "--probs", p(&fixture("p_tall.npy")), "--grads", p(&grads),
+        "rate",
+        "--z",
+        p(&fixture("z_tall.npy")),
+        "--probs",
+        p(&fixture("p_tall.npy")),
+        "--grads",
+        p(&grads),
     ]);
-    assert!(rel(out["Rc"].as_f64().unwrap(), want["Rc_soft"].as_f64().unwrap()) < 1e-4);
-    for (file, key, cols) in [("dR_dZ.npy", "dR_dZ", 6), ("dRc_dZ.npy", "dRc_soft_dZ", 6), ("dRc_dP.npy", "dRc_soft_dP", 4)] {
+    assert!(
+        rel(
+            out["Rc"].as_f64().unwrap(),
+            want["Rc_soft"].as_f64().unwrap()
+        ) < 1e-4
+    );
+    for (file, key, cols) in [
+        ("dR_dZ.npy", "dR_dZ", 6),
+        ("dRc_dZ.npy", "dRc_soft_dZ", 6),
+        ("dRc_dP.npy", "dRc_soft_dP", 4),
+    ] {
         let (shape, g) = read_npy(&grads.join(file));
         assert_eq!(shape, vec![20, cols], "{file}");
         let e = frob_rel(&g, &flat(&want[key]));
@@ -94,7 +137,15 @@ fn rate_gradients_match_closed_forms() {
     }
     // Hard labels write dR_dZ and dRc_dZ only.
     let hard = dir.path().join("h");
-    json_ok(&["rate", "--z", p(&fixture("z_tall.npy")), "--labels", p(&fixture("y_tall.npy")), "--grads", p(&hard)]);
+    json_ok(&[
+        "rate",
+        "--z",
+        p(&fixture("z_tall.npy")),
+        "--labels",
+        p(&fixture("y_tall.npy")),
+        "--grads",
+        p(&hard),
+    ]);
     let (_, g) = read_npy(&hard.join("dRc_dZ.npy"));
     assert!(frob_rel(&g, &flat(&want["dRc_hard_dZ"])) < 1e-3);
     assert!(!hard.join("dRc_dP.npy").exists());
@@ -112,26 +163,50 @@ fn metrics_contract_and_values() {
     let want = &reference()["metrics"];
     let num_old = want["num_old"].to_string();
     let out = json_ok(&[
-        "metrics", "--true", p(&fixture("metrics_true.npy")), "--pred", p(&fixture("metrics_pred.npy")), "--num-old", &num_old,
+        "metrics",
+        "--true",
+        p(&fixture("metrics_true.npy")),
+        "--pred",
+        p(&fixture("metrics_pred.npy")),
+        "--num-old",
+        &num_old,
     ]);
-    let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = out
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys.len(), 4, "{keys:?}");
     assert_eq!(out["n"], want["n"]);
     assert!((out["all"].as_f64().unwrap() - want["all"].as_f64().unwrap()).abs() < 1e-12);
     // Old/New may differ by one sample between equally optimal assignments (SPEC §2).
     let n = want["n"].as_f64().unwrap();
     for k in ["old", "new"] {
-        assert!((out[k].as_f64().unwrap() - want[k].as_f64().unwrap()).abs() <= 2.0 / n, "{k}");
+        assert!(
+            (out[k].as_f64().unwrap() - want[k].as_f64().unwrap()).abs() <= 2.0 / n,
+            "{k}"
+        );
     }
 }
 
 fn write_npy_f64(path: &Path, shape: &[u64], data: &[f64]) {
-    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).writer(std::fs::File::create(path).unwrap()).begin_nd().unwrap();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::fs::File::create(path).unwrap())
+        .begin_nd()
+        .unwrap();
     w.extend(data.iter().copied()).unwrap();
     w.finish().unwrap();
 }
 fn write_npy_i64(path: &Path, shape: &[u64], data: &[i64]) {
-    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).writer(std::fs::File::create(path).unwrap()).begin_nd().unwrap();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::fs::File::create(path).unwrap())
+        .begin_nd()
+        .unwrap();
     w.extend(data.iter().copied()).unwrap();
     w.finish().unwrap();
 }
@@ -144,7 +219,10 @@ fn assert_user_error(args: &[&str], name: &str, expect: &str) {
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     assert!(err.contains(name), "names {name}: {err}");
     assert!(err.contains(expect), "says {expect}: {err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty(), "no partial JSON on failure");
 }
 
@@ -177,16 +255,56 @@ fn bad_input_is_one_line_and_status_2() {
     assert_user_error(&["rate", "--z", p(&missing)], "missing.npy", "cannot open");
     assert_user_error(&["rate", "--z", p(&text)], "notes.npy", "not a .npy");
     assert_user_error(&["rate", "--z", p(&flat_z)], "flat.npy", "2-D");
-    assert_user_error(&["rate", "--z", zs, "--labels", p(&float_labels)], "float_labels.npy", "int32 or int64");
-    assert_user_error(&["rate", "--z", zs, "--labels", p(&short)], "short.npy", "7 rows");
-    assert_user_error(&["rate", "--z", zs, "--labels", p(&negative)], "neg.npy", "non-negative");
-    assert_user_error(&["rate", "--z", zs, "--probs", p(&nan_p)], "nan_p.npy", "non-finite");
-    assert_user_error(&["rate", "--z", p(&int_z)], "int_z.npy", "float32 or float64");
+    assert_user_error(
+        &["rate", "--z", zs, "--labels", p(&float_labels)],
+        "float_labels.npy",
+        "int32 or int64",
+    );
+    assert_user_error(
+        &["rate", "--z", zs, "--labels", p(&short)],
+        "short.npy",
+        "7 rows",
+    );
+    assert_user_error(
+        &["rate", "--z", zs, "--labels", p(&negative)],
+        "neg.npy",
+        "non-negative",
+    );
+    assert_user_error(
+        &["rate", "--z", zs, "--probs", p(&nan_p)],
+        "nan_p.npy",
+        "non-finite",
+    );
+    assert_user_error(
+        &["rate", "--z", p(&int_z)],
+        "int_z.npy",
+        "float32 or float64",
+    );
     assert_user_error(&["rate", "--z", zs, "--eps2", "0"], "--eps2", "positive");
-    assert_user_error(&["metrics", "--true", p(&fixture("metrics_true.npy")), "--pred", p(&short), "--num-old", "3"], "short.npy", "7 predictions");
+    assert_user_error(
+        &[
+            "metrics",
+            "--true",
+            p(&fixture("metrics_true.npy")),
+            "--pred",
+            p(&short),
+            "--num-old",
+            "3",
+        ],
+        "short.npy",
+        "7 predictions",
+    );
 
     // Argument errors come from clap: status 2 as well.
-    let out = run(&["rate", "--z", zs, "--labels", p(&fixture("y_tall.npy")), "--probs", p(&fixture("p_tall.npy"))]);
+    let out = run(&[
+        "rate",
+        "--z",
+        zs,
+        "--labels",
+        p(&fixture("y_tall.npy")),
+        "--probs",
+        p(&fixture("p_tall.npy")),
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -198,4 +316,77 @@ fn help_explains_every_option() {
         assert!(text.contains(opt), "{opt} missing from help");
     }
     assert!(text.contains("float32 or float64"));
+}
+
+#[test]
+fn train_then_eval_agree_and_write_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let res = run(&[
+        "train",
+        "--epochs",
+        "2",
+        "--seeds",
+        "0,1",
+        "--out",
+        p(&out),
+        "--quiet",
+    ]);
+    let table = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        table.contains("All") && table.contains("Old") && table.contains("New"),
+        "{table}"
+    );
+    assert!(
+        table.contains("mean±std"),
+        "two seeds give mean and std: {table}"
+    );
+    for seed in ["seed-0", "seed-1"] {
+        for file in [
+            "report.json",
+            "heads.safetensors",
+            "config.toml",
+            "state.json",
+        ] {
+            assert!(out.join(seed).join(file).exists(), "{seed}/{file}");
+        }
+    }
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("seed-0/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["format"], "ssr2-report");
+    assert_eq!(report["history"].as_array().unwrap().len(), 2);
+    let res = run(&["eval", "--run", p(&out.join("seed-0"))]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{err}");
+    assert!(err.contains("matches report.json"), "{err}");
+}
+
+#[test]
+fn train_rejects_bad_configs_and_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[optim]\nepochz = 3\n").unwrap();
+    assert_user_error(&["train", "--config", p(&cfg)], "bad.toml", "epochz");
+    let bundle = dir.path().join("bad.safetensors");
+    std::fs::write(&bundle, b"definitely not safetensors").unwrap();
+    assert_user_error(
+        &[
+            "train",
+            "--features",
+            p(&bundle),
+            "--out",
+            p(&dir.path().join("o")),
+        ],
+        "bad.safetensors",
+        "",
+    );
+    assert_user_error(&["train", "--preset", "nope"], "--preset nope", "unknown");
+    let res = run(&["train", "--print-config"]);
+    assert!(String::from_utf8_lossy(&res.stdout).contains("[optim]"));
 }

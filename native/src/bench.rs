@@ -36,7 +36,9 @@ pub struct BenchArgs {
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.batch < 2 || args.dim == 0 || args.classes < 2 || args.reps == 0 {
-        return Err(Fail::arg("bench needs --batch >= 2, --dim >= 1, --classes >= 2, --reps >= 1"));
+        return Err(Fail::arg(
+            "bench needs --batch >= 2, --dim >= 1, --classes >= 2, --reps >= 1",
+        ));
     }
     let route = match args.route.as_str() {
         "host" => LogdetRoute::Host,
@@ -50,8 +52,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         labelled: (0..b).map(|i| i % 2 == 0).collect(),
         labels: (0..b).map(|i| (i * 7) % (k / 2).max(1)).collect(),
     };
-    let cfg = Ssr2Config { eps2: 0.5, batch_size: b, route };
-    let z0 = l2_normalize(Tensor::<2>::random([2 * b, d], Distribution::Normal(0.0, 1.0), &device));
+    let cfg = Ssr2Config {
+        eps2: 0.5,
+        batch_size: b,
+        route,
+    };
+    let z0 = l2_normalize(Tensor::<2>::random(
+        [2 * b, d],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    ));
     let logits0 = Tensor::<2>::random([2 * b, k], Distribution::Normal(0.0, 1.0), &device);
     let step = || {
         let z = z0.clone().detach().require_grad();
@@ -83,9 +93,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 "median_ms": median, "min_ms": times[0], "reps": args.reps, "loss": loss})
         );
     } else {
-        println!("SSR2 loss forward+backward, 2B = {} rows, d = {d}, K = {k}, half labelled", 2 * b);
-        println!("{:<12} {:<10} {:>10} {:>10}", "device", "route", "median ms", "min ms");
-        println!("{:<12} {:<10} {:>10.2} {:>10.2}", "flex (CPU)", route_name, median, times[0]);
+        println!(
+            "SSR2 loss forward+backward, 2B = {} rows, d = {d}, K = {k}, half labelled",
+            2 * b
+        );
+        println!(
+            "{:<12} {:<10} {:>10} {:>10}",
+            "device", "route", "median ms", "min ms"
+        );
+        println!(
+            "{:<12} {:<10} {:>10.2} {:>10.2}",
+            "flex (CPU)", route_name, median, times[0]
+        );
     }
     Ok(())
 }

@@ -34,7 +34,10 @@ fn run_dirs(root: &PathBuf) -> Result<Vec<PathBuf>> {
         .collect();
     dirs.sort();
     if dirs.is_empty() {
-        return Err(Fail::input(root, "no report.json here or in its sub-directories"));
+        return Err(Fail::input(
+            root,
+            "no report.json here or in its sub-directories",
+        ));
     }
     Ok(dirs)
 }
@@ -45,9 +48,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for dir in run_dirs(&args.run)? {
         let path = dir.join("report.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Fail::input(&path, e))?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Fail::input(&path, format!("not JSON ({e})")))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Fail::input(&path, format!("not JSON ({e})")))?;
         check_header(&value, &path.display().to_string()).map_err(Fail::arg)?;
-        let mut report: Report = serde_json::from_value(value).map_err(|e| Fail::input(&path, format!("malformed report ({e})")))?;
+        let mut report: Report = serde_json::from_value(value)
+            .map_err(|e| Fail::input(&path, format!("malformed report ({e})")))?;
         let cfg_path = dir.join("config.toml");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| Fail::input(&cfg_path, e))?;
         let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
@@ -58,7 +63,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         load_heads(&dir.join(&report.heads), &mut model).map_err(Fail::arg)?;
         let ev = evaluate(&model, &ds, &cfg.rta, &cfg.eval, &device);
         let agrees = (ev.accuracy.all - report.final_scores.all).abs() < 1e-9;
-        eprintln!("{}: All {:.4} ({} report.json)", dir.display(), ev.accuracy.all, if agrees { "matches" } else { "DIFFERS from" });
+        eprintln!(
+            "{}: All {:.4} ({} report.json)",
+            dir.display(),
+            ev.accuracy.all,
+            if agrees { "matches" } else { "DIFFERS from" }
+        );
         report.final_scores.all = ev.accuracy.all;
         report.final_scores.old = ssr2_train::report::finite(ev.accuracy.old);
         report.final_scores.new = ssr2_train::report::finite(ev.accuracy.new);

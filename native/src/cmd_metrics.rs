@@ -31,7 +31,12 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
     if t.len() != p.len() {
         return Err(Fail::input(
             &args.pred,
-            format!("has {} predictions but {} has {} labels", p.len(), args.truth.display(), t.len()),
+            format!(
+                "has {} predictions but {} has {} labels",
+                p.len(),
+                args.truth.display(),
+                t.len()
+            ),
         ));
     }
     if t.is_empty() {
@@ -39,7 +44,8 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
     }
     let acc = cluster_accuracy(&t, &p, args.num_old);
     let num = |v: f64| if v.is_nan() { None } else { Some(v) };
-    let out = serde_json::json!({"n": acc.n, "all": acc.all, "old": num(acc.old), "new": num(acc.new)});
+    let out =
+        serde_json::json!({"n": acc.n, "all": acc.all, "old": num(acc.old), "new": num(acc.new)});
     println!("{out}");
     Ok(())
 }

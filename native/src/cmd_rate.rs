@@ -42,7 +42,10 @@ enum Members {
 
 pub fn run(args: &RateArgs) -> Result<()> {
     if !(args.eps2.is_finite() && args.eps2 > 0.0) {
-        return Err(Fail::arg(format!("--eps2 must be a positive number, got {}", args.eps2)));
+        return Err(Fail::arg(format!(
+            "--eps2 must be a positive number, got {}",
+            args.eps2
+        )));
     }
     let z = npy::read_matrix(&args.z, "Z")?;
     let members = match (&args.labels, &args.probs) {
@@ -55,7 +58,14 @@ pub fn run(args: &RateArgs) -> Result<()> {
             let probs = npy::read_matrix(p, "P")?;
             same_rows(p, probs.rows, &z, &args.z)?;
             if let Some(i) = probs.data.iter().position(|&v| v < 0.0) {
-                return Err(Fail::input(p, format!("P must be non-negative, got {} at row {}", probs.data[i], i / probs.cols)));
+                return Err(Fail::input(
+                    p,
+                    format!(
+                        "P must be non-negative, got {} at row {}",
+                        probs.data[i],
+                        i / probs.cols
+                    ),
+                ));
             }
             if probs.cols == 0 {
                 return Err(Fail::input(p, "P needs at least one column (class)"));
@@ -68,10 +78,17 @@ pub fn run(args: &RateArgs) -> Result<()> {
     if let Some(dir) = grads {
         std::fs::create_dir_all(dir).map_err(|e| Fail::output(dir, e))?;
     }
-    let device = if grads.is_some() { Device::flex().autodiff() } else { Device::flex() };
+    let device = if grads.is_some() {
+        Device::flex().autodiff()
+    } else {
+        Device::flex()
+    };
     // A fresh leaf per term, so each gradient file holds the gradient of one term only.
     let leaf = |data: &Matrix| {
-        let t = Tensor::<2>::from_data(TensorData::new(data.data.clone(), [data.rows, data.cols]), &device);
+        let t = Tensor::<2>::from_data(
+            TensorData::new(data.data.clone(), [data.rows, data.cols]),
+            &device,
+        );
         if grads.is_some() { t.require_grad() } else { t }
     };
     let route = LogdetRoute::Auto;
@@ -88,11 +105,20 @@ pub fn run(args: &RateArgs) -> Result<()> {
         Members::None => (None, None),
         Members::Hard(y) => {
             let k = y.iter().max().map_or(0, |m| m + 1);
-            (Some(k), Some((coding_rate_hard(zc.clone(), y, args.eps2, route), None)))
+            (
+                Some(k),
+                Some((coding_rate_hard(zc.clone(), y, args.eps2, route), None)),
+            )
         }
         Members::Soft(p) => {
             let pt = leaf(p);
-            (Some(p.cols), Some((coding_rate_soft(zc.clone(), pt.clone(), args.eps2, route), Some(pt))))
+            (
+                Some(p.cols),
+                Some((
+                    coding_rate_soft(zc.clone(), pt.clone(), args.eps2, route),
+                    Some(pt),
+                )),
+            )
         }
     };
     let rc_val = rc.as_ref().map(|(t, _)| scalar(t.clone()));
@@ -112,19 +138,29 @@ pub fn run(args: &RateArgs) -> Result<()> {
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
-    t.try_into_vec_as::<f32>().expect("CPU tensors read synchronously")[0] as f64
+    t.try_into_vec_as::<f32>()
+        .expect("CPU tensors read synchronously")[0] as f64
 }
 
 fn write_grad(dir: &Path, name: &str, grad: Option<Tensor<2>>) -> Result<()> {
     let grad = grad.expect("the input is a tracked leaf");
     let shape = grad.dims();
-    let data = grad.try_into_vec_as::<f32>().expect("CPU tensors read synchronously");
+    let data = grad
+        .try_into_vec_as::<f32>()
+        .expect("CPU tensors read synchronously");
     npy::write_f32(&dir.join(name), &shape, &data)
 }
 
 fn same_rows(path: &Path, rows: usize, z: &Matrix, z_path: &Path) -> Result<()> {
     if rows != z.rows {
-        return Err(Fail::input(path, format!("has {rows} rows but {} has m = {} rows", z_path.display(), z.rows)));
+        return Err(Fail::input(
+            path,
+            format!(
+                "has {rows} rows but {} has m = {} rows",
+                z_path.display(),
+                z.rows
+            ),
+        ));
     }
     Ok(())
 }

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 /// Train SSR2-GCD on features and print All / Old / New accuracy on the unlabelled set.
 ///
 /// With no arguments it trains on the embedded UCI digits (old classes 0-4, half of their
-/// samples labelled; digits 5-9 must be discovered) in about a minute on two CPU cores.
-/// Settings come from a preset (--preset) or a TOML file (--config), then the flags below
-/// override them. Each seed writes a run directory (report.json, heads.safetensors, config.toml,
-/// checkpoint/) under --out.
+/// samples labelled; digits 5-9 must be discovered), three seeds in about half a minute on two
+/// CPU cores. Settings come from a preset (--preset) or a TOML file (--config), then the flags
+/// below override them. Each seed writes a run directory (report.json, heads.safetensors,
+/// config.toml and its last checkpoint) under --out; see docs/REPORT.md.
 #[derive(Args)]
 pub struct TrainArgs {
     /// Training data: digits (embedded, image-only), synthetic (multi-modal subspaces), or a
@@ -69,13 +69,25 @@ pub fn device(name: &str) -> Result<Device> {
         "cuda" => Ok(Device::cuda(0)),
         #[cfg(feature = "wgpu")]
         "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::default())),
-        other => Err(Fail::arg(format!("--device {other}: this build has no {other} support (rebuild with `--features {other}`)"))),
+        other => Err(Fail::arg(format!(
+            "--device {other}: this build has no {other} support (rebuild with `--features {other}`)"
+        ))),
     }
 }
 
 fn read_config(path: &PathBuf) -> Result<TrainConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
-    TrainConfig::from_toml(&text).map_err(|e| Fail::input(path, e.lines().next().unwrap_or("invalid").to_string() + &e.lines().skip(1).map(|l| format!(" {}", l.trim())).collect::<String>()))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
+    TrainConfig::from_toml(&text).map_err(|e| {
+        Fail::input(
+            path,
+            e.lines().next().unwrap_or("invalid").to_string()
+                + &e.lines()
+                    .skip(1)
+                    .map(|l| format!(" {}", l.trim()))
+                    .collect::<String>(),
+        )
+    })
 }
 
 /// The configuration the flags ask for.
@@ -85,12 +97,20 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     } else if let Some(path) = &args.config {
         read_config(path)?
     } else {
-        let name = args.preset.clone().unwrap_or_else(|| match (&args.features, args.data.as_deref()) {
-            (Some(_), _) => "paper".into(),
-            (_, Some("synthetic")) => "synthetic".into(),
-            _ => "digits".into(),
-        });
-        TrainConfig::preset(&name).ok_or_else(|| Fail::arg(format!("--preset {name}: unknown (known: {})", PRESETS.join(", "))))?
+        let name =
+            args.preset
+                .clone()
+                .unwrap_or_else(|| match (&args.features, args.data.as_deref()) {
+                    (Some(_), _) => "paper".into(),
+                    (_, Some("synthetic")) => "synthetic".into(),
+                    _ => "digits".into(),
+                });
+        TrainConfig::preset(&name).ok_or_else(|| {
+            Fail::arg(format!(
+                "--preset {name}: unknown (known: {})",
+                PRESETS.join(", ")
+            ))
+        })?
     };
     if let Some(path) = &args.features {
         cfg.data.source = DataSource::Bundle;
@@ -124,7 +144,8 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
 pub fn load_dataset(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
     match cfg.data.source {
         DataSource::Digits => Ok(ssr2_data::digits(seed)),
-        DataSource::Synthetic => ssr2_data::generate(&cfg.data.synthetic).map_err(|e| Fail::arg(format!("data.synthetic: {e}"))),
+        DataSource::Synthetic => ssr2_data::generate(&cfg.data.synthetic)
+            .map_err(|e| Fail::arg(format!("data.synthetic: {e}"))),
         DataSource::Bundle => {
             let path = PathBuf::from(cfg.data.bundle.as_deref().unwrap_or_default());
             ssr2_data::read_bundle(&path).map_err(|e| Fail::arg(e.to_string()))
@@ -142,11 +163,15 @@ impl Bars {
     fn new(multi: &MultiProgress, seed: u64) -> Self {
         let epochs = multi.add(ProgressBar::new(0));
         epochs.set_style(
-            ProgressStyle::with_template("seed {prefix} epoch {pos}/{len} {bar:30} {msg}").expect("template"),
+            ProgressStyle::with_template("seed {prefix} epoch {pos}/{len} {bar:30} {msg}")
+                .expect("template"),
         );
         epochs.set_prefix(seed.to_string());
         let batches = multi.add(ProgressBar::new(0));
-        batches.set_style(ProgressStyle::with_template("  batch {pos}/{len} {bar:30} {elapsed}").expect("template"));
+        batches.set_style(
+            ProgressStyle::with_template("  batch {pos}/{len} {bar:30} {elapsed}")
+                .expect("template"),
+        );
         Self { epochs, batches }
     }
 }
@@ -192,8 +217,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let ds = load_dataset(&cfg, seed)?;
         let mut bars = Bars::new(&multi, seed);
         let dir = out.join(format!("seed-{seed}"));
-        let run_dir = RunDir { path: &dir, resume: args.resume.is_some() };
-        let report = ssr2_train::train(&ds, &cfg, seed, &device, Some(run_dir), &mut bars).map_err(Fail::arg)?;
+        let run_dir = RunDir {
+            path: &dir,
+            resume: args.resume.is_some(),
+        };
+        let report = ssr2_train::train(&ds, &cfg, seed, &device, Some(run_dir), &mut bars)
+            .map_err(Fail::arg)?;
         bars.batches.finish_and_clear();
         bars.epochs.finish();
         reports.push(report);
@@ -215,7 +244,13 @@ pub fn print_table(reports: &[Report]) {
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}", 100.0 * v));
     for r in reports {
         let s = &r.final_scores;
-        println!("{:<8} {:>7} {:>7} {:>7}", r.seed, pct(Some(s.all)), pct(s.old), pct(s.new));
+        println!(
+            "{:<8} {:>7} {:>7} {:>7}",
+            r.seed,
+            pct(Some(s.all)),
+            pct(s.old),
+            pct(s.new)
+        );
     }
     if reports.len() > 1 {
         let stats = |f: &dyn Fn(&Report) -> Option<f64>| -> String {
@@ -224,7 +259,9 @@ pub fn print_table(reports: &[Report]) {
                 return "-".into();
             }
             let m = v.iter().sum::<f64>() / v.len() as f64;
-            let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0).max(1.0)).sqrt();
+            let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+                / (v.len() as f64 - 1.0).max(1.0))
+            .sqrt();
             format!("{m:.1}±{sd:.1}")
         };
         println!(

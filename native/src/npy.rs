@@ -31,7 +31,10 @@ pub fn read_matrix(path: &Path, what: &str) -> Result<Matrix> {
     let npy = open(path)?;
     let shape = npy.shape().to_vec();
     if shape.len() != 2 {
-        return Err(Fail::input(path, format!("{what} must be a 2-D array (m x d), got shape {shape:?}")));
+        return Err(Fail::input(
+            path,
+            format!("{what} must be a 2-D array (m x d), got shape {shape:?}"),
+        ));
     }
     let fortran = npy.order() == Order::Fortran;
     let ts = type_str(&npy);
@@ -44,13 +47,30 @@ pub fn read_matrix(path: &Path, what: &str) -> Result<Matrix> {
             .map(|v| v as f32)
             .collect(),
         _ => {
-            return Err(Fail::input(path, format!("{what} must be float32 or float64, got dtype {}", describe(ts))));
+            return Err(Fail::input(
+                path,
+                format!(
+                    "{what} must be float32 or float64, got dtype {}",
+                    describe(ts)
+                ),
+            ));
         }
     };
     let (rows, cols) = (shape[0] as usize, shape[1] as usize);
-    let data = if fortran { transpose(&data, cols, rows) } else { data };
+    let data = if fortran {
+        transpose(&data, cols, rows)
+    } else {
+        data
+    };
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Fail::input(path, format!("{what} holds a non-finite value at row {}, column {}", i / cols.max(1), i % cols.max(1))));
+        return Err(Fail::input(
+            path,
+            format!(
+                "{what} holds a non-finite value at row {}, column {}",
+                i / cols.max(1),
+                i % cols.max(1)
+            ),
+        ));
     }
     Ok(Matrix { rows, cols, data })
 }
@@ -60,18 +80,36 @@ pub fn read_labels(path: &Path, what: &str) -> Result<Vec<usize>> {
     let npy = open(path)?;
     let shape = npy.shape().to_vec();
     if shape.len() != 1 {
-        return Err(Fail::input(path, format!("{what} must be a 1-D array, got shape {shape:?}")));
+        return Err(Fail::input(
+            path,
+            format!("{what} must be a 1-D array, got shape {shape:?}"),
+        ));
     }
     let ts = type_str(&npy);
     let raw: Vec<i64> = match ts.as_ref().map(|t| (t.type_char(), t.size_field())) {
-        Some((TypeChar::Int, 4)) => npy.into_vec::<i32>().map_err(|e| Fail::input(path, e))?.into_iter().map(i64::from).collect(),
+        Some((TypeChar::Int, 4)) => npy
+            .into_vec::<i32>()
+            .map_err(|e| Fail::input(path, e))?
+            .into_iter()
+            .map(i64::from)
+            .collect(),
         Some((TypeChar::Int, 8)) => npy.into_vec::<i64>().map_err(|e| Fail::input(path, e))?,
-        _ => return Err(Fail::input(path, format!("{what} must be int32 or int64, got dtype {}", describe(ts)))),
+        _ => {
+            return Err(Fail::input(
+                path,
+                format!("{what} must be int32 or int64, got dtype {}", describe(ts)),
+            ));
+        }
     };
     raw.iter()
         .enumerate()
         .map(|(i, &v)| {
-            usize::try_from(v).map_err(|_| Fail::input(path, format!("{what} must be non-negative, got {v} at index {i}")))
+            usize::try_from(v).map_err(|_| {
+                Fail::input(
+                    path,
+                    format!("{what} must be non-negative, got {v} at index {i}"),
+                )
+            })
         })
         .collect()
 }
@@ -101,5 +139,7 @@ fn describe(ts: Option<npyz::TypeStr>) -> String {
 
 fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     // `data` is rows x cols row-major; returns cols x rows row-major.
-    (0..cols * rows).map(|x| data[(x % rows) * cols + x / rows]).collect()
+    (0..cols * rows)
+        .map(|x| data[(x % rows) * cols + x / rows])
+        .collect()
 }

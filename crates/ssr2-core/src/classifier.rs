@@ -25,7 +25,10 @@ impl CosineClassifier {
 
     /// A classifier with the given directions (`K x d`) and gains (`K`).
     pub fn from_tensors(weight: Tensor<2>, gain: Tensor<1>) -> Self {
-        Self { weight: Param::from_tensor(weight), gain: Param::from_tensor(gain) }
+        Self {
+            weight: Param::from_tensor(weight),
+            gain: Param::from_tensor(gain),
+        }
     }
 
     /// `g_k * cos(z_i, v_k)` for every row of `z` (`n x d` -> `n x K`).

@@ -27,7 +27,11 @@ pub fn select_confident(scores: &[f32], n: usize, k: usize, fraction: f64) -> Ve
     let mut order: Vec<usize> = (0..n).collect();
     for c in 0..k {
         // Descending by score; ties by index, so the result does not depend on sort internals.
-        order.sort_by(|&a, &b| scores[b * k + c].total_cmp(&scores[a * k + c]).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| {
+            scores[b * k + c]
+                .total_cmp(&scores[a * k + c])
+                .then(a.cmp(&b))
+        });
         for &i in order.iter().take(per_class) {
             chosen[i] = Some(c);
         }
@@ -37,11 +41,16 @@ pub fn select_confident(scores: &[f32], n: usize, k: usize, fraction: f64) -> Ve
 
 /// Cross-entropy of `logits / 0.1` on the rows that carry a pseudo-label; 0 when none do.
 pub fn pseudo_label_loss(logits: Tensor<2>, labels: &[Option<usize>]) -> Tensor<1> {
-    let (rows, targets): (Vec<usize>, Vec<usize>) =
-        labels.iter().enumerate().filter_map(|(i, l)| l.map(|c| (i, c))).unzip();
+    let (rows, targets): (Vec<usize>, Vec<usize>) = labels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|c| (i, c)))
+        .unzip();
     if rows.is_empty() {
         return Tensor::zeros([1], &logits.device());
     }
-    let picked = logits.clone().select(0, index_tensor(&rows, &logits.device()));
+    let picked = logits
+        .clone()
+        .select(0, index_tensor(&rows, &logits.device()));
     cross_entropy(picked.div_scalar(PSEUDO_TEMP), &targets)
 }

@@ -190,7 +190,9 @@ mod tests {
             let x = random_normal(n * (n + 3), seed + b as u64);
             for i in 0..n {
                 for j in 0..n {
-                    let dot: f32 = (0..n + 3).map(|t| x[i * (n + 3) + t] * x[j * (n + 3) + t]).sum();
+                    let dot: f32 = (0..n + 3)
+                        .map(|t| x[i * (n + 3) + t] * x[j * (n + 3) + t])
+                        .sum();
                     out.push(dot / n as f32 + if i == j { 1.0 } else { 0.0 });
                 }
             }

@@ -25,7 +25,13 @@ pub fn cluster_accuracy(y_true: &[usize], y_pred: &[usize], num_old: usize) -> A
     assert_eq!(y_true.len(), y_pred.len(), "one prediction per label");
     let n = y_true.len();
     if n == 0 {
-        return Accuracy { n, all: f64::NAN, old: f64::NAN, new: f64::NAN, mapping: vec![] };
+        return Accuracy {
+            n,
+            all: f64::NAN,
+            old: f64::NAN,
+            new: f64::NAN,
+            mapping: vec![],
+        };
     }
     // Compact the ids first: arbitrary cluster ids (say 10^6) must not size the matrix, and
     // rows or columns without samples cannot change the optimal matched count.
@@ -56,8 +62,20 @@ pub fn cluster_accuracy(y_true: &[usize], y_pred: &[usize], num_old: usize) -> A
             hit_new += ok as usize;
         }
     }
-    let frac = |h: usize, c: usize| if c == 0 { f64::NAN } else { h as f64 / c as f64 };
-    Accuracy { n, all: frac(hit, n), old: frac(hit_old, n_old), new: frac(hit_new, n_new), mapping }
+    let frac = |h: usize, c: usize| {
+        if c == 0 {
+            f64::NAN
+        } else {
+            h as f64 / c as f64
+        }
+    };
+    Accuracy {
+        n,
+        all: frac(hit, n),
+        old: frac(hit_old, n_old),
+        new: frac(hit_new, n_new),
+        mapping,
+    }
 }
 
 /// Sorted distinct values, and each input's position among them.
@@ -65,7 +83,10 @@ fn compact(values: &[usize]) -> (Vec<usize>, Vec<usize>) {
     let mut ids = values.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let idx = values.iter().map(|v| ids.binary_search(v).expect("present")).collect();
+    let idx = values
+        .iter()
+        .map(|v| ids.binary_search(v).expect("present"))
+        .collect();
     (ids, idx)
 }
 
@@ -76,7 +97,9 @@ pub fn singular_values(rows: &[f32], n: usize, d: usize) -> Vec<f64> {
         return Vec::new();
     }
     let mat = faer::Mat::<f64>::from_fn(n, d, |i, j| rows[i * d + j] as f64);
-    let mut s = mat.singular_values().expect("SVD converges on finite input");
+    let mut s = mat
+        .singular_values()
+        .expect("SVD converges on finite input");
     s.sort_by(|a, b| b.total_cmp(a));
     s
 }
@@ -140,12 +163,23 @@ pub fn class_ranks(features: &[f32], d: usize, labels: &[usize], num_old: usize)
         });
     }
     let mean = |old: bool| {
-        let v: Vec<f64> =
-            classes.iter().filter(|c| (c.class < num_old) == old).map(|c| c.effective_rank).collect();
-        if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+        let v: Vec<f64> = classes
+            .iter()
+            .filter(|c| (c.class < num_old) == old)
+            .map(|c| c.effective_rank)
+            .collect();
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
     };
     let (old_mean, new_mean) = (mean(true), mean(false));
-    RankSummary { classes, old_mean, new_mean }
+    RankSummary {
+        classes,
+        old_mean,
+        new_mean,
+    }
 }
 
 /// Our edge ratio (SPEC §9; not defined in any public source): on the symmetric k-NN cosine
@@ -163,7 +197,13 @@ pub struct EdgeRatio {
 }
 
 /// Edge ratio of `features` (`n x d` row-major) with `k` neighbours per sample.
-pub fn edge_ratio(features: &[f32], d: usize, labels: &[usize], num_old: usize, k: usize) -> EdgeRatio {
+pub fn edge_ratio(
+    features: &[f32],
+    d: usize,
+    labels: &[usize],
+    num_old: usize,
+    k: usize,
+) -> EdgeRatio {
     let n = labels.len();
     assert_eq!(features.len(), n * d, "features must be n x d");
     let unit: Vec<f32> = features
@@ -179,7 +219,11 @@ pub fn edge_ratio(features: &[f32], d: usize, labels: &[usize], num_old: usize, 
     for i in 0..n {
         let zi = &unit[i * d..(i + 1) * d];
         for (j, s) in sims.iter_mut().enumerate() {
-            *s = zi.iter().zip(&unit[j * d..(j + 1) * d]).map(|(a, b)| a * b).sum();
+            *s = zi
+                .iter()
+                .zip(&unit[j * d..(j + 1) * d])
+                .map(|(a, b)| a * b)
+                .sum();
         }
         order.clear();
         order.extend((0..n).filter(|&j| j != i));
@@ -201,7 +245,13 @@ pub fn edge_ratio(features: &[f32], d: usize, labels: &[usize], num_old: usize, 
             cross_new += diff;
         }
     }
-    let frac = |h: usize, c: usize| if c == 0 { f64::NAN } else { h as f64 / c as f64 };
+    let frac = |h: usize, c: usize| {
+        if c == 0 {
+            f64::NAN
+        } else {
+            h as f64 / c as f64
+        }
+    };
     EdgeRatio {
         all: frac(cross, edges.len()),
         old: frac(cross_old, tot_old),

@@ -29,7 +29,12 @@ pub fn coding_rate(z: Tensor<2>, eps2: f64, route: LogdetRoute) -> Tensor<1> {
 
 /// `R_c(Z, labels)` with hard labels: `k = max label + 1` classes, empty ones contribute 0
 /// (SPEC §3). `labels[i]` is the class of row `i`. Returns shape `[1]`.
-pub fn coding_rate_hard(z: Tensor<2>, labels: &[usize], eps2: f64, route: LogdetRoute) -> Tensor<1> {
+pub fn coding_rate_hard(
+    z: Tensor<2>,
+    labels: &[usize],
+    eps2: f64,
+    route: LogdetRoute,
+) -> Tensor<1> {
     let [m, d] = z.dims();
     assert_eq!(labels.len(), m, "one label per row of Z");
     let device = z.device();
@@ -57,8 +62,14 @@ pub fn coding_rate_hard(z: Tensor<2>, labels: &[usize], eps2: f64, route: Logdet
         blocks.clone().transpose().matmul(blocks)
     };
     let n = width.min(d);
-    let mass: Vec<f64> = members.iter().map(|r| r.len() as f64 + CLASS_MASS_EPS).collect();
-    let scale: Vec<f32> = mass.iter().map(|t| (d as f64 / (t * eps2)) as f32).collect();
+    let mass: Vec<f64> = members
+        .iter()
+        .map(|r| r.len() as f64 + CLASS_MASS_EPS)
+        .collect();
+    let scale: Vec<f32> = mass
+        .iter()
+        .map(|t| (d as f64 / (t * eps2)) as f32)
+        .collect();
     let weight: Vec<f32> = mass.iter().map(|t| (t / (2.0 * m as f64)) as f32).collect();
     let scale = Tensor::<1>::from_data(TensorData::new(scale, [k]), &device).reshape([k, 1, 1]);
     let weight = Tensor::<1>::from_data(TensorData::new(weight, [k]), &device);
@@ -85,11 +96,14 @@ pub fn coding_rate_soft(z: Tensor<2>, p: Tensor<2>, eps2: f64, route: LogdetRout
         // d side: A_j = I + a_j Z^T D_j Z is built directly; no square roots involved.
         let weighted = p.transpose().unsqueeze_dim::<3>(2) * z.clone().unsqueeze_dim::<3>(0); // [k,m,d]
         let inner = weighted.transpose().matmul(z.unsqueeze_dim::<3>(0)); // [k,d,d]
-        let mat = Tensor::<2>::eye(d, &device).unsqueeze_dim::<3>(0)
-            + inner * scale.reshape([k, 1, 1]);
+        let mat =
+            Tensor::<2>::eye(d, &device).unsqueeze_dim::<3>(0) + inner * scale.reshape([k, 1, 1]);
         spd_logdet(mat, route)
     };
-    (logdets * mass).sum().div_scalar(2.0 * m as f64).reshape([1])
+    (logdets * mass)
+        .sum()
+        .div_scalar(2.0 * m as f64)
+        .reshape([1])
 }
 
 /// `logdet(I_m + a_j D_j G)` for every class `j` on the Gram side, `G = Z Z^T`.
@@ -98,7 +112,12 @@ pub fn coding_rate_soft(z: Tensor<2>, p: Tensor<2>, eps2: f64, route: LogdetRout
 /// Cholesky. The gradient comes from the trace surrogate on `N_j = I + a_j D_j G`, which is linear
 /// in `P`, so nothing is differentiated through `sqrt(P)` (infinite slope at 0, SPEC §3). With
 /// `S = D^1/2` and `M = I + a S G S`: `N^-1 = I - a S M^-1 S G` (push-through identity).
-fn soft_logdets_gram(z: Tensor<2>, p: Tensor<2>, scale: Tensor<1>, route: LogdetRoute) -> Tensor<1> {
+fn soft_logdets_gram(
+    z: Tensor<2>,
+    p: Tensor<2>,
+    scale: Tensor<1>,
+    route: LogdetRoute,
+) -> Tensor<1> {
     let [m, _] = z.dims();
     let [_, k] = p.dims();
     let device = z.device();
@@ -113,7 +132,8 @@ fn soft_logdets_gram(z: Tensor<2>, p: Tensor<2>, scale: Tensor<1>, route: Logdet
     let Some(minv) = minv else { return ld };
     let n_inv = eye - (outer * minv).matmul(gram.clone().detach().unsqueeze_dim::<3>(0)) * a;
     // X_j = a_j D_j G, the non-constant part of N_j, built in the graph.
-    let x = scale.reshape([k, 1, 1]) * p.transpose().unsqueeze_dim::<3>(2) * gram.unsqueeze_dim::<3>(0);
+    let x =
+        scale.reshape([k, 1, 1]) * p.transpose().unsqueeze_dim::<3>(2) * gram.unsqueeze_dim::<3>(0);
     let surrogate = (n_inv.transpose() * x).sum_dim(2).sum_dim(1).reshape([k]);
     ld + surrogate.clone() - surrogate.detach()
 }
@@ -138,7 +158,12 @@ mod tests {
             let labels: Vec<usize> = (0..m).map(|i| (i * 7) % 4).collect();
             let zt = Tensor::<2>::from_data(TensorData::new(z, [m, d]), &device);
             let p = Tensor::<2>::from_data(TensorData::new(one_hot(&labels, 4), [m, 4]), &device);
-            let hard = to_vec1(coding_rate_hard(zt.clone(), &labels, 0.5, LogdetRoute::Host))[0];
+            let hard = to_vec1(coding_rate_hard(
+                zt.clone(),
+                &labels,
+                0.5,
+                LogdetRoute::Host,
+            ))[0];
             let soft = to_vec1(coding_rate_soft(zt, p, 0.5, LogdetRoute::Host))[0];
             assert_rel(hard as f64, soft as f64, 1e-5, "hard vs one-hot");
         }
@@ -153,7 +178,12 @@ mod tests {
                 &device,
             );
             let r = to_vec1(coding_rate(zt.clone(), 0.5, LogdetRoute::Host))[0] as f64;
-            let one = to_vec1(coding_rate_hard(zt.clone(), &vec![0; m], 0.5, LogdetRoute::Host))[0];
+            let one = to_vec1(coding_rate_hard(
+                zt.clone(),
+                &vec![0; m],
+                0.5,
+                LogdetRoute::Host,
+            ))[0];
             assert_rel(one as f64, r, 1e-5, "one class");
             // Uniform memberships over k classes: each class sees all rows with weight 1/k, so
             // a_j D_j = (d / (m/k eps2)) / k = d/(m eps2) and each term is R * 2 * (m/k) / (2m).
@@ -202,24 +232,56 @@ mod tests {
     fn compression_never_exceeds_expansion_and_ignores_row_order() {
         let device = Device::flex();
         for seed in 0..12u64 {
-            let (m, d, k) = (6 + (seed as usize * 5) % 30, 3 + (seed as usize * 7) % 40, 2 + seed as usize % 5);
+            let (m, d, k) = (
+                6 + (seed as usize * 5) % 30,
+                3 + (seed as usize * 7) % 40,
+                2 + seed as usize % 5,
+            );
             let z = unit_rows(random_normal(m * d, 100 + seed), m, d);
             let labels: Vec<usize> = (0..m).map(|i| (i * 31 + seed as usize) % k).collect();
             let p = softmax_rows(random_normal(m * k, 200 + seed), m, k);
             let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [m, d]), &device);
             let pt = Tensor::<2>::from_data(TensorData::new(p.clone(), [m, k]), &device);
             let r = value(coding_rate(zt.clone(), 0.5, LogdetRoute::Host));
-            let hard = value(coding_rate_hard(zt.clone(), &labels, 0.5, LogdetRoute::Host));
+            let hard = value(coding_rate_hard(
+                zt.clone(),
+                &labels,
+                0.5,
+                LogdetRoute::Host,
+            ));
             let soft = value(coding_rate_soft(zt, pt, 0.5, LogdetRoute::Host));
-            assert!(hard <= r + 1e-5 && soft <= r + 1e-5, "seed {seed}: R {r} hard {hard} soft {soft}");
+            assert!(
+                hard <= r + 1e-5 && soft <= r + 1e-5,
+                "seed {seed}: R {r} hard {hard} soft {soft}"
+            );
             // Reverse the rows (and their memberships).
-            let rev = |x: &[f32], w: usize| -> Vec<f32> { (0..m).rev().flat_map(|i| x[i * w..(i + 1) * w].to_vec()).collect() };
+            let rev = |x: &[f32], w: usize| -> Vec<f32> {
+                (0..m)
+                    .rev()
+                    .flat_map(|i| x[i * w..(i + 1) * w].to_vec())
+                    .collect()
+            };
             let zr = Tensor::<2>::from_data(TensorData::new(rev(&z, d), [m, d]), &device);
             let pr = Tensor::<2>::from_data(TensorData::new(rev(&p, k), [m, k]), &device);
             let lr: Vec<usize> = labels.iter().rev().copied().collect();
-            assert_rel(value(coding_rate(zr.clone(), 0.5, LogdetRoute::Host)), r, 1e-5, "R permuted");
-            assert_rel(value(coding_rate_hard(zr.clone(), &lr, 0.5, LogdetRoute::Host)), hard, 1e-5, "Rc permuted");
-            assert_rel(value(coding_rate_soft(zr, pr, 0.5, LogdetRoute::Host)), soft, 1e-5, "Rc soft permuted");
+            assert_rel(
+                value(coding_rate(zr.clone(), 0.5, LogdetRoute::Host)),
+                r,
+                1e-5,
+                "R permuted",
+            );
+            assert_rel(
+                value(coding_rate_hard(zr.clone(), &lr, 0.5, LogdetRoute::Host)),
+                hard,
+                1e-5,
+                "Rc permuted",
+            );
+            assert_rel(
+                value(coding_rate_soft(zr, pr, 0.5, LogdetRoute::Host)),
+                soft,
+                1e-5,
+                "Rc soft permuted",
+            );
         }
     }
 
@@ -233,12 +295,19 @@ mod tests {
             let ez = random_normal(m * d, 3);
             let ep = random_normal(m * k, 4);
             for route in [LogdetRoute::Host, LogdetRoute::Tensor] {
-                let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [m, d]), &ad).require_grad();
-                let pt = Tensor::<2>::from_data(TensorData::new(p.clone(), [m, k]), &ad).require_grad();
+                let zt =
+                    Tensor::<2>::from_data(TensorData::new(z.clone(), [m, d]), &ad).require_grad();
+                let pt =
+                    Tensor::<2>::from_data(TensorData::new(p.clone(), [m, k]), &ad).require_grad();
                 let grads = coding_rate_soft(zt.clone(), pt.clone(), 0.5, route).backward();
                 let gz = to_vec2(zt.grad(&grads).unwrap());
                 let gp = to_vec2(pt.grad(&grads).unwrap());
-                let dot = |g: &[f32], e: &[f32]| g.iter().zip(e).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>();
+                let dot = |g: &[f32], e: &[f32]| {
+                    g.iter()
+                        .zip(e)
+                        .map(|(a, b)| (*a as f64) * (*b as f64))
+                        .sum::<f64>()
+                };
                 let h = 1e-3f32;
                 let at = |zs: &[f32], ps: &[f32]| {
                     let dev = Device::flex();
@@ -249,9 +318,13 @@ mod tests {
                         route,
                     ))
                 };
-                let shift = |x: &[f32], e: &[f32], s: f32| -> Vec<f32> { x.iter().zip(e).map(|(a, b)| a + s * b).collect() };
-                let fd_z = (at(&shift(&z, &ez, h), &p) - at(&shift(&z, &ez, -h), &p)) / (2.0 * h as f64);
-                let fd_p = (at(&z, &shift(&p, &ep, h)) - at(&z, &shift(&p, &ep, -h))) / (2.0 * h as f64);
+                let shift = |x: &[f32], e: &[f32], s: f32| -> Vec<f32> {
+                    x.iter().zip(e).map(|(a, b)| a + s * b).collect()
+                };
+                let fd_z =
+                    (at(&shift(&z, &ez, h), &p) - at(&shift(&z, &ez, -h), &p)) / (2.0 * h as f64);
+                let fd_p =
+                    (at(&z, &shift(&p, &ep, h)) - at(&z, &shift(&p, &ep, -h))) / (2.0 * h as f64);
                 assert_rel(dot(&gz, &ez), fd_z, 1e-2, &format!("dZ {m}x{d} {route:?}"));
                 assert_rel(dot(&gp, &ep), fd_p, 1e-2, &format!("dP {m}x{d} {route:?}"));
             }

@@ -17,7 +17,11 @@ pub struct RtaConfig {
 
 impl Default for RtaConfig {
     fn default() -> Self {
-        Self { base_weight: 0.1, alpha: 0.5, beta: 0.65 }
+        Self {
+            base_weight: 0.1,
+            alpha: 0.5,
+            beta: 0.65,
+        }
     }
 }
 
@@ -26,7 +30,11 @@ impl Default for RtaConfig {
 /// by zero there).
 fn ranked_mean(cands: Tensor<3>, alpha: f64) -> Tensor<2> {
     let [b, c, d] = cands.dims();
-    let best = cands.clone().slice([0..b, 0..1, 0..d]).reshape([b, d]).mul_scalar(1.0 - alpha);
+    let best = cands
+        .clone()
+        .slice([0..b, 0..1, 0..d])
+        .reshape([b, d])
+        .mul_scalar(1.0 - alpha);
     if c == 1 {
         return best;
     }

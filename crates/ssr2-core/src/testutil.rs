@@ -42,10 +42,16 @@ pub fn to_vec3(t: Tensor<3>) -> Vec<f32> {
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 pub fn assert_rel(actual: f64, expected: f64, tol: f64, what: &str) {
     let rel = (actual - expected).abs() / expected.abs().max(1e-12);
-    assert!(rel <= tol, "{what}: got {actual}, expected {expected} (rel {rel:.2e} > {tol:.0e})");
+    assert!(
+        rel <= tol,
+        "{what}: got {actual}, expected {expected} (rel {rel:.2e} > {tol:.0e})"
+    );
 }

@@ -15,10 +15,12 @@ use ssr2_core::rta::{RtaConfig, aggregate, retrieve};
 use ssr2_core::{coding_rate, coding_rate_hard, coding_rate_soft};
 use std::sync::LazyLock;
 
-static REF: LazyLock<Value> =
-    LazyLock::new(|| serde_json::from_str(include_str!("../../../tests/reference/reference.json")).unwrap());
-static MCR2: LazyLock<Value> =
-    LazyLock::new(|| serde_json::from_str(include_str!("../../../tests/reference/mcr2_vectors.json")).unwrap());
+static REF: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../../tests/reference/reference.json")).unwrap()
+});
+static MCR2: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../../tests/reference/mcr2_vectors.json")).unwrap()
+});
 
 const VALUE_TOL: f64 = 1e-4;
 const GRAD_TOL: f64 = 1e-3;
@@ -33,10 +35,18 @@ fn flat(v: &Value) -> Vec<f32> {
     }
 }
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 fn bools(v: &Value) -> Vec<bool> {
-    v.as_array().unwrap().iter().map(|x| x.as_bool().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_bool().unwrap())
+        .collect()
 }
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap()
@@ -57,11 +67,19 @@ fn rel(actual: f64, expected: f64) -> f64 {
     (actual - expected).abs() / expected.abs().max(1e-12)
 }
 fn check(actual: f64, expected: f64, tol: f64, what: &str) {
-    assert!(rel(actual, expected) <= tol, "{what}: {actual} vs {expected} (rel {:.2e})", rel(actual, expected));
+    assert!(
+        rel(actual, expected) <= tol,
+        "{what}: {actual} vs {expected} (rel {:.2e})",
+        rel(actual, expected)
+    );
 }
 fn frob_rel(actual: &[f32], expected: &[f32]) -> f64 {
     assert_eq!(actual.len(), expected.len());
-    let num: f64 = actual.iter().zip(expected).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+    let num: f64 = actual
+        .iter()
+        .zip(expected)
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum();
     let den: f64 = expected.iter().map(|b| (*b as f64).powi(2)).sum();
     (num / den.max(1e-300)).sqrt()
 }
@@ -77,7 +95,12 @@ fn shared_mcr2_vectors_values_and_gradients() {
             let case = &MCR2["caseA_basic_numpy_f64"][eps_key];
             let z = t2(&inp["Z"], m, d, &dev);
             let p = t2(&inp["P_soft"], m, k, &dev);
-            check(scalar(coding_rate(z.clone(), eps2, route)), f(&case["R"]), VALUE_TOL, "R");
+            check(
+                scalar(coding_rate(z.clone(), eps2, route)),
+                f(&case["R"]),
+                VALUE_TOL,
+                "R",
+            );
             check(
                 scalar(coding_rate_hard(z.clone(), &labels, eps2, route)),
                 f(&case["Rc_hard_with_trace_plus_1e-8"]),
@@ -107,8 +130,30 @@ fn shared_mcr2_vectors_values_and_gradients() {
     // SSR2 split of the shared vectors (B = 8).
     let b = &MCR2["caseB_ssr2_split_numpy_f64"];
     let z = t2(&inp["Z"], m, d, &Device::flex());
-    let zs = z.clone().select(0, Tensor::from_data(TensorData::new(usizes(&b["Z_s_row_indices"]).iter().map(|&x| x as i64).collect::<Vec<_>>(), [8]), &Device::flex()));
-    check(scalar(coding_rate_hard(zs, &usizes(&b["y_s"]), 0.5, LogdetRoute::Host)), f(&b["Rc_s(m=8,hard,k=2)"]), VALUE_TOL, "Rc_s");
+    let zs = z.clone().select(
+        0,
+        Tensor::from_data(
+            TensorData::new(
+                usizes(&b["Z_s_row_indices"])
+                    .iter()
+                    .map(|&x| x as i64)
+                    .collect::<Vec<_>>(),
+                [8],
+            ),
+            &Device::flex(),
+        ),
+    );
+    check(
+        scalar(coding_rate_hard(
+            zs,
+            &usizes(&b["y_s"]),
+            0.5,
+            LogdetRoute::Host,
+        )),
+        f(&b["Rc_s(m=8,hard,k=2)"]),
+        VALUE_TOL,
+        "Rc_s",
+    );
 }
 
 #[test]
@@ -116,20 +161,34 @@ fn rates_match_numpy_reference() {
     let dev = Device::flex().autodiff();
     for case in REF["rates"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
-        let (m, d, k) = (case["m"].as_u64().unwrap() as usize, case["d"].as_u64().unwrap() as usize, case["k"].as_u64().unwrap() as usize);
+        let (m, d, k) = (
+            case["m"].as_u64().unwrap() as usize,
+            case["d"].as_u64().unwrap() as usize,
+            case["k"].as_u64().unwrap() as usize,
+        );
         let eps2 = f(&case["eps2"]);
         let labels = usizes(&case["labels"]);
         for route in ROUTES {
             let z = t2(&case["Z"], m, d, &dev).require_grad();
             let r = coding_rate(z.clone(), eps2, route);
-            check(scalar(r.clone()), f(&case["R"]), VALUE_TOL, &format!("{name} R"));
+            check(
+                scalar(r.clone()),
+                f(&case["R"]),
+                VALUE_TOL,
+                &format!("{name} R"),
+            );
             let g = vec_of(z.grad(&r.backward()).unwrap());
             let e = frob_rel(&g, &flat(&case["dR_dZ"]));
             assert!(e < GRAD_TOL, "{name} {route:?} dR/dZ rel {e:.2e}");
 
             let z = z.detach().require_grad();
             let rc = coding_rate_hard(z.clone(), &labels, eps2, route);
-            check(scalar(rc.clone()), f(&case["Rc_hard"]), VALUE_TOL, &format!("{name} Rc hard"));
+            check(
+                scalar(rc.clone()),
+                f(&case["Rc_hard"]),
+                VALUE_TOL,
+                &format!("{name} Rc hard"),
+            );
             let g = vec_of(z.grad(&rc.backward()).unwrap());
             let e = frob_rel(&g, &flat(&case["dRc_hard_dZ"]));
             assert!(e < GRAD_TOL, "{name} {route:?} dRc_hard/dZ rel {e:.2e}");
@@ -137,11 +196,22 @@ fn rates_match_numpy_reference() {
             let z = z.detach().require_grad();
             let p = t2(&case["P"], m, k, &dev).require_grad();
             let rc = coding_rate_soft(z.clone(), p.clone(), eps2, route);
-            check(scalar(rc.clone()), f(&case["Rc_soft"]), VALUE_TOL, &format!("{name} Rc soft"));
+            check(
+                scalar(rc.clone()),
+                f(&case["Rc_soft"]),
+                VALUE_TOL,
+                &format!("{name} Rc soft"),
+            );
             let grads = rc.backward();
-            let e = frob_rel(&vec_of(z.grad(&grads).unwrap()), &flat(&case["dRc_soft_dZ"]));
+            let e = frob_rel(
+                &vec_of(z.grad(&grads).unwrap()),
+                &flat(&case["dRc_soft_dZ"]),
+            );
             assert!(e < GRAD_TOL, "{name} {route:?} dRc_soft/dZ rel {e:.2e}");
-            let e = frob_rel(&vec_of(p.grad(&grads).unwrap()), &flat(&case["dRc_soft_dP"]));
+            let e = frob_rel(
+                &vec_of(p.grad(&grads).unwrap()),
+                &flat(&case["dRc_soft_dP"]),
+            );
             assert!(e < GRAD_TOL, "{name} {route:?} dRc_soft/dP rel {e:.2e}");
         }
     }
@@ -152,29 +222,66 @@ fn ssr2_loss_matches_reference() {
     let dev = Device::flex();
     for case in REF["ssr2"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
-        let (b, d, k) = (case["B"].as_u64().unwrap() as usize, case["d"].as_u64().unwrap() as usize, case["K"].as_u64().unwrap() as usize);
-        let batch = BatchLabels { labelled: bools(&case["labelled"]), labels: usizes(&case["labels"]) };
-        let cfg = Ssr2Config { eps2: f(&case["eps2"]), batch_size: b, route: LogdetRoute::Host };
+        let (b, d, k) = (
+            case["B"].as_u64().unwrap() as usize,
+            case["d"].as_u64().unwrap() as usize,
+            case["K"].as_u64().unwrap() as usize,
+        );
+        let batch = BatchLabels {
+            labelled: bools(&case["labelled"]),
+            labels: usizes(&case["labels"]),
+        };
+        let cfg = Ssr2Config {
+            eps2: f(&case["eps2"]),
+            batch_size: b,
+            route: LogdetRoute::Host,
+        };
         for (warmup, key) in [(true, "loss_warmup"), (false, "loss_full")] {
             let terms: Vec<_> = ["img", "txt"]
                 .iter()
                 .map(|m| {
                     let md = &case["modalities"][*m];
-                    let t = rate_terms(t2(&md["Z"], 2 * b, d, &dev), t2(&md["logits"], 2 * b, k, &dev), &batch, warmup, &cfg);
-                    check(scalar(t.r.clone()), f(&md["R"]), VALUE_TOL, &format!("{name} {m} R"));
+                    let t = rate_terms(
+                        t2(&md["Z"], 2 * b, d, &dev),
+                        t2(&md["logits"], 2 * b, k, &dev),
+                        &batch,
+                        warmup,
+                        &cfg,
+                    );
+                    check(
+                        scalar(t.r.clone()),
+                        f(&md["R"]),
+                        VALUE_TOL,
+                        &format!("{name} {m} R"),
+                    );
                     let rcs = f(&md["Rc_s"]);
                     if rcs == 0.0 {
                         assert_eq!(scalar(t.rc_labelled.clone()), 0.0);
                     } else {
-                        check(scalar(t.rc_labelled.clone()), rcs, VALUE_TOL, &format!("{name} {m} Rc_s"));
+                        check(
+                            scalar(t.rc_labelled.clone()),
+                            rcs,
+                            VALUE_TOL,
+                            &format!("{name} {m} Rc_s"),
+                        );
                     }
                     if !warmup && f(&md["Rc_u"]) != 0.0 {
-                        check(scalar(t.rc_unlabelled.clone()), f(&md["Rc_u"]), VALUE_TOL, &format!("{name} {m} Rc_u"));
+                        check(
+                            scalar(t.rc_unlabelled.clone()),
+                            f(&md["Rc_u"]),
+                            VALUE_TOL,
+                            &format!("{name} {m} Rc_u"),
+                        );
                     }
                     t
                 })
                 .collect();
-            check(scalar(ssr2_loss(&terms, warmup, b)), f(&case[key]), VALUE_TOL, &format!("{name} {key}"));
+            check(
+                scalar(ssr2_loss(&terms, warmup, b)),
+                f(&case[key]),
+                VALUE_TOL,
+                &format!("{name} {key}"),
+            );
         }
     }
 }
@@ -183,9 +290,20 @@ fn ssr2_loss_matches_reference() {
 fn classification_block_matches_reference() {
     let dev = Device::flex();
     for case in REF["cluster"].as_array().unwrap() {
-        let (b, k) = (case["B"].as_u64().unwrap() as usize, case["K"].as_u64().unwrap() as usize);
-        let batch = BatchLabels { labelled: bools(&case["labelled"]), labels: usizes(&case["labels"]) };
-        let t = branch_loss(t2(&case["logits"], 2 * b, k, &dev), &batch, f(&case["teacher_temp"]), &ClusterConfig::default());
+        let (b, k) = (
+            case["B"].as_u64().unwrap() as usize,
+            case["K"].as_u64().unwrap() as usize,
+        );
+        let batch = BatchLabels {
+            labelled: bools(&case["labelled"]),
+            labels: usizes(&case["labels"]),
+        };
+        let t = branch_loss(
+            t2(&case["logits"], 2 * b, k, &dev),
+            &batch,
+            f(&case["teacher_temp"]),
+            &ClusterConfig::default(),
+        );
         let sup = f(&case["supervised"]);
         if sup == 0.0 {
             assert_eq!(scalar(t.supervised.clone()), 0.0);
@@ -193,11 +311,26 @@ fn classification_block_matches_reference() {
             check(scalar(t.supervised), sup, VALUE_TOL, "supervised CE");
         }
         check(scalar(t.distill), f(&case["distill"]), VALUE_TOL, "distill");
-        check(scalar(t.mean_entropy), f(&case["mean_entropy"]), 1e-3, "mean entropy");
-        check(scalar(t.total), f(&case["total"]), VALUE_TOL, "branch total");
+        check(
+            scalar(t.mean_entropy),
+            f(&case["mean_entropy"]),
+            1e-3,
+            "mean entropy",
+        );
+        check(
+            scalar(t.total),
+            f(&case["total"]),
+            VALUE_TOL,
+            "branch total",
+        );
     }
     for (e, want) in REF["teacher_temps"].as_array().unwrap().iter().enumerate() {
-        check(teacher_temperature(e, 0.035, 0.02, 30), f(want), 1e-12, "teacher temperature");
+        check(
+            teacher_temperature(e, 0.035, 0.02, 30),
+            f(want),
+            1e-12,
+            "teacher temperature",
+        );
     }
 }
 
@@ -206,38 +339,100 @@ fn contrastive_baselines_match_reference() {
     let dev = Device::flex();
     let c = &REF["contrastive"];
     let s = &c["supcon"];
-    check(scalar(supcon(t2(&s["features"], 10, 7, &dev), &usizes(&s["labels"]), 0.07)), f(&s["loss"]), VALUE_TOL, "supcon");
+    check(
+        scalar(supcon(
+            t2(&s["features"], 10, 7, &dev),
+            &usizes(&s["labels"]),
+            0.07,
+        )),
+        f(&s["loss"]),
+        VALUE_TOL,
+        "supcon",
+    );
     let n = &c["info_nce"];
-    check(scalar(info_nce(t2(&n["features"], 12, 9, &dev), 1.0)), f(&n["loss"]), VALUE_TOL, "infonce");
-    check(scalar(info_nce(t2(&n["features"], 12, 9, &dev), 0.5)), f(&n["loss_t0.5"]), VALUE_TOL, "infonce t=0.5");
+    check(
+        scalar(info_nce(t2(&n["features"], 12, 9, &dev), 1.0)),
+        f(&n["loss"]),
+        VALUE_TOL,
+        "infonce",
+    );
+    check(
+        scalar(info_nce(t2(&n["features"], 12, 9, &dev), 0.5)),
+        f(&n["loss_t0.5"]),
+        VALUE_TOL,
+        "infonce t=0.5",
+    );
     let cl = &c["clip"];
-    check(scalar(clip_image_to_text(t2(&cl["img"], 6, 5, &dev), t2(&cl["txt"], 6, 5, &dev), 100.0)), f(&cl["loss"]), VALUE_TOL, "clip");
+    check(
+        scalar(clip_image_to_text(
+            t2(&cl["img"], 6, 5, &dev),
+            t2(&cl["txt"], 6, 5, &dev),
+            100.0,
+        )),
+        f(&cl["loss"]),
+        VALUE_TOL,
+        "clip",
+    );
 }
 
 #[test]
 fn classifier_coteach_and_rta_match_reference() {
     let dev = Device::flex();
     let c = &REF["classifier"];
-    let head = CosineClassifier::from_tensors(t2(&c["weight"], 5, 6, &dev), Tensor::from_data(TensorData::new(flat(&c["gain"]), [5]), &dev));
+    let head = CosineClassifier::from_tensors(
+        t2(&c["weight"], 5, 6, &dev),
+        Tensor::from_data(TensorData::new(flat(&c["gain"]), [5]), &dev),
+    );
     let logits = head.forward(t2(&c["z"], 4, 6, &dev));
-    let err = vec_of(logits.clone()).iter().zip(flat(&c["logits"])).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let err = vec_of(logits.clone())
+        .iter()
+        .zip(flat(&c["logits"]))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert!(err < 1e-5, "classifier logits off by {err}");
-    let pred: Vec<usize> = vec_of(predict(logits, Some(t2(&c["logits_txt"], 4, 5, &dev))).float()).iter().map(|&x| x as usize).collect();
+    let pred: Vec<usize> = vec_of(predict(logits, Some(t2(&c["logits_txt"], 4, 5, &dev))).float())
+        .iter()
+        .map(|&x| x as usize)
+        .collect();
     assert_eq!(pred, usizes(&c["pred"]));
 
     let ct = &REF["coteach"];
     let (n, k) = (50, 5);
     let chosen = select_confident(&flat(&ct["scores"]), n, k, 0.6);
-    let want: Vec<Option<usize>> = ct["chosen"].as_array().unwrap().iter().map(|v| usize::try_from(v.as_i64().unwrap()).ok()).collect();
+    let want: Vec<Option<usize>> = ct["chosen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| usize::try_from(v.as_i64().unwrap()).ok())
+        .collect();
     assert_eq!(chosen, want);
-    check(scalar(pseudo_label_loss(t2(&ct["logits"], n, k, &dev), &chosen)), f(&ct["pseudo_loss"]), VALUE_TOL, "pseudo-label CE");
+    check(
+        scalar(pseudo_label_loss(t2(&ct["logits"], n, k, &dev), &chosen)),
+        f(&ct["pseudo_loss"]),
+        VALUE_TOL,
+        "pseudo-label CE",
+    );
 
     let r = &REF["rta"];
-    let out = aggregate(Some(t2(&r["base"], 3, 8, &dev)), t3(&r["tags"], [3, 4, 8], &dev), t3(&r["attributes"], [3, 4, 8], &dev), &RtaConfig::default());
+    let out = aggregate(
+        Some(t2(&r["base"], 3, 8, &dev)),
+        t3(&r["tags"], [3, 4, 8], &dev),
+        t3(&r["attributes"], [3, 4, 8], &dev),
+        &RtaConfig::default(),
+    );
     assert!(frob_rel(&vec_of(out), &flat(&r["out"])) < 1e-5);
-    let out = aggregate(None, t3(&r["tags_single"], [3, 1, 8], &dev), t3(&r["attributes"], [3, 4, 8], &dev), &RtaConfig::default());
+    let out = aggregate(
+        None,
+        t3(&r["tags_single"], [3, 1, 8], &dev),
+        t3(&r["attributes"], [3, 4, 8], &dev),
+        &RtaConfig::default(),
+    );
     assert!(frob_rel(&vec_of(out), &flat(&r["out_single_no_base"])) < 1e-5);
-    let top = retrieve(t2(&r["queries"], 3, 8, &dev), t2(&r["bank"], 20, 8, &dev), 4);
+    let top = retrieve(
+        t2(&r["queries"], 3, 8, &dev),
+        t2(&r["bank"], 20, 8, &dev),
+        4,
+    );
     let want: Vec<Vec<usize>> = r["top4"].as_array().unwrap().iter().map(usizes).collect();
     assert_eq!(top, want);
 }
@@ -246,12 +441,26 @@ fn classifier_coteach_and_rta_match_reference() {
 fn metrics_match_scipy_and_numpy() {
     let m = &REF["metrics"];
     for case in m["hungarian"].as_array().unwrap() {
-        let acc = cluster_accuracy(&usizes(&case["y_true"]), &usizes(&case["y_pred"]), case["num_old"].as_u64().unwrap() as usize);
+        let acc = cluster_accuracy(
+            &usizes(&case["y_true"]),
+            &usizes(&case["y_pred"]),
+            case["num_old"].as_u64().unwrap() as usize,
+        );
         check(acc.all, f(&case["all"]), 1e-12, "All");
         // Equally optimal assignments may move Old/New by one sample (SPEC §2).
         let slack = 1.0 / acc.n as f64 + 1e-12;
-        assert!((acc.old - f(&case["old"])).abs() <= slack * 2.0, "Old {} vs {}", acc.old, f(&case["old"]));
-        assert!((acc.new - f(&case["new"])).abs() <= slack * 2.0, "New {} vs {}", acc.new, f(&case["new"]));
+        assert!(
+            (acc.old - f(&case["old"])).abs() <= slack * 2.0,
+            "Old {} vs {}",
+            acc.old,
+            f(&case["old"])
+        );
+        assert!(
+            (acc.new - f(&case["new"])).abs() <= slack * 2.0,
+            "New {} vs {}",
+            acc.new,
+            f(&case["new"])
+        );
     }
     let r = &m["ranks"];
     let labels = usizes(&r["labels"]);
@@ -260,7 +469,12 @@ fn metrics_match_scipy_and_numpy() {
     let num_old = r["num_old"].as_u64().unwrap() as usize;
     let ranks = class_ranks(&feats, d, &labels, num_old);
     for (got, want) in ranks.classes.iter().zip(r["classes"].as_array().unwrap()) {
-        check(got.effective_rank, f(&want["effective_rank"]), 1e-5, "effective rank");
+        check(
+            got.effective_rank,
+            f(&want["effective_rank"]),
+            1e-5,
+            "effective rank",
+        );
         let s: Vec<f32> = got.singular_values.iter().map(|&x| x as f32).collect();
         assert!(frob_rel(&s, &flat(&want["singular_values"])) < 1e-5);
     }

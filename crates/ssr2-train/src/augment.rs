@@ -8,7 +8,13 @@ use crate::config::AugmentConfig;
 use crate::rng::Rng;
 
 /// One augmented copy of the rows `idx` of a row-major `n x d` matrix.
-pub fn augment_rows(data: &[f32], d: usize, idx: &[usize], cfg: &AugmentConfig, rng: &mut Rng) -> Vec<f32> {
+pub fn augment_rows(
+    data: &[f32],
+    d: usize,
+    idx: &[usize],
+    cfg: &AugmentConfig,
+    rng: &mut Rng,
+) -> Vec<f32> {
     let mut out = Vec::with_capacity(idx.len() * d);
     for &i in idx {
         let row = &data[i * d..(i + 1) * d];
@@ -26,5 +32,7 @@ pub fn augment_rows(data: &[f32], d: usize, idx: &[usize], cfg: &AugmentConfig, 
 
 /// The rows `idx`, unchanged (the test transform).
 pub fn gather_rows(data: &[f32], d: usize, idx: &[usize]) -> Vec<f32> {
-    idx.iter().flat_map(|&i| data[i * d..(i + 1) * d].iter().copied()).collect()
+    idx.iter()
+        .flat_map(|&i| data[i * d..(i + 1) * d].iter().copied())
+        .collect()
 }

@@ -36,19 +36,43 @@ fn weights_name(epoch: usize) -> String {
 }
 
 /// Write the checkpoint of `epoch` into `dir` (created if needed).
-pub fn save(dir: &Path, epoch: usize, seed: u64, config_toml: &str, model: &HeadModel, sgd: &Sgd, history: &[EpochRecord]) -> Result<(), String> {
+pub fn save(
+    dir: &Path,
+    epoch: usize,
+    seed: u64,
+    config_toml: &str,
+    model: &HeadModel,
+    sgd: &Sgd,
+    history: &[EpochRecord],
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let name = weights_name(epoch);
     let tmp = dir.join(format!("partial-{name}"));
     let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
-    model.save_into(&mut store).map_err(|e| io_err(&tmp, format!("{e:?}")))?;
+    model
+        .save_into(&mut store)
+        .map_err(|e| io_err(&tmp, format!("{e:?}")))?;
     std::fs::rename(&tmp, dir.join(&name)).map_err(|e| io_err(&tmp, e))?;
     let momentum = sgd
         .buffers
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone().try_into_vec_as::<f32>().expect("synchronous read")))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.clone()
+                    .try_into_vec_as::<f32>()
+                    .expect("synchronous read"),
+            )
+        })
         .collect();
-    let state = State { epoch, seed, config_toml: config_toml.to_string(), weights: name.clone(), history: history.to_vec(), momentum };
+    let state = State {
+        epoch,
+        seed,
+        config_toml: config_toml.to_string(),
+        weights: name.clone(),
+        history: history.to_vec(),
+        momentum,
+    };
     let text = serde_json::to_string(&state).expect("state serialises");
     let tmp_state = dir.join("state.json.partial");
     std::fs::write(&tmp_state, text).map_err(|e| io_err(&tmp_state, e))?;
@@ -72,7 +96,9 @@ pub fn load_state(dir: &Path) -> Result<Option<State>, String> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| io_err(&path, format!("corrupt checkpoint state ({e})")))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| io_err(&path, format!("corrupt checkpoint state ({e})")))
 }
 
 /// Load the weights a state refers to into `model`.
@@ -87,9 +113,14 @@ pub fn load_heads(path: &Path, model: &mut HeadModel) -> Result<(), String> {
         return Err(io_err(path, "weights file missing"));
     }
     let mut store = SafetensorsStore::from_file(path);
-    let result = model.load_from(&mut store).map_err(|e| io_err(path, format!("cannot load weights ({e})")))?;
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| io_err(path, format!("cannot load weights ({e})")))?;
     if !result.errors.is_empty() {
-        return Err(io_err(path, format!("weights do not fit the model: {:?}", result.errors)));
+        return Err(io_err(
+            path,
+            format!("weights do not fit the model: {:?}", result.errors),
+        ));
     }
     Ok(())
 }
@@ -99,6 +130,11 @@ pub fn restore_momentum(state: &State, sgd: &mut Sgd, device: &Device) {
     sgd.buffers = state
         .momentum
         .iter()
-        .map(|(k, v)| (k.clone(), Tensor::<1>::from_data(TensorData::new(v.clone(), [v.len()]), device)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                Tensor::<1>::from_data(TensorData::new(v.clone(), [v.len()]), device),
+            )
+        })
         .collect();
 }

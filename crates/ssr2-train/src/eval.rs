@@ -6,7 +6,9 @@ use crate::inputs::{image_input, text_input};
 use crate::model::HeadModel;
 use burn::prelude::*;
 use ssr2_core::classifier::predict;
-use ssr2_core::metrics::{Accuracy, EdgeRatio, RankSummary, class_ranks, cluster_accuracy, edge_ratio};
+use ssr2_core::metrics::{
+    Accuracy, EdgeRatio, RankSummary, class_ranks, cluster_accuracy, edge_ratio,
+};
 use ssr2_core::rta::RtaConfig;
 use ssr2_data::Dataset;
 
@@ -26,27 +28,47 @@ pub struct Embedded {
 }
 
 pub fn rta_config(s: &RtaSettings) -> RtaConfig {
-    RtaConfig { base_weight: s.base_weight, alpha: s.alpha, beta: s.beta }
+    RtaConfig {
+        base_weight: s.base_weight,
+        alpha: s.alpha,
+        beta: s.beta,
+    }
 }
 
 fn read(t: Tensor<2>) -> Vec<f32> {
-    t.try_into_vec_as::<f32>().expect("synchronous read on this device")
+    t.try_into_vec_as::<f32>()
+        .expect("synchronous read on this device")
 }
 
 /// Forward the samples `idx` without augmentation. `model` should be on a non-autodiff device.
-pub fn embed(model: &HeadModel, ds: &Dataset, idx: &[usize], rta: &RtaSettings, device: &Device) -> Embedded {
+pub fn embed(
+    model: &HeadModel,
+    ds: &Dataset,
+    idx: &[usize],
+    rta: &RtaSettings,
+    device: &Device,
+) -> Embedded {
     let rta = rta_config(rta);
-    let (mut z_image, mut logits_image, mut logits_text, mut preds) = (vec![], vec![], vec![], vec![]);
+    let (mut z_image, mut logits_image, mut logits_text, mut preds) =
+        (vec![], vec![], vec![], vec![]);
     let use_text = model.text.is_some() && ds.text.is_some();
     for chunk in idx.chunks(CHUNK) {
-        let z = model.image.adapter.forward(image_input(ds, chunk, None, device));
+        let z = model
+            .image
+            .adapter
+            .forward(image_input(ds, chunk, None, device));
         let li = model.image.head.forward(z.clone());
         let lt = use_text.then(|| {
             let zt = model.embed_text(text_input(ds, chunk, None, device), &rta);
             model.text.as_ref().expect("text branch").head.forward(zt)
         });
         let p = predict(li.clone(), lt.clone());
-        preds.extend(p.try_into_vec_as::<i64>().expect("read").into_iter().map(|v| v as usize));
+        preds.extend(
+            p.try_into_vec_as::<i64>()
+                .expect("read")
+                .into_iter()
+                .map(|v| v as usize),
+        );
         z_image.extend(read(z));
         logits_image.extend(read(li));
         if let Some(lt) = lt {
@@ -76,7 +98,13 @@ pub struct Evaluation {
 }
 
 /// Evaluate on the unlabelled samples of `ds`.
-pub fn evaluate(model: &HeadModel, ds: &Dataset, rta: &RtaSettings, cfg: &EvalConfig, device: &Device) -> Evaluation {
+pub fn evaluate(
+    model: &HeadModel,
+    ds: &Dataset,
+    rta: &RtaSettings,
+    cfg: &EvalConfig,
+    device: &Device,
+) -> Evaluation {
     let idx = ds.unlabelled_indices();
     let embedded = embed(model, ds, &idx, rta, device);
     let labels: Vec<usize> = idx.iter().map(|&i| ds.labels[i]).collect();
@@ -86,9 +114,21 @@ pub fn evaluate(model: &HeadModel, ds: &Dataset, rta: &RtaSettings, cfg: &EvalCo
     let n = labels.len();
     let step = n.div_ceil(cfg.max_edge_samples.max(1)).max(1);
     let sub: Vec<usize> = (0..n).step_by(step).collect();
-    let feats: Vec<f32> =
-        sub.iter().flat_map(|&i| embedded.z_image[i * embedded.dim..(i + 1) * embedded.dim].iter().copied()).collect();
+    let feats: Vec<f32> = sub
+        .iter()
+        .flat_map(|&i| {
+            embedded.z_image[i * embedded.dim..(i + 1) * embedded.dim]
+                .iter()
+                .copied()
+        })
+        .collect();
     let sub_labels: Vec<usize> = sub.iter().map(|&i| labels[i]).collect();
     let edges = edge_ratio(&feats, embedded.dim, &sub_labels, ds.num_old, cfg.edge_k);
-    Evaluation { embedded, labels, accuracy, ranks, edges }
+    Evaluation {
+        embedded,
+        labels,
+        accuracy,
+        ranks,
+        edges,
+    }
 }

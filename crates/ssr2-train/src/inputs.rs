@@ -25,16 +25,34 @@ fn candidate_rows(idx: &[usize], per: usize) -> Vec<usize> {
 }
 
 /// Image inputs `[len(idx), d_img]`.
-pub fn image_input(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut Rng)>, device: &Device) -> Tensor<2> {
+pub fn image_input(
+    ds: &Dataset,
+    idx: &[usize],
+    aug: Option<(&AugmentConfig, &mut Rng)>,
+    device: &Device,
+) -> Tensor<2> {
     tensor2(rows(&ds.image, idx, aug), idx.len(), ds.image.cols, device)
 }
 
 /// Text inputs of the samples `idx` (the dataset must have text).
-pub fn text_input(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut Rng)>, device: &Device) -> TextInput {
+pub fn text_input(
+    ds: &Dataset,
+    idx: &[usize],
+    aug: Option<(&AugmentConfig, &mut Rng)>,
+    device: &Device,
+) -> TextInput {
     let n = idx.len();
     match ds.text.as_ref().expect("dataset has text") {
-        TextFeatures::Aggregated(m) => TextInput::Aggregated(tensor2(rows(m, idx, aug), n, m.cols, device)),
-        TextFeatures::Candidates { tags, num_tags, attributes, num_attributes, base } => {
+        TextFeatures::Aggregated(m) => {
+            TextInput::Aggregated(tensor2(rows(m, idx, aug), n, m.cols, device))
+        }
+        TextFeatures::Candidates {
+            tags,
+            num_tags,
+            attributes,
+            num_attributes,
+            base,
+        } => {
             let d = tags.cols;
             let (t, a) = (*num_tags, *num_attributes);
             let (tag_rows, attr_rows) = match aug {
@@ -51,7 +69,9 @@ pub fn text_input(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut
             TextInput::Candidates {
                 tags: Tensor::from_data(TensorData::new(tag_rows, [n, t, d]), device),
                 attributes: Tensor::from_data(TensorData::new(attr_rows, [n, a, d]), device),
-                base: base.as_ref().map(|b| Tensor::from_data(TensorData::new(b.clone(), [d]), device)),
+                base: base
+                    .as_ref()
+                    .map(|b| Tensor::from_data(TensorData::new(b.clone(), [d]), device)),
             }
         }
     }
@@ -60,10 +80,20 @@ pub fn text_input(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut
 /// Stack the two views of text inputs.
 pub fn cat_text(a: TextInput, b: TextInput) -> TextInput {
     match (a, b) {
-        (TextInput::Aggregated(x), TextInput::Aggregated(y)) => TextInput::Aggregated(Tensor::cat(vec![x, y], 0)),
+        (TextInput::Aggregated(x), TextInput::Aggregated(y)) => {
+            TextInput::Aggregated(Tensor::cat(vec![x, y], 0))
+        }
         (
-            TextInput::Candidates { tags: t1, attributes: a1, base },
-            TextInput::Candidates { tags: t2, attributes: a2, .. },
+            TextInput::Candidates {
+                tags: t1,
+                attributes: a1,
+                base,
+            },
+            TextInput::Candidates {
+                tags: t2,
+                attributes: a2,
+                ..
+            },
         ) => TextInput::Candidates {
             tags: Tensor::cat(vec![t1, t2], 0),
             attributes: Tensor::cat(vec![a1, a2], 0),

@@ -25,12 +25,20 @@ impl InputNorm {
         let n = (data.len() / d.max(1)).max(1) as f64;
         let column = |j: usize| data.iter().skip(j).step_by(d).map(|&v| v as f64);
         let mean: Vec<f64> = (0..d).map(|j| column(j).sum::<f64>() / n).collect();
-        let std: Vec<f64> = (0..d).map(|j| (column(j).map(|v| (v - mean[j]).powi(2)).sum::<f64>() / n).sqrt()).collect();
+        let std: Vec<f64> = (0..d)
+            .map(|j| (column(j).map(|v| (v - mean[j]).powi(2)).sum::<f64>() / n).sqrt())
+            .collect();
         let floor = (std.iter().sum::<f64>() / d.max(1) as f64).max(1e-6);
         let inv: Vec<f32> = std.iter().map(|&s| (1.0 / s.max(floor)) as f32).collect();
         let mean: Vec<f32> = mean.into_iter().map(|v| v as f32).collect();
-        let fixed = |v: Vec<f32>| Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [d]), device)).set_require_grad(false);
-        Self { mean: fixed(mean), inv_std: fixed(inv) }
+        let fixed = |v: Vec<f32>| {
+            Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [d]), device))
+                .set_require_grad(false)
+        };
+        Self {
+            mean: fixed(mean),
+            inv_std: fixed(inv),
+        }
     }
 
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
@@ -48,9 +56,19 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    pub fn new(kind: AdapterKind, d_in: usize, hidden: usize, d_out: usize, device: &Device) -> Self {
+    pub fn new(
+        kind: AdapterKind,
+        d_in: usize,
+        hidden: usize,
+        d_out: usize,
+        device: &Device,
+    ) -> Self {
         match kind {
-            AdapterKind::Linear => Self { norm: None, first: LinearConfig::new(d_in, d_out).init(device), second: None },
+            AdapterKind::Linear => Self {
+                norm: None,
+                first: LinearConfig::new(d_in, d_out).init(device),
+                second: None,
+            },
             AdapterKind::Mlp => Self {
                 norm: None,
                 first: LinearConfig::new(d_in, hidden).init(device),
@@ -98,17 +116,28 @@ pub struct HeadModel {
 }
 
 /// Text inputs of a batch, already on the device.
+#[allow(clippy::large_enum_variant)] // built once per batch; boxing buys nothing
 pub enum TextInput {
     /// One vector per row: `[n, d_txt]`.
     Aggregated(Tensor<2>),
     /// RTA candidates per row: tags `[n, T, d_txt]`, attributes `[n, A, d_txt]`, shared base `[d_txt]`.
-    Candidates { tags: Tensor<3>, attributes: Tensor<3>, base: Option<Tensor<1>> },
+    Candidates {
+        tags: Tensor<3>,
+        attributes: Tensor<3>,
+        base: Option<Tensor<1>>,
+    },
 }
 
 impl HeadModel {
     /// Fresh heads; with `cfg.standardize` the adapters carry an input standardisation slot
     /// (identity until [`HeadModel::fit_input_norm`] or loading fills it).
-    pub fn new(cfg: &ModelConfig, d_img: usize, d_txt: Option<usize>, classes: usize, device: &Device) -> Self {
+    pub fn new(
+        cfg: &ModelConfig,
+        d_img: usize,
+        d_txt: Option<usize>,
+        classes: usize,
+        device: &Device,
+    ) -> Self {
         let mut model = Self {
             image: Branch::new(cfg, d_img, classes, device),
             text: d_txt.map(|d| Branch::new(cfg, d, classes, device)),
@@ -132,14 +161,23 @@ impl HeadModel {
         let branch = self.text.as_ref().expect("text branch");
         match input {
             TextInput::Aggregated(x) => branch.adapter.forward(x),
-            TextInput::Candidates { tags, attributes, base } => {
+            TextInput::Candidates {
+                tags,
+                attributes,
+                base,
+            } => {
                 let [n, t, d] = tags.dims();
                 let [_, a, _] = attributes.dims();
                 let e_tags = branch.adapter.forward(tags.reshape([n * t, d]));
                 let e_attr = branch.adapter.forward(attributes.reshape([n * a, d]));
                 let out = e_tags.dims()[1];
                 let base = base.map(|b| branch.adapter.forward(b.reshape([1, d])).expand([n, out]));
-                aggregate(base, e_tags.reshape([n, t, out]), e_attr.reshape([n, a, out]), rta)
+                aggregate(
+                    base,
+                    e_tags.reshape([n, t, out]),
+                    e_attr.reshape([n, a, out]),
+                    rta,
+                )
             }
         }
     }

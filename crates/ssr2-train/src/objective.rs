@@ -30,8 +30,18 @@ pub struct BatchContext<'a> {
 
 /// Names of the logged terms, in the order of [`BatchLoss::terms`].
 pub const TERM_NAMES: [&str; 12] = [
-    "total", "rep_image", "rep_text", "R_image", "Rc_s_image", "Rc_u_image", "R_text", "Rc_s_text", "Rc_u_text",
-    "cls_image", "cls_text", "pseudo_and_inter",
+    "total",
+    "rep_image",
+    "rep_text",
+    "R_image",
+    "Rc_s_image",
+    "Rc_u_image",
+    "R_text",
+    "Rc_s_text",
+    "Rc_u_text",
+    "cls_image",
+    "cls_text",
+    "pseudo_and_inter",
 ];
 
 /// The loss to differentiate and its terms for logging.
@@ -41,23 +51,38 @@ pub struct BatchLoss {
     pub terms: Tensor<1>,
 }
 
-fn rep_loss(m: &ModalityOut, ctx: &BatchContext, cfg: &LossConfig, batch_size: usize) -> (Tensor<1>, [Tensor<1>; 3]) {
+fn rep_loss(
+    m: &ModalityOut,
+    ctx: &BatchContext,
+    cfg: &LossConfig,
+    batch_size: usize,
+) -> (Tensor<1>, [Tensor<1>; 3]) {
     let device = m.z.device();
     match cfg.rep_loss {
         RepLoss::Ssr2 => {
-            let scfg = Ssr2Config { eps2: cfg.eps2, batch_size, route: LogdetRoute::Auto };
+            let scfg = Ssr2Config {
+                eps2: cfg.eps2,
+                batch_size,
+                route: LogdetRoute::Auto,
+            };
             let t = rate_terms(m.z.clone(), m.logits.clone(), ctx.labels, ctx.warmup, &scfg);
             let loss = ssr2_loss(std::slice::from_ref(&t), ctx.warmup, batch_size);
             (loss, [t.r, t.rc_labelled, t.rc_unlabelled])
         }
         RepLoss::Contrastive => {
             let (rows, _) = ctx.labels.labelled_rows();
-            let imgs: Vec<usize> = (0..ctx.labels.images()).filter(|&i| ctx.labels.labelled[i]).collect();
+            let imgs: Vec<usize> = (0..ctx.labels.images())
+                .filter(|&i| ctx.labels.labelled[i])
+                .collect();
             let labels: Vec<usize> = imgs.iter().map(|&i| ctx.labels.labels[i]).collect();
             let sup = if rows.is_empty() {
                 Tensor::zeros([1], &device)
             } else {
-                supcon(m.z.clone().select(0, index_tensor(&rows, &device)), &labels, cfg.supcon_temp)
+                supcon(
+                    m.z.clone().select(0, index_tensor(&rows, &device)),
+                    &labels,
+                    cfg.supcon_temp,
+                )
             };
             let unsup = info_nce(m.z.clone(), cfg.infonce_temp);
             let loss = sup.mul_scalar(cfg.sup_weight) + unsup.mul_scalar(1.0 - cfg.sup_weight);
@@ -69,7 +94,13 @@ fn rep_loss(m: &ModalityOut, ctx: &BatchContext, cfg: &LossConfig, batch_size: u
 
 /// SPEC §6 total: `L_rep + L_branch(img) + L_branch(txt) + L_pseudo(img) + L_pseudo(txt)`
 /// (+ the CLIP loss when `inter_modal = clip`).
-pub fn batch_loss(image: &ModalityOut, text: Option<&ModalityOut>, ctx: &BatchContext, cfg: &LossConfig, batch_size: usize) -> BatchLoss {
+pub fn batch_loss(
+    image: &ModalityOut,
+    text: Option<&ModalityOut>,
+    ctx: &BatchContext,
+    cfg: &LossConfig,
+    batch_size: usize,
+) -> BatchLoss {
     let device = image.z.device();
     let zero = || Tensor::<1>::zeros([1], &device);
     let ccfg = ClusterConfig {
@@ -98,11 +129,25 @@ pub fn batch_loss(image: &ModalityOut, text: Option<&ModalityOut>, ctx: &BatchCo
         }
         None => (zero(), [zero(), zero(), zero()], zero()),
     };
-    let total = rep_img.clone() + rep_txt.clone() + cls_img.clone() + cls_txt.clone() + extra.clone();
+    let total =
+        rep_img.clone() + rep_txt.clone() + cls_img.clone() + cls_txt.clone() + extra.clone();
     let [r_i, s_i, u_i] = rates_img;
     let [r_t, s_t, u_t] = rates_txt;
     let terms = Tensor::cat(
-        vec![total.clone(), rep_img, rep_txt, r_i, s_i, u_i, r_t, s_t, u_t, cls_img, cls_txt, extra],
+        vec![
+            total.clone(),
+            rep_img,
+            rep_txt,
+            r_i,
+            s_i,
+            u_i,
+            r_t,
+            s_t,
+            u_t,
+            cls_img,
+            cls_txt,
+            extra,
+        ],
         0,
     )
     .detach();

@@ -25,8 +25,18 @@ pub fn cosine_lr(lr0: f64, lr_min: f64, epoch: usize, epochs: usize) -> f64 {
 
 impl Sgd {
     /// One update of every parameter that has a gradient; `lr_for(path)` picks its group's rate.
-    pub fn step<M: Module>(&mut self, module: M, grads: &mut GradientsParams, lr_for: &dyn Fn(&str) -> f64) -> M {
-        let mut mapper = SgdMapper { sgd: self, grads, path: Vec::new(), lr_for };
+    pub fn step<M: Module>(
+        &mut self,
+        module: M,
+        grads: &mut GradientsParams,
+        lr_for: &dyn Fn(&str) -> f64,
+    ) -> M {
+        let mut mapper = SgdMapper {
+            sgd: self,
+            grads,
+            path: Vec::new(),
+            lr_for,
+        };
         module.map(&mut mapper)
     }
 }

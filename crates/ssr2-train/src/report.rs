@@ -49,6 +49,9 @@ pub struct EpochRecord {
     /// Mean of each loss term over the epoch's batches (names in `ssr2_train::objective`).
     pub loss: BTreeMap<String, f64>,
     pub eval: EpochEval,
+    /// Wall time of the epoch's training steps (sampling, augmentation, forward, backward, update).
+    pub train_seconds: f64,
+    /// Wall time of the whole epoch, co-teaching selection and evaluation included.
     pub seconds: f64,
 }
 
@@ -106,11 +109,15 @@ pub fn finite(v: f64) -> Option<f64> {
 pub fn check_header(value: &serde_json::Value, origin: &str) -> Result<(), String> {
     let format = value.get("format").and_then(|v| v.as_str());
     if format != Some(REPORT_FORMAT) {
-        return Err(format!("{origin}: not an ssr2 run report (field `format` is {format:?}, expected \"{REPORT_FORMAT}\")"));
+        return Err(format!(
+            "{origin}: not an ssr2 run report (field `format` is {format:?}, expected \"{REPORT_FORMAT}\")"
+        ));
     }
     let version = value.get("version").and_then(|v| v.as_u64());
     if version != Some(REPORT_VERSION as u64) {
-        return Err(format!("{origin}: report version {version:?} is not supported (this build reads version {REPORT_VERSION})"));
+        return Err(format!(
+            "{origin}: report version {version:?} is not supported (this build reads version {REPORT_VERSION})"
+        ));
     }
     Ok(())
 }
@@ -121,7 +128,9 @@ pub fn pca_2d(rows: &[f32], n: usize, d: usize) -> ([f64; 2], Vec<f32>, Vec<f32>
     if n == 0 || d == 0 {
         return ([0.0, 0.0], vec![], vec![]);
     }
-    let mean: Vec<f64> = (0..d).map(|j| (0..n).map(|i| rows[i * d + j] as f64).sum::<f64>() / n as f64).collect();
+    let mean: Vec<f64> = (0..d)
+        .map(|j| (0..n).map(|i| rows[i * d + j] as f64).sum::<f64>() / n as f64)
+        .collect();
     let centred: Vec<f64> = (0..n * d).map(|x| rows[x] as f64 - mean[x % d]).collect();
     let mut cov = vec![0.0; d * d];
     for i in 0..n {
@@ -141,10 +150,14 @@ pub fn pca_2d(rows: &[f32], n: usize, d: usize) -> ([f64; 2], Vec<f32>, Vec<f32>
     let mut axes: Vec<Vec<f64>> = Vec::new();
     let mut explained = [0.0; 2];
     for (k, share) in explained.iter_mut().enumerate() {
-        let mut v: Vec<f64> = (0..d).map(|j| 1.0 + ((j * 7 + k * 13) % 11) as f64 / 11.0).collect();
+        let mut v: Vec<f64> = (0..d)
+            .map(|j| 1.0 + ((j * 7 + k * 13) % 11) as f64 / 11.0)
+            .collect();
         let mut lambda = 0.0;
         for _ in 0..300 {
-            let mut w: Vec<f64> = (0..d).map(|a| (0..d).map(|b| cov[a * d + b] * v[b]).sum()).collect();
+            let mut w: Vec<f64> = (0..d)
+                .map(|a| (0..d).map(|b| cov[a * d + b] * v[b]).sum())
+                .collect();
             for u in &axes {
                 let dot: f64 = w.iter().zip(u).map(|(x, y)| x * y).sum();
                 w.iter_mut().zip(u).for_each(|(x, y)| *x -= dot * y);
@@ -160,7 +173,15 @@ pub fn pca_2d(rows: &[f32], n: usize, d: usize) -> ([f64; 2], Vec<f32>, Vec<f32>
         axes.push(v);
     }
     let project = |u: &Vec<f64>| -> Vec<f32> {
-        (0..n).map(|i| centred[i * d..(i + 1) * d].iter().zip(u).map(|(x, y)| x * y).sum::<f64>() as f32).collect()
+        (0..n)
+            .map(|i| {
+                centred[i * d..(i + 1) * d]
+                    .iter()
+                    .zip(u)
+                    .map(|(x, y)| x * y)
+                    .sum::<f64>() as f32
+            })
+            .collect()
     };
     (explained, project(&axes[0]), project(&axes[1]))
 }
@@ -182,7 +203,12 @@ mod tests {
         let (explained, x, y) = pca_2d(&rows, n, 3);
         assert!(explained[0] > explained[1] && explained[0] + explained[1] > 0.999);
         // x is the e0 coordinate (up to sign and centring).
-        let corr: f32 = x.iter().enumerate().map(|(i, v)| v * (rows[i * 3])).sum::<f32>().abs();
+        let corr: f32 = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (rows[i * 3]))
+            .sum::<f32>()
+            .abs();
         assert!(corr > 0.0 && y.len() == n);
     }
 }

@@ -21,7 +21,9 @@ pub fn epoch_batches(labelled: &[bool], batch: usize, rng: &mut Rng) -> Vec<Vec<
         let pool = if from_lab { &lab } else { &unl };
         pool[rng.below(pool.len())]
     };
-    (0..batches).map(|_| (0..batch).map(|_| draw()).collect()).collect()
+    (0..batches)
+        .map(|_| (0..batch).map(|_| draw()).collect())
+        .collect()
 }
 
 #[cfg(test)]

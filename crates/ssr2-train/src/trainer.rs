@@ -14,7 +14,7 @@ use crate::sampler::epoch_batches;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
-use ssr2_core::coteach::{SELECT_FRACTION, select_confident, SELECT_TEMP};
+use ssr2_core::coteach::{SELECT_FRACTION, SELECT_TEMP, select_confident};
 use ssr2_core::loss::cluster::teacher_temperature;
 use ssr2_core::loss::ssr2::BatchLabels;
 use ssr2_data::Dataset;
@@ -59,10 +59,18 @@ pub fn train(
     cfg.validate()?;
     ds.validate().map_err(|e| e.to_string())?;
     if ds.unlabelled_indices().is_empty() {
-        return Err(format!("dataset `{}` has no unlabelled samples to discover classes in", ds.name));
+        return Err(format!(
+            "dataset `{}` has no unlabelled samples to discover classes in",
+            ds.name
+        ));
     }
     if ds.len() < cfg.optim.batch_size {
-        return Err(format!("optim.batch_size = {} exceeds the {} samples of `{}`", cfg.optim.batch_size, ds.len(), ds.name));
+        return Err(format!(
+            "optim.batch_size = {} exceeds the {} samples of `{}`",
+            cfg.optim.batch_size,
+            ds.len(),
+            ds.name
+        ));
     }
     let config_toml = cfg.to_toml();
     let use_text = cfg.model.use_text && ds.text.is_some();
@@ -71,19 +79,28 @@ pub fn train(
     ad.seed(seed);
     let mut model = HeadModel::new(&cfg.model, ds.image.cols, d_txt, ds.num_classes(), &ad);
     model.fit_input_norm(&ds.image.data, ds.image.cols, &ad);
-    let mut sgd = Sgd { momentum: cfg.optim.momentum, weight_decay: cfg.optim.weight_decay, ..Sgd::default() };
+    let mut sgd = Sgd {
+        momentum: cfg.optim.momentum,
+        weight_decay: cfg.optim.weight_decay,
+        ..Sgd::default()
+    };
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut start = 0;
-    if let Some(dir) = run_dir.as_ref().filter(|d| d.resume) {
-        if let Some(state) = checkpoint::load_state(dir.path)? {
-            if state.config_toml != config_toml || state.seed != seed {
-                return Err(format!("{}: the checkpoint was made with another configuration or seed; use a new --out directory", dir.path.display()));
-            }
-            checkpoint::load_weights(dir.path, &state, &mut model)?;
-            checkpoint::restore_momentum(&state, &mut sgd, device);
-            start = state.epoch + 1;
-            history = state.history;
+    let saved = match run_dir.as_ref().filter(|d| d.resume) {
+        Some(dir) => checkpoint::load_state(dir.path)?.map(|state| (dir.path, state)),
+        None => None,
+    };
+    if let Some((path, state)) = saved {
+        if state.config_toml != config_toml || state.seed != seed {
+            return Err(format!(
+                "{}: the checkpoint was made with another configuration or seed; use a new --out directory",
+                path.display()
+            ));
         }
+        checkpoint::load_weights(path, &state, &mut model)?;
+        checkpoint::restore_momentum(&state, &mut sgd, device);
+        start = state.epoch + 1;
+        history = state.history;
     }
 
     let rta = rta_config(&cfg.rta);
@@ -93,53 +110,99 @@ pub fn train(
     for epoch in start..o.epochs {
         let started = Instant::now();
         let warmup = epoch <= o.warmup_epochs;
-        let (by_image, by_text) = if use_text && !warmup { select_pseudo_labels(&model, ds, cfg, device) } else { (None, None) };
+        let (by_image, by_text) = if use_text && !warmup {
+            select_pseudo_labels(&model, ds, cfg, device)
+        } else {
+            (None, None)
+        };
         let lr_head = cosine_lr(o.lr_head, o.lr_head_min, epoch, o.epochs);
         let lr_backbone = o.lr_backbone;
         let l = &cfg.loss;
-        let teacher_temp = teacher_temperature(epoch, l.teacher_temp_start, l.teacher_temp_end, l.teacher_temp_epochs);
+        let teacher_temp = teacher_temperature(
+            epoch,
+            l.teacher_temp_start,
+            l.teacher_temp_end,
+            l.teacher_temp_epochs,
+        );
         let mut sample_rng = Rng::derive(seed, epoch as u64, 0);
         let mut aug_rng = Rng::derive(seed, epoch as u64, 1);
         let batches = epoch_batches(&ds.labelled, b, &mut sample_rng);
         progress.epoch_start(epoch, o.epochs, batches.len());
         let mut sums = vec![0.0f64; TERM_NAMES.len()];
+        let steps_started = Instant::now();
         for (bi, idx) in batches.iter().enumerate() {
             let x1 = image_input(ds, idx, Some((&cfg.augment, &mut aug_rng)), &ad);
             let x2 = image_input(ds, idx, Some((&cfg.augment, &mut aug_rng)), &ad);
             let z_img = model.image.adapter.forward(Tensor::cat(vec![x1, x2], 0));
-            let image = ModalityOut { logits: model.image.head.forward(z_img.clone()), z: z_img };
+            let image = ModalityOut {
+                logits: model.image.head.forward(z_img.clone()),
+                z: z_img,
+            };
             let text = use_text.then(|| {
                 let t1 = text_input(ds, idx, Some((&cfg.augment, &mut aug_rng)), &ad);
                 let t2 = text_input(ds, idx, Some((&cfg.augment, &mut aug_rng)), &ad);
                 let z = model.embed_text(cat_text(t1, t2), &rta);
-                ModalityOut { logits: model.text.as_ref().expect("text branch").head.forward(z.clone()), z }
+                ModalityOut {
+                    logits: model
+                        .text
+                        .as_ref()
+                        .expect("text branch")
+                        .head
+                        .forward(z.clone()),
+                    z,
+                }
             });
             let labels = BatchLabels {
                 labelled: idx.iter().map(|&i| ds.labelled[i]).collect(),
                 labels: idx.iter().map(|&i| ds.labels[i]).collect(),
             };
-            let rows = |sel: &HashMap<usize, usize>| -> Vec<Option<usize>> {
-                idx.iter().chain(idx.iter()).map(|i| sel.get(i).copied()).collect()
+            let rows = |sel: &Selection| -> Vec<Option<usize>> {
+                idx.iter()
+                    .chain(idx.iter())
+                    .map(|i| sel.get(i).copied())
+                    .collect()
             };
             let ctx = BatchContext {
                 labels: &labels,
                 pseudo_for_image: by_text.as_ref().map(rows),
-                pseudo_for_text: by_image.as_ref().filter(|_| epoch >= o.coteach_text_from).map(rows),
+                pseudo_for_text: by_image
+                    .as_ref()
+                    .filter(|_| epoch >= o.coteach_text_from)
+                    .map(rows),
                 warmup,
                 teacher_temp,
             };
             let loss = batch_loss(&image, text.as_ref(), &ctx, l, b);
             let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
-            model = sgd.step(model, &mut grads, &|path: &str| if path.contains("head") { lr_head } else { lr_backbone });
-            let terms = loss.terms.try_into_vec_as::<f32>().expect("synchronous read");
+            model = sgd.step(model, &mut grads, &|path: &str| {
+                if path.contains("head") {
+                    lr_head
+                } else {
+                    lr_backbone
+                }
+            });
+            let terms = loss
+                .terms
+                .try_into_vec_as::<f32>()
+                .expect("synchronous read");
             if !terms[0].is_finite() {
-                return Err(format!("the loss became {} at epoch {epoch}, batch {bi}; lower the learning rates", terms[0]));
+                return Err(format!(
+                    "the loss became {} at epoch {epoch}, batch {bi}; lower the learning rates",
+                    terms[0]
+                ));
             }
-            sums.iter_mut().zip(&terms).for_each(|(s, t)| *s += *t as f64);
+            sums.iter_mut()
+                .zip(&terms)
+                .for_each(|(s, t)| *s += *t as f64);
             progress.batch_done(bi);
         }
+        let train_seconds = steps_started.elapsed().as_secs_f64();
         let nb = batches.len().max(1) as f64;
-        let loss: BTreeMap<String, f64> = TERM_NAMES.iter().zip(&sums).map(|(n, s)| (n.to_string(), s / nb)).collect();
+        let loss: BTreeMap<String, f64> = TERM_NAMES
+            .iter()
+            .zip(&sums)
+            .map(|(n, s)| (n.to_string(), s / nb))
+            .collect();
         let ev = evaluate(&model.valid(), ds, &cfg.rta, &cfg.eval, device);
         let record = EpochRecord {
             epoch,
@@ -148,12 +211,21 @@ pub fn train(
             teacher_temp,
             loss,
             eval: epoch_eval(&ev),
+            train_seconds,
             seconds: started.elapsed().as_secs_f64(),
         };
         progress.epoch_end(&record);
         history.push(record);
         if let Some(dir) = &run_dir {
-            checkpoint::save(dir.path, epoch, seed, &config_toml, &model.valid(), &sgd, &history)?;
+            checkpoint::save(
+                dir.path,
+                epoch,
+                seed,
+                &config_toml,
+                &model.valid(),
+                &sgd,
+                &history,
+            )?;
         }
         last_eval = Some(ev);
         if epoch + 1 < o.epochs && progress.should_stop() {
@@ -172,24 +244,30 @@ pub fn train(
     Ok(report)
 }
 
-/// SPEC §6: per class, the most confident unlabelled samples of each branch, as
-/// `sample index -> class`, for the image branch and for the text branch.
+/// Pseudo-labels chosen by one branch: `sample index -> class`.
+type Selection = HashMap<usize, usize>;
+
+/// SPEC §6: per class, the most confident unlabelled samples of each branch, chosen by the image
+/// branch and by the text branch.
 fn select_pseudo_labels(
     model: &HeadModel,
     ds: &Dataset,
     cfg: &TrainConfig,
     device: &Device,
-) -> (Option<HashMap<usize, usize>>, Option<HashMap<usize, usize>>) {
+) -> (Option<Selection>, Option<Selection>) {
     let idx = ds.unlabelled_indices();
     let emb = embed(&model.valid(), ds, &idx, &cfg.rta, device);
     let k = emb.classes;
-    let pick = |logits: &[f32]| -> HashMap<usize, usize> {
+    let pick = |logits: &[f32]| -> Selection {
         let n = logits.len() / k;
         let scores: Vec<f32> = (0..n)
             .flat_map(|i| {
                 let row = &logits[i * k..(i + 1) * k];
                 let mx = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
-                let e: Vec<f64> = row.iter().map(|&v| ((v as f64 - mx) / SELECT_TEMP).exp()).collect();
+                let e: Vec<f64> = row
+                    .iter()
+                    .map(|&v| ((v as f64 - mx) / SELECT_TEMP).exp())
+                    .collect();
                 let s: f64 = e.iter().sum();
                 e.into_iter().map(move |v| (v / s) as f32)
             })
@@ -217,16 +295,31 @@ fn epoch_eval(ev: &Evaluation) -> EpochEval {
 }
 
 fn scores(ev: &Evaluation) -> Scores {
-    Scores { all: ev.accuracy.all, old: finite(ev.accuracy.old), new: finite(ev.accuracy.new), n: ev.accuracy.n }
+    Scores {
+        all: ev.accuracy.all,
+        old: finite(ev.accuracy.old),
+        new: finite(ev.accuracy.new),
+        n: ev.accuracy.n,
+    }
 }
 
-fn build_report(ds: &Dataset, cfg: &TrainConfig, seed: u64, use_text: bool, history: Vec<EpochRecord>, ev: &Evaluation) -> Report {
+fn build_report(
+    ds: &Dataset,
+    cfg: &TrainConfig,
+    seed: u64,
+    use_text: bool,
+    history: Vec<EpochRecord>,
+    ev: &Evaluation,
+) -> Report {
     let e = &ev.embedded;
     let n = e.indices.len();
     let keep = n.min(cfg.eval.max_projection);
     let step = n.div_ceil(keep.max(1)).max(1);
     let sub: Vec<usize> = (0..n).step_by(step).collect();
-    let rows: Vec<f32> = sub.iter().flat_map(|&i| e.z_image[i * e.dim..(i + 1) * e.dim].iter().copied()).collect();
+    let rows: Vec<f32> = sub
+        .iter()
+        .flat_map(|&i| e.z_image[i * e.dim..(i + 1) * e.dim].iter().copied())
+        .collect();
     let (explained, x, y) = pca_2d(&rows, sub.len(), e.dim);
     let mut modalities = vec!["image".to_string()];
     if use_text {
@@ -265,7 +358,12 @@ fn build_report(ds: &Dataset, cfg: &TrainConfig, seed: u64, use_text: bool, hist
             })
             .collect(),
         edge_ratio: epoch_eval(ev),
-        mapping: ev.accuracy.mapping.iter().map(|&m| (m != usize::MAX).then_some(m)).collect(),
+        mapping: ev
+            .accuracy
+            .mapping
+            .iter()
+            .map(|&m| (m != usize::MAX).then_some(m))
+            .collect(),
         projection: Projection {
             method: "pca".into(),
             explained,
@@ -273,14 +371,22 @@ fn build_report(ds: &Dataset, cfg: &TrainConfig, seed: u64, use_text: bool, hist
             y,
             label: sub.iter().map(|&i| ev.labels[i]).collect(),
             pred: sub.iter().map(|&i| e.preds[i]).collect(),
-            id: sub.iter().map(|&i| ds.sample_ids[e.indices[i]].clone()).collect(),
+            id: sub
+                .iter()
+                .map(|&i| ds.sample_ids[e.indices[i]].clone())
+                .collect(),
         },
         heads: "heads.safetensors".into(),
     }
 }
 
 /// Write `report.json`, `heads.safetensors` and `config.toml` into `dir`, each atomically.
-pub fn write_run(dir: &Path, report: &Report, config_toml: &str, model: &HeadModel) -> Result<(), TrainError> {
+pub fn write_run(
+    dir: &Path,
+    report: &Report,
+    config_toml: &str,
+    model: &HeadModel,
+) -> Result<(), TrainError> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let write = |name: &str, bytes: &[u8]| -> Result<(), TrainError> {
         let tmp = dir.join(format!("{name}.partial"));
@@ -291,7 +397,13 @@ pub fn write_run(dir: &Path, report: &Report, config_toml: &str, model: &HeadMod
     model
         .save_into(&mut SafetensorsStore::from_file(&tmp).overwrite(true))
         .map_err(|e| format!("{}: {e:?}", tmp.display()))?;
-    std::fs::rename(&tmp, dir.join("heads.safetensors")).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, dir.join("heads.safetensors"))
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
     write("config.toml", config_toml.as_bytes())?;
-    write("report.json", serde_json::to_string_pretty(report).expect("report serialises").as_bytes())
+    write(
+        "report.json",
+        serde_json::to_string_pretty(report)
+            .expect("report serialises")
+            .as_bytes(),
+    )
 }

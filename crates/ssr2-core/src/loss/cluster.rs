@@ -21,7 +21,12 @@ pub struct ClusterConfig {
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        Self { sup_temp: 0.1, student_temp: 0.05, memax_weight: 2.0, sup_weight: 0.2 }
+        Self {
+            sup_temp: 0.1,
+            student_temp: 0.05,
+            memax_weight: 2.0,
+            sup_weight: 0.2,
+        }
     }
 }
 
@@ -53,7 +58,9 @@ pub fn supervised_ce(logits: Tensor<2>, batch: &BatchLabels, sup_temp: f64) -> T
     if rows.is_empty() {
         return Tensor::zeros([1], &logits.device());
     }
-    let picked = logits.clone().select(0, index_tensor(&rows, &logits.device()));
+    let picked = logits
+        .clone()
+        .select(0, index_tensor(&rows, &logits.device()));
     cross_entropy(picked.div_scalar(sup_temp), &labels)
 }
 
@@ -75,7 +82,10 @@ pub fn self_distillation(logits: Tensor<2>, teacher_temp: f64, student_temp: f64
 pub fn mean_entropy(logits: Tensor<2>, student_temp: f64) -> Tensor<1> {
     let [_, k] = logits.dims();
     let pbar = softmax(logits.div_scalar(student_temp), 1).mean_dim(0);
-    (pbar.clone() * pbar.log()).sum().add_scalar((k as f64).ln()).reshape([1])
+    (pbar.clone() * pbar.log())
+        .sum()
+        .add_scalar((k as f64).ln())
+        .reshape([1])
 }
 
 /// The whole classification loss of one branch (SPEC §5).
@@ -89,6 +99,12 @@ pub fn branch_loss(
     let distill = self_distillation(logits.clone(), teacher_temp, cfg.student_temp);
     let mean_entropy = mean_entropy(logits, cfg.student_temp);
     let unsup = distill.clone() + mean_entropy.clone().mul_scalar(cfg.memax_weight);
-    let total = supervised.clone().mul_scalar(cfg.sup_weight) + unsup.mul_scalar(1.0 - cfg.sup_weight);
-    BranchTerms { supervised, distill, mean_entropy, total }
+    let total =
+        supervised.clone().mul_scalar(cfg.sup_weight) + unsup.mul_scalar(1.0 - cfg.sup_weight);
+    BranchTerms {
+        supervised,
+        distill,
+        mean_entropy,
+        total,
+    }
 }

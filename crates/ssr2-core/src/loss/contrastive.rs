@@ -25,7 +25,12 @@ pub fn supcon(features: Tensor<2>, labels: &[usize], temp: f64) -> Tensor<1> {
     }
     let n = labels.len();
     assert_eq!(rows, 2 * n, "SupCon expects two views per labelled image");
-    let logits = drop_diagonal(features.clone().matmul(features.transpose()).div_scalar(temp));
+    let logits = drop_diagonal(
+        features
+            .clone()
+            .matmul(features.transpose())
+            .div_scalar(temp),
+    );
     let log_prob = log_softmax(logits, 1);
     // Positives: same label, not self.
     let all: Vec<usize> = labels.iter().chain(labels).copied().collect();
@@ -50,7 +55,12 @@ pub fn supcon(features: Tensor<2>, labels: &[usize], temp: f64) -> Tensor<1> {
 pub fn info_nce(features: Tensor<2>, temp: f64) -> Tensor<1> {
     let [rows, _] = features.dims();
     let b = rows / 2;
-    let logits = drop_diagonal(features.clone().matmul(features.transpose()).div_scalar(temp));
+    let logits = drop_diagonal(
+        features
+            .clone()
+            .matmul(features.transpose())
+            .div_scalar(temp),
+    );
     let partner: Vec<usize> = (0..rows).map(|i| (i + b) % rows).collect();
     cross_entropy(logits, &partner)
 }

@@ -27,8 +27,16 @@ impl BatchLabels {
     pub fn labelled_rows(&self) -> (Vec<usize>, Vec<usize>) {
         let b = self.images();
         let imgs: Vec<usize> = (0..b).filter(|&i| self.labelled[i]).collect();
-        let rows = imgs.iter().copied().chain(imgs.iter().map(|i| i + b)).collect();
-        let labels = imgs.iter().chain(imgs.iter()).map(|&i| self.labels[i]).collect();
+        let rows = imgs
+            .iter()
+            .copied()
+            .chain(imgs.iter().map(|i| i + b))
+            .collect();
+        let labels = imgs
+            .iter()
+            .chain(imgs.iter())
+            .map(|&i| self.labels[i])
+            .collect();
         (rows, labels)
     }
 
@@ -36,7 +44,10 @@ impl BatchLabels {
     pub fn unlabelled_rows(&self) -> Vec<usize> {
         let b = self.images();
         let imgs: Vec<usize> = (0..b).filter(|&i| !self.labelled[i]).collect();
-        imgs.iter().copied().chain(imgs.iter().map(|i| i + b)).collect()
+        imgs.iter()
+            .copied()
+            .chain(imgs.iter().map(|i| i + b))
+            .collect()
     }
 }
 
@@ -65,7 +76,11 @@ pub struct Ssr2Config {
 
 impl Default for Ssr2Config {
     fn default() -> Self {
-        Self { eps2: 0.5, batch_size: 128, route: LogdetRoute::Auto }
+        Self {
+            eps2: 0.5,
+            batch_size: 128,
+            route: LogdetRoute::Auto,
+        }
     }
 }
 
@@ -78,7 +93,11 @@ pub fn rate_terms(
     cfg: &Ssr2Config,
 ) -> RateTerms {
     let [rows, _] = z.dims();
-    assert_eq!(rows, 2 * batch.images(), "SSR2 expects 2B rows (two views of B images)");
+    assert_eq!(
+        rows,
+        2 * batch.images(),
+        "SSR2 expects 2B rows (two views of B images)"
+    );
     let device = z.device();
     let r = coding_rate(z.clone(), cfg.eps2, cfg.route);
     let (lab_rows, lab) = batch.labelled_rows();
@@ -97,7 +116,11 @@ pub fn rate_terms(
         let p = softmax(logits.select(0, idx), 1);
         coding_rate_soft(zu, p, cfg.eps2, cfg.route)
     };
-    RateTerms { r, rc_labelled, rc_unlabelled }
+    RateTerms {
+        r,
+        rc_labelled,
+        rc_unlabelled,
+    }
 }
 
 /// SPEC §4, summed over the given modalities (image, text, or just one):
@@ -107,7 +130,8 @@ pub fn ssr2_loss(terms: &[RateTerms], warmup: bool, batch_size: usize) -> Tensor
     let mut total: Option<Tensor<1>> = None;
     for t in terms {
         let part = if warmup {
-            t.r.clone().neg().div_scalar(two_b) + t.rc_labelled.clone().div_scalar(batch_size as f64)
+            t.r.clone().neg().div_scalar(two_b)
+                + t.rc_labelled.clone().div_scalar(batch_size as f64)
         } else {
             (t.rc_labelled.clone() + t.rc_unlabelled.clone() - t.r.clone()).div_scalar(two_b)
         };

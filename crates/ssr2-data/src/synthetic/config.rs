@@ -22,6 +22,10 @@ pub struct SyntheticConfig {
     pub subspace_dim: usize,
     /// Std of the isotropic Gaussian noise added before normalising (both modalities).
     pub noise: f64,
+    /// Offset of each class's latent mean along the first axis of its subspace, in units of the
+    /// latent std. 0 makes each class a whole subspace through the origin (x and -x in the same
+    /// class, which no cosine classifier can separate); larger values make each class a cone.
+    pub center: f64,
     /// Fraction of old-class samples whose label is visible (floor, over all old samples).
     pub labelled_fraction: f64,
     /// T, tag candidates per sample.
@@ -46,6 +50,7 @@ impl Default for SyntheticConfig {
             text_dim: 64,
             subspace_dim: 3,
             noise: 0.1,
+            center: 2.0,
             labelled_fraction: 0.5,
             num_tags: 4,
             num_attributes: 4,
@@ -85,6 +90,12 @@ pub(super) fn check_config(cfg: &SyntheticConfig) -> Result<(), DataError> {
             );
             return Err(DataError::invalid(field, msg));
         }
+    }
+    if !cfg.center.is_finite() {
+        return Err(DataError::invalid(
+            "center",
+            format!("is {}, expected a finite number", cfg.center),
+        ));
     }
     if !(cfg.noise.is_finite() && cfg.noise >= 0.0) {
         return Err(DataError::invalid(

@@ -20,7 +20,8 @@ const CANDIDATE_JITTER: f64 = 0.3;
 /// Generates a synthetic dataset with RTA candidate text (no base prompt), samples grouped by
 /// class in class order.
 ///
-/// Class k has orthonormal bases U_k (image) and V_k (text). A sample draws c ~ N(0, I_s);
+/// Class k has orthonormal bases U_k (image) and V_k (text). A sample draws
+/// c ~ N(center e_1, I_s);
 /// image = normalize(U_k c + noise N(0, I)). Each tag and attribute is
 /// normalize(V_j c' + noise N(0, I)), c' = c + 0.3 N(0, I_s), with j = k with probability
 /// 1 - retrieval_noise and a uniformly random other class otherwise; true-class candidates come
@@ -45,7 +46,10 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<Dataset, DataError> {
     let mut labels = Vec::with_capacity(n);
     for (k, &size) in sizes.iter().enumerate() {
         for _ in 0..size {
-            let c: Vec<f64> = (0..cfg.subspace_dim).map(|_| normal(&mut rng)).collect();
+            let offset = |i: usize| if i == 0 { cfg.center } else { 0.0 };
+            let c: Vec<f64> = (0..cfg.subspace_dim)
+                .map(|i| normal(&mut rng) + offset(i))
+                .collect();
             push_f32(
                 &mut image,
                 &noisy_unit(&mut rng, &image_bases[k], &c, cfg.noise),
