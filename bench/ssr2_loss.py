@@ -24,10 +24,15 @@ p.add_argument("--dim", type=int, default=512)
 p.add_argument("--classes", type=int, default=200)
 p.add_argument("--reps", type=int, default=5)
 p.add_argument("--threads", type=int, default=os.cpu_count())
+p.add_argument("--device", default="cpu", help="cpu or cuda (ours needs a build with --features cuda)")
+p.add_argument("--route", default="auto", help="log-determinant route of ours: auto, host or tensor")
 p.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "ssr2"))
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
+dev = torch.device(args.device)
+torch.set_default_device(dev)
+torch.backends.cuda.matmul.allow_tf32 = False  # full f32 Gram products, as ours (SPEC §3)
 B, d, K, eps = args.batch, args.dim, args.classes, 0.5
 
 
@@ -71,6 +76,7 @@ def step():
     pu = torch.cat([f[~labelled] for f in logits.softmax(1).chunk(2)])
     loss = (-total_rate(z) + compress(zs, Pi_s) + compress(zu, pu.T.reshape(K, 1, -1))) / (2 * B)
     loss.backward()
+    z.grad.sum().item(), logits.grad.sum().item()  # wait for the device, as ours reads back
     return loss.item()
 
 
@@ -94,10 +100,11 @@ for _ in range(args.reps):
 ref_ms = statistics.median(times)
 
 ours = json.loads(subprocess.check_output([args.bin, "bench", "--json", "--batch", str(B), "--dim", str(d),
-                                           "--classes", str(K)]))
-print(f"SSR2 loss forward+backward, 2B = {2 * B} rows, d = {d}, K = {K}, half labelled, CPU")
+                                           "--classes", str(K), "--device", args.device, "--route", args.route]))
+where = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
+print(f"SSR2 loss forward+backward, 2B = {2 * B} rows, d = {d}, K = {K}, half labelled, {where}")
 print(f"{'implementation':<56} {'median ms':>10}")
 how = "batched logdet" if BATCHED else "logdet per class"
-print(f"{'PyTorch ' + torch.__version__ + ' reference (' + how + ', ' + str(args.threads) + ' threads)':<56} {ref_ms:>10.1f}")
+print(f"{'PyTorch ' + torch.__version__ + ' reference (' + how + (', ' + str(args.threads) + ' threads' if dev.type == 'cpu' else '') + ')':<56} {ref_ms:>10.1f}")
 print(f"{'ssr2 (' + ours['device'] + ', ' + ours['route'] + ' route)':<56} {ours['median_ms']:>10.1f}")
 print(f"speed-up: {ref_ms / ours['median_ms']:.1f}x   (loss values: reference {ref_loss:.5f}, ours {ours['loss']:.5f} on different random inputs)")

@@ -390,3 +390,45 @@ fn train_rejects_bad_configs_and_bundles() {
     let res = run(&["train", "--print-config"]);
     assert!(String::from_utf8_lossy(&res.stdout).contains("[optim]"));
 }
+
+#[test]
+fn explicit_labelled_indices_replace_the_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("labelled.npy");
+    write_npy_i64(&idx, &[3], &[0, 10, 20]); // digits 0, 0, 0 in sklearn's order: old class
+    let out = dir.path().join("run");
+    let res = run(&[
+        "train",
+        "--epochs",
+        "1",
+        "--seeds",
+        "0",
+        "--labelled-indices",
+        p(&idx),
+        "--out",
+        p(&out),
+        "--quiet",
+    ]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("seed-0/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["dataset"]["n_labelled"], 3);
+    let bad = dir.path().join("bad_idx.npy");
+    write_npy_i64(&bad, &[2], &[0, 99_999]);
+    assert_user_error(
+        &[
+            "train",
+            "--labelled-indices",
+            p(&bad),
+            "--out",
+            p(&dir.path().join("o")),
+        ],
+        "bad_idx.npy",
+        "99999",
+    );
+}

@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// Log-determinant route: auto, host (f64 Cholesky on the CPU) or tensor (on-device ops).
     #[arg(long, default_value = "auto", value_parser = ["auto", "host", "tensor"])]
     route: String,
+    /// Device: cpu, wgpu or cuda (when built with those features).
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
+    device: String,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -45,7 +48,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "tensor" => LogdetRoute::Tensor,
         _ => LogdetRoute::Auto,
     };
-    let device = Device::flex().autodiff();
+    let device = crate::cmd_train::device(&args.device)?.autodiff();
     device.seed(0);
     let (b, d, k) = (args.batch, args.dim, args.classes);
     let batch = BatchLabels {
@@ -89,7 +92,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"rows": 2 * b, "d": d, "K": k, "route": route_name, "device": "flex (CPU)",
+            serde_json::json!({"rows": 2 * b, "d": d, "K": k, "route": route_name, "device": args.device,
                 "median_ms": median, "min_ms": times[0], "reps": args.reps, "loss": loss})
         );
     } else {

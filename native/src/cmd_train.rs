@@ -26,6 +26,10 @@ pub struct TrainArgs {
     /// A feature bundle (safetensors, see docs/BUNDLE.md) to train on.
     #[arg(long, value_name = "BUNDLE", conflicts_with = "data")]
     features: Option<PathBuf>,
+    /// Labelled sample positions (.npy, int32/int64), replacing the data's own split: use it to
+    /// reproduce a split exported from another implementation.
+    #[arg(long, value_name = "IDX.npy")]
+    labelled_indices: Option<PathBuf>,
     /// A TOML configuration file (print one with --print-config).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -121,6 +125,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
         Some("synthetic") => cfg.data.source = DataSource::Synthetic,
         _ => {}
     }
+    if let Some(p) = &args.labelled_indices {
+        cfg.data.labelled_indices = Some(p.display().to_string());
+    }
     if let Some(s) = &args.seeds {
         cfg.seeds = s.clone();
     }
@@ -142,6 +149,18 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
 }
 
 pub fn load_dataset(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
+    let mut ds = read_source(cfg, seed)?;
+    if let Some(path) = &cfg.data.labelled_indices {
+        let path = PathBuf::from(path);
+        let idx = crate::npy::read_labels(&path, "labelled indices")?;
+        ds.labelled =
+            ssr2_data::split_from_indices(ds.len(), &idx).map_err(|e| Fail::input(&path, e))?;
+        ds.validate().map_err(|e| Fail::input(&path, e))?;
+    }
+    Ok(ds)
+}
+
+fn read_source(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
     match cfg.data.source {
         DataSource::Digits => Ok(ssr2_data::digits(seed)),
         DataSource::Synthetic => ssr2_data::generate(&cfg.data.synthetic)

@@ -23,6 +23,9 @@ pub struct DataConfig {
     pub bundle: Option<String>,
     /// Settings of the generator when `source = "synthetic"`.
     pub synthetic: SyntheticConfig,
+    /// Optional `.npy` of int sample positions that are labelled (e.g. the reference's split
+    /// exported from Python); replaces the data's own labelled flags.
+    pub labelled_indices: Option<String>,
 }
 
 impl Default for DataConfig {
@@ -31,6 +34,7 @@ impl Default for DataConfig {
             source: DataSource::Digits,
             bundle: None,
             synthetic: SyntheticConfig::default(),
+            labelled_indices: None,
         }
     }
 }
