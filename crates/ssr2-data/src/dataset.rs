@@ -36,6 +36,16 @@ impl TextFeatures {
     }
 }
 
+/// Pre-extracted augmented views of each image feature: `data` has n*V rows of d_img (sample i's V
+/// views are rows i*V..(i+1)*V).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageViews {
+    /// n*V rows of d_img.
+    pub data: Matrix,
+    /// V, views per sample.
+    pub per_sample: usize,
+}
+
 /// A features-mode dataset: what the trainer consumes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
@@ -47,6 +57,8 @@ pub struct Dataset {
     pub num_old: usize,
     /// n x d_img.
     pub image: Matrix,
+    /// Optional pre-extracted augmented views of `image` (e.g. features of random crops).
+    pub image_views: Option<ImageViews>,
     /// None = image-only.
     pub text: Option<TextFeatures>,
     /// Remapped true labels, old classes are 0..num_old.
@@ -128,11 +140,27 @@ impl Dataset {
                 ));
             }
         }
+        if let Some(views) = &self.image_views {
+            validate_views(views, n, self.image.cols)?;
+        }
         if let Some(text) = &self.text {
             validate_text(text, n)?;
         }
         Ok(())
     }
+}
+
+/// Checks the augmented views against n samples of d_img columns.
+fn validate_views(views: &ImageViews, n: usize, d_img: usize) -> Result<(), DataError> {
+    if views.per_sample == 0 {
+        return Err(DataError::invalid(
+            "image_views",
+            "has 0 views per sample, expected at least 1",
+        ));
+    }
+    check_matrix("image_views", &views.data)?;
+    check_len("image_views rows", views.data.rows, n * views.per_sample)?;
+    check_len("image_views columns", views.data.cols, d_img)
 }
 
 /// Checks the text side against n samples.
@@ -215,13 +243,18 @@ pub(crate) fn check_finite(field: &str, v: &[f32]) -> Result<(), DataError> {
 mod tests {
     use super::*;
 
-    /// Four samples, 3 classes (2 old), candidates text with T = 2, A = 1, d_txt = 2.
+    /// Four samples, 3 classes (2 old), V = 2 image views, candidates text with T = 2, A = 1,
+    /// d_txt = 2.
     fn small() -> Dataset {
         Dataset {
             name: "t".into(),
             class_names: vec!["a".into(), "b".into(), "c".into()],
             num_old: 2,
             image: Matrix::new(4, 2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.5, 0.5]),
+            image_views: Some(ImageViews {
+                data: Matrix::new(8, 2, vec![0.3; 16]),
+                per_sample: 2,
+            }),
             text: Some(TextFeatures::Candidates {
                 tags: Matrix::new(8, 2, vec![0.1; 16]),
                 num_tags: 2,
@@ -267,6 +300,15 @@ mod tests {
             ("num_old", Box::new(|d| d.num_old = 4)),
             ("image", Box::new(|d| d.image.data[3] = f32::NAN)),
             ("image", Box::new(|d| d.image.data.push(0.0))),
+            ("image_views", Box::new(|d| set_views(d, 0, 8, 2))),
+            (
+                "image_views",
+                Box::new(|d| views(d).data.data[11] = f32::NAN),
+            ),
+            ("image_views", Box::new(|d| views(d).data.data.push(0.0))),
+            ("image_views rows", Box::new(|d| set_views(d, 3, 8, 2))),
+            ("image_views rows", Box::new(|d| set_views(d, 2, 6, 2))),
+            ("image_views columns", Box::new(|d| set_views(d, 2, 8, 3))),
             ("text tags", Box::new(|d| set_tag(d, f32::INFINITY))),
             ("text tags rows", Box::new(|d| set_num_tags(d, 3))),
             ("num_tags", Box::new(|d| set_num_tags(d, 0))),
@@ -295,6 +337,33 @@ mod tests {
             msg,
             "invalid `labels`: sample 2 has label 7, expected < 3 (number of classes)"
         );
+    }
+
+    fn views(d: &mut Dataset) -> &mut ImageViews {
+        d.image_views.as_mut().unwrap()
+    }
+
+    /// Replaces the views with `rows` x `cols` finite values, V = `per_sample`.
+    fn set_views(d: &mut Dataset, per_sample: usize, rows: usize, cols: usize) {
+        let data = Matrix::new(rows, cols, vec![0.1; rows * cols]);
+        d.image_views = Some(ImageViews { data, per_sample });
+    }
+
+    #[test]
+    fn view_messages_are_complete() {
+        let mut ds = small();
+        set_views(&mut ds, 3, 8, 2);
+        assert_eq!(
+            ds.validate().unwrap_err().to_string(),
+            "invalid `image_views rows`: has length 8, expected 12"
+        );
+        set_views(&mut ds, 0, 0, 2);
+        assert_eq!(
+            ds.validate().unwrap_err().to_string(),
+            "invalid `image_views`: has 0 views per sample, expected at least 1"
+        );
+        ds.image_views = None;
+        ds.validate().unwrap();
     }
 
     fn set_tag(d: &mut Dataset, v: f32) {

@@ -48,6 +48,7 @@ pub fn digits(seed: u64) -> Dataset {
         labelled: split.labelled,
         sample_ids: (0..image.rows).map(|i| format!("digits/{i:04}")).collect(),
         image,
+        image_views: None,
         text: None,
     }
 }

@@ -11,7 +11,7 @@ mod split;
 mod synthetic;
 
 pub use bundle::{BUNDLE_VERSION, bundle_from_bytes, bundle_to_bytes, read_bundle, write_bundle};
-pub use dataset::{Dataset, TextFeatures};
+pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;
 pub use matrix::Matrix;

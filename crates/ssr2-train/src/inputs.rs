@@ -24,14 +24,26 @@ fn candidate_rows(idx: &[usize], per: usize) -> Vec<usize> {
     idx.iter().flat_map(|&i| i * per..(i + 1) * per).collect()
 }
 
-/// Image inputs `[len(idx), d_img]`.
+/// Image inputs `[len(idx), d_img]`. A training view (`aug` given) is one of the bundle's
+/// pre-extracted augmented views, drawn at random, when it has them; otherwise the feature-space
+/// augmentation of `augment.rs`. Evaluation (`aug = None`) uses the test-transform features.
 pub fn image_input(
     ds: &Dataset,
     idx: &[usize],
     aug: Option<(&AugmentConfig, &mut Rng)>,
     device: &Device,
 ) -> Tensor<2> {
-    tensor2(rows(&ds.image, idx, aug), idx.len(), ds.image.cols, device)
+    let data = match (aug, &ds.image_views) {
+        (Some((_, rng)), Some(views)) => {
+            let picked: Vec<usize> = idx
+                .iter()
+                .map(|&i| i * views.per_sample + rng.below(views.per_sample))
+                .collect();
+            gather_rows(&views.data.data, views.data.cols, &picked)
+        }
+        (aug, _) => rows(&ds.image, idx, aug),
+    };
+    tensor2(data, idx.len(), ds.image.cols, device)
 }
 
 /// Text inputs of the samples `idx` (the dataset must have text).

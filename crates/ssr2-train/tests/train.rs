@@ -271,3 +271,29 @@ fn ssr2_keeps_old_and_new_ranks_even_where_contrastive_does_not() {
     );
     assert!(ssr2.final_scores.all > 0.85 && con.final_scores.all > 0.85);
 }
+
+/// With pre-extracted views, training draws them instead of adding noise: views that are exact
+/// copies of the test features make augmentation a no-op, so the run must not depend on the
+/// noise settings at all.
+#[test]
+fn pre_extracted_views_replace_feature_noise() {
+    let mut cfg = short_synthetic();
+    cfg.optim.epochs = 2;
+    cfg.model.use_text = false;
+    let mut ds = ssr2_data::generate(&cfg.data.synthetic).unwrap();
+    let v = 3;
+    let copies: Vec<f32> = (0..ds.len()).flat_map(|i| ds.image.row(i).repeat(v)).collect();
+    ds.image_views = Some(ssr2_data::ImageViews {
+        data: ssr2_data::Matrix::new(ds.len() * v, ds.image.cols, copies),
+        per_sample: v,
+    });
+    let a = train(&ds, &cfg, 2, &Device::flex(), None, &mut Silent).unwrap();
+    cfg.augment.noise = 5.0;
+    cfg.augment.dropout = 0.9;
+    let b = train(&ds, &cfg, 2, &Device::flex(), None, &mut Silent).unwrap();
+    assert_eq!(a.history[1].loss, b.history[1].loss);
+    // Without views the same noise settings do change the run.
+    ds.image_views = None;
+    let c = train(&ds, &cfg, 2, &Device::flex(), None, &mut Silent).unwrap();
+    assert_ne!(a.history[1].loss, c.history[1].loss);
+}

@@ -1,6 +1,7 @@
 //! The versioned feature bundle: a safetensors file with JSON metadata.
 //!
-//! Tensors: `image` f32 [n, d_img]; optional text, either `text` f32 [n, d_txt] (aggregated) or
+//! Tensors: `image` f32 [n, d_img]; optional `image_views` f32 [n, V, d_img] (pre-extracted
+//! augmented views); optional text, either `text` f32 [n, d_txt] (aggregated) or
 //! `text_tags` f32 [n, T, d_txt] + `text_attributes` f32 [n, A, d_txt] + optional `text_base`
 //! f32 [d_txt]; `label` i64 [n]; `labelled` u8 [n] (0/1). Metadata (`__metadata__`): `format` =
 //! "ssr2-bundle", `version`, `dataset`, `num_old`, `class_names` and `sample_ids` (JSON arrays

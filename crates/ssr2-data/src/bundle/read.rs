@@ -4,11 +4,12 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use super::{BUNDLE_VERSION, FORMAT};
-use crate::{DataError, Dataset, Matrix, TextFeatures};
+use crate::{DataError, Dataset, ImageViews, Matrix, TextFeatures};
 
 /// Every tensor name a bundle may hold.
-const KNOWN_TENSORS: [&str; 7] = [
+const KNOWN_TENSORS: [&str; 8] = [
     "image",
+    "image_views",
     "text",
     "text_tags",
     "text_attributes",
@@ -71,12 +72,14 @@ pub fn bundle_from_bytes(bytes: &[u8], origin: &str) -> Result<Dataset, DataErro
         );
         return Err(r.err(msg));
     }
+    let image_views = r.image_views(n, d_img)?;
     let text = r.text(n)?;
     let ds = Dataset {
         name: meta("dataset")?,
         class_names,
         num_old,
         image,
+        image_views,
         text,
         labels,
         labelled,
@@ -218,6 +221,25 @@ impl<'a> Reader<'a> {
                 ))),
             })
             .collect()
+    }
+
+    /// `image_views`: f32 [n, V, d_img] if present.
+    fn image_views(&self, n: usize, d_img: usize) -> Result<Option<ImageViews>, DataError> {
+        let Some(view) = self.optional("image_views", Dtype::F32, "[n, V, d_img]", 3)? else {
+            return Ok(None);
+        };
+        self.check_n("image_views", &view, n)?;
+        let (per_sample, d) = (view.shape()[1], view.shape()[2]);
+        if d != d_img {
+            return Err(self.err(format!(
+                "tensor `image_views` has shape {:?} but `image` has d_img = {d_img}",
+                view.shape()
+            )));
+        }
+        Ok(Some(ImageViews {
+            data: Matrix::new(n * per_sample, d, self.f32s("image_views", &view)?),
+            per_sample,
+        }))
     }
 
     /// The text side: `text`, or `text_tags` + `text_attributes` (+ `text_base`), or nothing.

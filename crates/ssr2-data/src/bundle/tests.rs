@@ -4,7 +4,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use super::*;
-use crate::{Matrix, SyntheticConfig, TextFeatures, digits, generate};
+use crate::{ImageViews, Matrix, SyntheticConfig, TextFeatures, digits, generate};
 
 const ORIGIN: &str = "bundle.safetensors";
 
@@ -21,6 +21,19 @@ fn synthetic_with_base() -> Dataset {
     if let Some(TextFeatures::Candidates { base, .. }) = &mut ds.text {
         *base = Some((0..8).map(|i| i as f32 / 8.0).collect());
     }
+    ds
+}
+
+/// `ds` with `per_sample` distinct, deterministic augmented views of each image.
+fn with_views(mut ds: Dataset, per_sample: usize) -> Dataset {
+    let (rows, d) = (ds.len() * per_sample, ds.image.cols);
+    let data = (0..rows * d)
+        .map(|i| (i % 97) as f32 / 97.0 - 0.5)
+        .collect();
+    ds.image_views = Some(ImageViews {
+        data: Matrix::new(rows, d, data),
+        per_sample,
+    });
     ds
 }
 
@@ -110,7 +123,16 @@ fn round_trips_are_exact_for_every_text_kind() {
     };
     aggregated.text = Some(TextFeatures::Aggregated(first_tags));
     let image_only = digits(3);
-    for ds in [candidates, no_base, aggregated, image_only] {
+    let views_and_text = with_views(candidates.clone(), 4);
+    let views_image_only = with_views(image_only.clone(), 1);
+    for ds in [
+        candidates,
+        no_base,
+        aggregated,
+        image_only,
+        views_and_text,
+        views_image_only,
+    ] {
         let back = bundle_from_bytes(&bundle_to_bytes(&ds).unwrap(), ORIGIN).unwrap();
         assert_eq!(back, ds, "{}", ds.name);
     }
@@ -151,6 +173,12 @@ fn writer_refuses_an_invalid_dataset() {
     assert!(
         matches!(bundle_to_bytes(&ds), Err(DataError::Invalid { field, .. }) if field == "labels")
     );
+    let mut ds = with_views(synthetic_with_base(), 2);
+    ds.image_views.as_mut().unwrap().per_sample = 3;
+    assert!(matches!(
+        bundle_to_bytes(&ds),
+        Err(DataError::Invalid { field, .. }) if field == "image_views rows"
+    ));
 }
 
 #[test]
@@ -308,4 +336,65 @@ fn aggregated_text_with_wrong_rows_is_rejected() {
         read_err(&p),
         "bundle.safetensors: tensor `text` has shape [101, 2] but `image` has n = 100 rows"
     );
+}
+
+#[test]
+fn views_are_written_only_when_present() {
+    let plain = Parts::of(&synthetic_with_base());
+    assert!(!plain.tensors.contains_key("image_views"));
+    let p = Parts::of(&with_views(synthetic_with_base(), 3));
+    let (dtype, shape, _) = &p.tensors["image_views"];
+    assert_eq!((*dtype, shape.as_slice()), (Dtype::F32, &[100, 3, 64][..]));
+}
+
+#[test]
+fn bad_image_views_are_rejected() {
+    type Breaker = Box<dyn Fn(&mut Parts)>;
+    let cases: Vec<(&[&str], Breaker)> = vec![
+        (
+            &["tensor `image_views` has shape [99, 3, 64] but `image` has n = 100 rows"],
+            Box::new(|p| p.put_f32("image_views", vec![99, 3, 64])),
+        ),
+        (
+            &["tensor `image_views` has shape [100, 3, 63] but `image` has d_img = 64"],
+            Box::new(|p| p.put_f32("image_views", vec![100, 3, 63])),
+        ),
+        (
+            &["`image_views`", "rank 2", "[n, V, d_img] (rank 3)"],
+            Box::new(|p| p.put_f32("image_views", vec![300, 64])),
+        ),
+        (
+            &["`image_views`", "dtype F64, expected F32"],
+            Box::new(|p| {
+                let t = p.tensors.get_mut("image_views").unwrap();
+                t.0 = Dtype::F64;
+                t.2 = vec![0; t.2.len() * 2];
+            }),
+        ),
+        (
+            &["`image_views`", "dtype F16, expected F32"],
+            Box::new(|p| {
+                let t = p.tensors.get_mut("image_views").unwrap();
+                t.0 = Dtype::F16;
+                t.2.truncate(t.2.len() / 2);
+            }),
+        ),
+        (
+            &["`image_views`", "non-finite", "NaN"],
+            Box::new(|p| p.set_f32("image_views", 17, f32::NAN)),
+        ),
+        (
+            &["`image_views`", "0 views per sample"],
+            Box::new(|p| p.put_f32("image_views", vec![100, 0, 64])),
+        ),
+    ];
+    for (needles, breaker) in cases {
+        let mut p = Parts::of(&with_views(synthetic_with_base(), 3));
+        breaker(&mut p);
+        let e = read_err(&p);
+        assert!(e.starts_with("bundle.safetensors: "), "{e}");
+        for needle in needles {
+            assert!(e.contains(needle), "`{needle}` not in: {e}");
+        }
+    }
 }

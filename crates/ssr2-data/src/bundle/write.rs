@@ -29,6 +29,10 @@ pub fn bundle_to_bytes(ds: &Dataset) -> Result<Vec<u8>, DataError> {
     let n = ds.len();
     let mut tensors: BTreeMap<&str, Owned> = BTreeMap::new();
     tensors.insert("image", f32_tensor(vec![n, ds.image.cols], &ds.image.data));
+    if let Some(v) = &ds.image_views {
+        let shape = vec![n, v.per_sample, v.data.cols];
+        tensors.insert("image_views", f32_tensor(shape, &v.data.data));
+    }
     match &ds.text {
         None => {}
         Some(TextFeatures::Aggregated(m)) => {

@@ -71,6 +71,7 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<Dataset, DataError> {
         class_names: (0..k_total).map(|k| format!("class-{k}")).collect(),
         num_old: cfg.num_old,
         image: Matrix::new(n, cfg.image_dim, image),
+        image_views: None,
         text: Some(TextFeatures::Candidates {
             tags: Matrix::new(n * cfg.num_tags, cfg.text_dim, tags),
             num_tags: cfg.num_tags,
