@@ -190,17 +190,7 @@ fn metrics_contract_and_values() {
     }
 }
 
-fn write_npy_f64(path: &Path, shape: &[u64], data: &[f64]) {
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(shape)
-        .writer(std::fs::File::create(path).unwrap())
-        .begin_nd()
-        .unwrap();
-    w.extend(data.iter().copied()).unwrap();
-    w.finish().unwrap();
-}
-fn write_npy_i64(path: &Path, shape: &[u64], data: &[i64]) {
+fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], data: &[T]) {
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
         .shape(shape)
@@ -235,21 +225,21 @@ fn bad_input_is_one_line_and_status_2() {
     let text = d.join("notes.npy");
     std::fs::write(&text, "not numpy").unwrap();
     let flat_z = d.join("flat.npy");
-    write_npy_f64(&flat_z, &[20], &[0.5; 20]);
+    write_npy::<f64>(&flat_z, &[20], &[0.5; 20]);
     let float_labels = d.join("float_labels.npy");
-    write_npy_f64(&float_labels, &[20], &[1.0; 20]);
+    write_npy::<f64>(&float_labels, &[20], &[1.0; 20]);
     let short = d.join("short.npy");
-    write_npy_i64(&short, &[7], &[0; 7]);
+    write_npy::<i64>(&short, &[7], &[0; 7]);
     let negative = d.join("neg.npy");
     let mut v = vec![0i64; 20];
     v[3] = -1;
-    write_npy_i64(&negative, &[20], &v);
+    write_npy::<i64>(&negative, &[20], &v);
     let int_z = d.join("int_z.npy");
-    write_npy_i64(&int_z, &[4, 5], &[1; 20]);
+    write_npy::<i64>(&int_z, &[4, 5], &[1; 20]);
     let nan_p = d.join("nan_p.npy");
     let mut pv = vec![0.25; 80];
     pv[9] = f64::NAN;
-    write_npy_f64(&nan_p, &[20, 4], &pv);
+    write_npy::<f64>(&nan_p, &[20, 4], &pv);
     let missing = d.join("missing.npy");
 
     assert_user_error(&["rate", "--z", p(&missing)], "missing.npy", "cannot open");
@@ -395,7 +385,7 @@ fn train_rejects_bad_configs_and_bundles() {
 fn explicit_labelled_indices_replace_the_split() {
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("labelled.npy");
-    write_npy_i64(&idx, &[3], &[0, 10, 20]); // digits 0, 0, 0 in sklearn's order: old class
+    write_npy::<i64>(&idx, &[3], &[0, 10, 20]); // digits 0, 0, 0 in sklearn's order: old class
     let out = dir.path().join("run");
     let res = run(&[
         "train",
@@ -419,7 +409,7 @@ fn explicit_labelled_indices_replace_the_split() {
             .unwrap();
     assert_eq!(report["dataset"]["n_labelled"], 3);
     let bad = dir.path().join("bad_idx.npy");
-    write_npy_i64(&bad, &[2], &[0, 99_999]);
+    write_npy::<i64>(&bad, &[2], &[0, 99_999]);
     assert_user_error(
         &[
             "train",

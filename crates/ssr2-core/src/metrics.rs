@@ -62,19 +62,21 @@ pub fn cluster_accuracy(y_true: &[usize], y_pred: &[usize], num_old: usize) -> A
             hit_new += ok as usize;
         }
     }
-    let frac = |h: usize, c: usize| {
-        if c == 0 {
-            f64::NAN
-        } else {
-            h as f64 / c as f64
-        }
-    };
     Accuracy {
         n,
-        all: frac(hit, n),
-        old: frac(hit_old, n_old),
-        new: frac(hit_new, n_new),
+        all: ratio(hit, n),
+        old: ratio(hit_old, n_old),
+        new: ratio(hit_new, n_new),
         mapping,
+    }
+}
+
+/// `hits / count`, NaN for an empty part (reported as null).
+fn ratio(hits: usize, count: usize) -> f64 {
+    if count == 0 {
+        f64::NAN
+    } else {
+        hits as f64 / count as f64
     }
 }
 
@@ -245,17 +247,10 @@ pub fn edge_ratio(
             cross_new += diff;
         }
     }
-    let frac = |h: usize, c: usize| {
-        if c == 0 {
-            f64::NAN
-        } else {
-            h as f64 / c as f64
-        }
-    };
     EdgeRatio {
-        all: frac(cross, edges.len()),
-        old: frac(cross_old, tot_old),
-        new: frac(cross_new, tot_new),
+        all: ratio(cross, edges.len()),
+        old: ratio(cross_old, tot_old),
+        new: ratio(cross_new, tot_new),
         edges: edges.len(),
     }
 }

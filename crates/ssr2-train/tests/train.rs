@@ -282,7 +282,9 @@ fn pre_extracted_views_replace_feature_noise() {
     cfg.model.use_text = false;
     let mut ds = ssr2_data::generate(&cfg.data.synthetic).unwrap();
     let v = 3;
-    let copies: Vec<f32> = (0..ds.len()).flat_map(|i| ds.image.row(i).repeat(v)).collect();
+    let copies: Vec<f32> = (0..ds.len())
+        .flat_map(|i| ds.image.row(i).repeat(v))
+        .collect();
     ds.image_views = Some(ssr2_data::ImageViews {
         data: ssr2_data::Matrix::new(ds.len() * v, ds.image.cols, copies),
         per_sample: v,
