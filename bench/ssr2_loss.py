@@ -27,6 +27,7 @@ p.add_argument("--classes", type=int, default=200)
 p.add_argument("--reps", type=int, default=5)
 p.add_argument("--threads", type=int, default=os.cpu_count())
 p.add_argument("--device", default="cpu", help="cpu or cuda (ours needs a build with --features cuda)")
+p.add_argument("--ours-device", default=None, help="device of ours if it differs (e.g. wgpu next to torch's cuda)")
 p.add_argument("--route", default="auto", help="log-determinant route of ours: auto, host or tensor")
 p.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "ssr2"))
 args = p.parse_args()
@@ -62,7 +63,8 @@ for _ in range(args.reps):
 ref_ms = statistics.median(times)
 
 ours = json.loads(subprocess.check_output([args.bin, "bench", "--json", "--batch", str(B), "--dim", str(d),
-                                           "--classes", str(K), "--device", args.device, "--route", args.route]))
+                                           "--classes", str(K), "--device", args.ours_device or args.device,
+                                           "--route", args.route]))
 where = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
 print(f"SSR2 loss forward+backward, 2B = {2 * B} rows, d = {d}, K = {K}, half labelled, {where}")
 print(f"{'implementation':<56} {'median ms':>10}")

@@ -1,33 +1,36 @@
 #!/usr/bin/env bash
-# One short run on a CUDA machine (the accelerator of the `device` tool): the SSR2 loss and the
-# trainer on CUDA, against the CPU device and against PyTorch on the same GPU.
-# Build here first:  CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 --features cuda
-#                    mkdir -p gpu-bin && strip -o gpu-bin/ssr2 target-cuda/release/ssr2
-# Then run this script there with gpu-bin carried. Results go to $OUT (or ./gpu-out).
+# One short run on the accelerator machine (the `device` tool): the SSR2 loss and the trainer on
+# the GPU through wgpu (Vulkan), against the CPU device and against PyTorch on the same GPU.
+# (Burn's CUDA backend cannot be built offline here: cubecl-cuda 0.11 downloads LLVM at build
+# time. With internet, `cargo build --release -p ssr2 --features cuda` and `--device cuda`.)
+#
+# Here:   CARGO_TARGET_DIR=target-wgpu cargo build --release -p ssr2 --features wgpu
+#         mkdir -p gpu-bin && strip -o gpu-bin/ssr2 target-wgpu/release/ssr2
+#         (Vulkan loader for the GPU machine, see the device tool's README) .gl/libvulkan1_*.deb
+# There:  bash scripts/gpu-core-check.sh     (carry gpu-bin and .gl); results in $OUT.
 set -u
 BIN=${BIN:-gpu-bin/ssr2}
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
+for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+ldconfig 2>/dev/null
+[ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-# cudarc loads libcuda and NVRTC at run time; PyTorch's wheels ship NVRTC.
-NV=$(python3 -c "import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))" 2>/dev/null)
-if [ -n "$NV" ]; then
-    export LD_LIBRARY_PATH=$(find "$NV/nvidia" -maxdepth 3 -name 'lib' -type d | tr '\n' ':')${LD_LIBRARY_PATH:-}
-fi
-echo "== SSR2 loss, ours on CUDA (host and tensor log-det routes) and on the CPU =="
-timeout 120 "$BIN" bench --device cuda --route host
-timeout 120 "$BIN" bench --device cuda --route tensor --reps 5
-timeout 120 "$BIN" bench --device cpu
-echo "== SSR2 loss vs PyTorch on the same GPU =="
-timeout 180 python3 bench/ssr2_loss.py --device cuda --bin "$BIN" --reps 10
-echo "== trainer: synthetic, seed 0, CUDA vs CPU =="
-/usr/bin/time -f "cuda wall %e s" timeout 240 "$BIN" train --data synthetic --device cuda --seeds 0 --out "$OUT/syn-cuda" --quiet
-/usr/bin/time -f "cpu wall %e s" timeout 240 "$BIN" train --data synthetic --device cpu --seeds 0 --out "$OUT/syn-cpu" --quiet
+echo "== SSR2 loss (2B = 256, d = 512, K = 200): ours on wgpu (both log-det routes) and on the CPU =="
+timeout 150 "$BIN" bench --device wgpu --route host
+timeout 150 "$BIN" bench --device wgpu --route tensor --reps 5
+timeout 100 "$BIN" bench --device cpu
+echo "== the same loss in PyTorch on the GPU (CUDA), next to ours on wgpu =="
+timeout 150 python3 bench/ssr2_loss.py --device cuda --ours-device wgpu --bin "$BIN" --reps 10
+echo "== trainer: synthetic, seed 0, wgpu vs CPU =="
+timeout 200 "$BIN" train --data synthetic --device wgpu --seeds 0 --out "$OUT/syn-wgpu" --quiet
+timeout 200 "$BIN" train --data synthetic --device cpu --seeds 0 --out "$OUT/syn-cpu" --quiet
 python3 - "$OUT" <<'PY'
 import json, sys
-for dev in ["cuda", "cpu"]:
+for dev in ["wgpu", "cpu"]:
     r = json.load(open(f"{sys.argv[1]}/syn-{dev}/seed-0/report.json"))
     h = r["history"]
-    print(dev, "final", r["final_scores"], "rank old/new", r["rank_old_mean"], r["rank_new_mean"],
-          "train s/epoch (last 5)", sum(e["train_seconds"] for e in h[-5:]) / 5)
+    print(dev, "final", r["final_scores"], "rank old/new", round(r["rank_old_mean"], 3), round(r["rank_new_mean"], 3),
+          "train s/epoch", round(sum(e["train_seconds"] for e in h[-5:]) / 5, 3))
 PY

@@ -422,3 +422,50 @@ fn explicit_labelled_indices_replace_the_split() {
         "99999",
     );
 }
+
+#[test]
+fn killed_run_resumes_from_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = bin()
+        .args([
+            "train",
+            "--epochs",
+            "60",
+            "--seeds",
+            "0",
+            "--out",
+            p(&out),
+            "--quiet",
+        ])
+        .spawn()
+        .unwrap();
+    // Wait for the first checkpoint, then kill the process mid-run.
+    let state = out.join("seed-0/state.json");
+    for _ in 0..600 {
+        if state.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(state.exists(), "no checkpoint was written");
+    let before: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let done = before["epoch"].as_u64().unwrap();
+    assert!(done < 59, "the run finished before it was killed");
+    let res = run(&["train", "--resume", p(&out), "--quiet"]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("seed-0/report.json")).unwrap())
+            .unwrap();
+    let history = report["history"].as_array().unwrap();
+    assert_eq!(history.len(), 60);
+    // The epochs before the kill were kept, not recomputed from scratch.
+    let kept = before["history"].as_array().unwrap();
+    assert_eq!(&history[..kept.len()], &kept[..]);
+}

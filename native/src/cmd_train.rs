@@ -231,6 +231,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if args.quiet {
         multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    // Written first, so that `--resume OUT` finds the settings even if the run is killed.
+    if args.resume.is_none() {
+        std::fs::create_dir_all(&out).map_err(|e| Fail::output(&out, e))?;
+        let tmp = out.join("config.toml.partial");
+        std::fs::write(&tmp, cfg.to_toml()).map_err(|e| Fail::output(&tmp, e))?;
+        std::fs::rename(&tmp, out.join("config.toml")).map_err(|e| Fail::output(&out, e))?;
+    }
     let mut reports: Vec<Report> = Vec::new();
     for &seed in &cfg.seeds {
         let ds = load_dataset(&cfg, seed)?;
@@ -246,7 +253,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         bars.epochs.finish();
         reports.push(report);
     }
-    std::fs::write(out.join("config.toml"), cfg.to_toml()).map_err(|e| Fail::output(&out, e))?;
     print_table(&reports);
     eprintln!("runs written to {}", out.display());
     Ok(())
