@@ -14,7 +14,7 @@ use crate::sampler::epoch_batches;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
-use ssr2_core::coteach::{SELECT_FRACTION, SELECT_TEMP, select_confident};
+use ssr2_core::coteach::{SELECT_FRACTION, confidence, select_confident};
 use ssr2_core::loss::cluster::teacher_temperature;
 use ssr2_core::loss::ssr2::BatchLabels;
 use ssr2_data::Dataset;
@@ -260,18 +260,8 @@ fn select_pseudo_labels(
     let k = emb.classes;
     let pick = |logits: &[f32]| -> Selection {
         let n = logits.len() / k;
-        let scores: Vec<f32> = (0..n)
-            .flat_map(|i| {
-                let row = &logits[i * k..(i + 1) * k];
-                let mx = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
-                let e: Vec<f64> = row
-                    .iter()
-                    .map(|&v| ((v as f64 - mx) / SELECT_TEMP).exp())
-                    .collect();
-                let s: f64 = e.iter().sum();
-                e.into_iter().map(move |v| (v / s) as f32)
-            })
-            .collect();
+        let logits = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [n, k]), device);
+        let scores = confidence(logits).try_into_vec_as::<f32>().expect("synchronous read");
         select_confident(&scores, n, k, SELECT_FRACTION)
             .into_iter()
             .enumerate()
