@@ -248,7 +248,7 @@ fn bad_configs_name_the_field() {
 }
 
 /// The paper's compression claim on synthetic multi-modal data (seed 0, measured: contrastive
-/// old 12.6 < new 14.3; SSR2 old 14.2 vs new 15.2): contrastive learning compresses the
+/// old 12.6 < new 14.2; SSR2 old 14.1 vs new 15.1): contrastive learning compresses the
 /// labelled (old) classes below the new ones, SSR2 keeps them within 10% of each other.
 #[test]
 fn ssr2_keeps_old_and_new_ranks_even_where_contrastive_does_not() {
