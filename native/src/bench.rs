@@ -106,7 +106,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         );
         println!(
             "{:<12} {:<10} {:>10.2} {:>10.2}",
-            "flex (CPU)", route_name, median, times[0]
+            args.device, route_name, median, times[0]
         );
     }
     Ok(())

@@ -22,6 +22,19 @@ static MCR2: LazyLock<Value> = LazyLock::new(|| {
     serde_json::from_str(include_str!("../../../tests/reference/mcr2_vectors.json")).unwrap()
 });
 
+/// The device under test: the CPU device, or wgpu with `SSR2_TEST_DEVICE=wgpu` in a build with
+/// the `wgpu` feature (e.g. Mesa's lavapipe: `CUBECL_WGPU_DEFAULT_DEVICE=Cpu`).
+fn test_device() -> Device {
+    match std::env::var("SSR2_TEST_DEVICE").as_deref() {
+        #[cfg(feature = "wgpu")]
+        Ok("wgpu") => Device::wgpu(burn::tensor::DeviceKind::default()),
+        Ok("cpu") | Err(_) => Device::flex(),
+        Ok(other) => {
+            panic!("SSR2_TEST_DEVICE={other}: this build tests cpu (and wgpu with --features wgpu)")
+        }
+    }
+}
+
 const VALUE_TOL: f64 = 1e-4;
 const GRAD_TOL: f64 = 1e-3;
 const ROUTES: [LogdetRoute; 2] = [LogdetRoute::Host, LogdetRoute::Tensor];
@@ -86,7 +99,7 @@ fn frob_rel(actual: &[f32], expected: &[f32]) -> f64 {
 
 #[test]
 fn shared_mcr2_vectors_values_and_gradients() {
-    let dev = Device::flex().autodiff();
+    let dev = test_device().autodiff();
     let inp = &MCR2["inputs"];
     let (m, d, k) = (16, 8, 3);
     let labels = usizes(&inp["y_hard"]);
@@ -129,7 +142,7 @@ fn shared_mcr2_vectors_values_and_gradients() {
     }
     // SSR2 split of the shared vectors (B = 8).
     let b = &MCR2["caseB_ssr2_split_numpy_f64"];
-    let z = t2(&inp["Z"], m, d, &Device::flex());
+    let z = t2(&inp["Z"], m, d, &test_device());
     let zs = z.clone().select(
         0,
         Tensor::from_data(
@@ -140,7 +153,7 @@ fn shared_mcr2_vectors_values_and_gradients() {
                     .collect::<Vec<_>>(),
                 [8],
             ),
-            &Device::flex(),
+            &test_device(),
         ),
     );
     check(
@@ -158,7 +171,7 @@ fn shared_mcr2_vectors_values_and_gradients() {
 
 #[test]
 fn rates_match_numpy_reference() {
-    let dev = Device::flex().autodiff();
+    let dev = test_device().autodiff();
     for case in REF["rates"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let (m, d, k) = (
@@ -219,7 +232,7 @@ fn rates_match_numpy_reference() {
 
 #[test]
 fn ssr2_loss_matches_reference() {
-    let dev = Device::flex();
+    let dev = test_device();
     for case in REF["ssr2"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let (b, d, k) = (
@@ -288,7 +301,7 @@ fn ssr2_loss_matches_reference() {
 
 #[test]
 fn classification_block_matches_reference() {
-    let dev = Device::flex();
+    let dev = test_device();
     for case in REF["cluster"].as_array().unwrap() {
         let (b, k) = (
             case["B"].as_u64().unwrap() as usize,
@@ -336,7 +349,7 @@ fn classification_block_matches_reference() {
 
 #[test]
 fn contrastive_baselines_match_reference() {
-    let dev = Device::flex();
+    let dev = test_device();
     let c = &REF["contrastive"];
     let s = &c["supcon"];
     check(
@@ -377,7 +390,7 @@ fn contrastive_baselines_match_reference() {
 
 #[test]
 fn classifier_coteach_and_rta_match_reference() {
-    let dev = Device::flex();
+    let dev = test_device();
     let c = &REF["classifier"];
     let head = CosineClassifier::from_tensors(
         t2(&c["weight"], 5, 6, &dev),

@@ -261,7 +261,9 @@ fn select_pseudo_labels(
     let pick = |logits: &[f32]| -> Selection {
         let n = logits.len() / k;
         let logits = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [n, k]), device);
-        let scores = confidence(logits).try_into_vec_as::<f32>().expect("synchronous read");
+        let scores = confidence(logits)
+            .try_into_vec_as::<f32>()
+            .expect("synchronous read");
         select_confident(&scores, n, k, SELECT_FRACTION)
             .into_iter()
             .enumerate()
