@@ -242,48 +242,54 @@ fn bad_input_is_one_line_and_status_2() {
     write_npy::<f64>(&nan_p, &[20, 4], &pv);
     let missing = d.join("missing.npy");
 
-    assert_user_error(&["rate", "--z", p(&missing)], "missing.npy", "cannot open");
-    assert_user_error(&["rate", "--z", p(&text)], "notes.npy", "not a .npy");
-    assert_user_error(&["rate", "--z", p(&flat_z)], "flat.npy", "2-D");
-    assert_user_error(
-        &["rate", "--z", zs, "--labels", p(&float_labels)],
-        "float_labels.npy",
-        "int32 or int64",
-    );
-    assert_user_error(
-        &["rate", "--z", zs, "--labels", p(&short)],
-        "short.npy",
-        "7 rows",
-    );
-    assert_user_error(
-        &["rate", "--z", zs, "--labels", p(&negative)],
-        "neg.npy",
-        "non-negative",
-    );
-    assert_user_error(
-        &["rate", "--z", zs, "--probs", p(&nan_p)],
-        "nan_p.npy",
-        "non-finite",
-    );
-    assert_user_error(
-        &["rate", "--z", p(&int_z)],
-        "int_z.npy",
-        "float32 or float64",
-    );
-    assert_user_error(&["rate", "--z", zs, "--eps2", "0"], "--eps2", "positive");
-    assert_user_error(
-        &[
-            "metrics",
-            "--true",
-            p(&fixture("metrics_true.npy")),
-            "--pred",
-            p(&short),
-            "--num-old",
-            "3",
-        ],
-        "short.npy",
-        "7 predictions",
-    );
+    let truth = fixture("metrics_true.npy");
+    let cases: [(&[&str], &str, &str); 10] = [
+        (&["rate", "--z", p(&missing)], "missing.npy", "cannot open"),
+        (&["rate", "--z", p(&text)], "notes.npy", "not a .npy"),
+        (&["rate", "--z", p(&flat_z)], "flat.npy", "2-D"),
+        (
+            &["rate", "--z", zs, "--labels", p(&float_labels)],
+            "float_labels.npy",
+            "int32 or int64",
+        ),
+        (
+            &["rate", "--z", zs, "--labels", p(&short)],
+            "short.npy",
+            "7 rows",
+        ),
+        (
+            &["rate", "--z", zs, "--labels", p(&negative)],
+            "neg.npy",
+            "non-negative",
+        ),
+        (
+            &["rate", "--z", zs, "--probs", p(&nan_p)],
+            "nan_p.npy",
+            "non-finite",
+        ),
+        (
+            &["rate", "--z", p(&int_z)],
+            "int_z.npy",
+            "float32 or float64",
+        ),
+        (&["rate", "--z", zs, "--eps2", "0"], "--eps2", "positive"),
+        (
+            &[
+                "metrics",
+                "--true",
+                p(&truth),
+                "--pred",
+                p(&short),
+                "--num-old",
+                "3",
+            ],
+            "short.npy",
+            "7 predictions",
+        ),
+    ];
+    for (args, file, expect) in cases {
+        assert_user_error(args, file, expect);
+    }
 
     // Argument errors come from clap: status 2 as well.
     let out = run(&[
