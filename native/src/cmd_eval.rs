@@ -58,8 +58,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
         let ds = load_dataset(&cfg, report.seed)?;
         let use_text = report.dataset.modalities.iter().any(|m| m == "text");
-        let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| t.dim());
-        let mut model = HeadModel::new(&cfg.model, ds.image.cols, d_txt, ds.num_classes(), &device);
+        let mut model = HeadModel::for_dataset(&cfg.model, &ds, use_text, &device);
         load_heads(&dir.join(&report.heads), &mut model).map_err(Fail::arg)?;
         let ev = evaluate(&model, &ds, &cfg.rta, &cfg.eval, &device);
         let agrees = (ev.accuracy.all - report.final_scores.all).abs() < 1e-9;

@@ -9,6 +9,7 @@ use burn::tensor::activation::relu;
 use ssr2_core::classifier::CosineClassifier;
 use ssr2_core::ops::l2_normalize;
 use ssr2_core::rta::{RtaConfig, aggregate};
+use ssr2_data::Dataset;
 
 /// Fixed per-coordinate standardisation `(x - mean) / std` of raw inputs, measured on the
 /// training set and saved with the weights (not trained).
@@ -146,6 +147,13 @@ impl HeadModel {
             model.image.adapter.norm = Some(InputNorm::fit(&vec![0.0; d_img], d_img, device));
         }
         model
+    }
+
+    /// Heads sized for `ds`: its image dimension and classes, and a text branch when `use_text`
+    /// and the data has text.
+    pub fn for_dataset(cfg: &ModelConfig, ds: &Dataset, use_text: bool, device: &Device) -> Self {
+        let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| t.dim());
+        Self::new(cfg, ds.image.cols, d_txt, ds.num_classes(), device)
     }
 
     /// Measure the image standardisation on the training inputs (`n x d_img`, row-major).

@@ -3,7 +3,7 @@
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
-use crate::eval::{Evaluation, embed, evaluate, rta_config};
+use crate::eval::{Embedded, Evaluation, embed, evaluate, rta_config};
 use crate::inputs::{cat_text, image_input, text_input};
 use crate::model::HeadModel;
 use crate::objective::{BatchContext, ModalityOut, TERM_NAMES, batch_loss};
@@ -74,10 +74,9 @@ pub fn train(
     }
     let config_toml = cfg.to_toml();
     let use_text = cfg.model.use_text && ds.text.is_some();
-    let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| t.dim());
     let ad = device.clone().autodiff();
     ad.seed(seed);
-    let mut model = HeadModel::new(&cfg.model, ds.image.cols, d_txt, ds.num_classes(), &ad);
+    let mut model = HeadModel::for_dataset(&cfg.model, ds, use_text, &ad);
     model.fit_input_norm(&ds.image.data, ds.image.cols, &ad);
     let mut sgd = Sgd {
         momentum: cfg.optim.momentum,
@@ -111,7 +110,23 @@ pub fn train(
         let started = Instant::now();
         let warmup = epoch <= o.warmup_epochs;
         let (by_image, by_text) = if use_text && !warmup {
-            select_pseudo_labels(&model, ds, cfg, device)
+            // The previous epoch's evaluation already embedded the unlabelled set with these
+            // weights; only the first epoch after a resume has to embed it here.
+            let fresh;
+            let emb = match &last_eval {
+                Some(ev) => &ev.embedded,
+                None => {
+                    fresh = embed(
+                        &model.valid(),
+                        ds,
+                        &ds.unlabelled_indices(),
+                        &cfg.rta,
+                        device,
+                    );
+                    &fresh
+                }
+            };
+            select_pseudo_labels(emb, device)
         } else {
             (None, None)
         };
@@ -248,15 +263,9 @@ pub fn train(
 type Selection = HashMap<usize, usize>;
 
 /// SPEC §6: per class, the most confident unlabelled samples of each branch, chosen by the image
-/// branch and by the text branch.
-fn select_pseudo_labels(
-    model: &HeadModel,
-    ds: &Dataset,
-    cfg: &TrainConfig,
-    device: &Device,
-) -> (Option<Selection>, Option<Selection>) {
-    let idx = ds.unlabelled_indices();
-    let emb = embed(&model.valid(), ds, &idx, &cfg.rta, device);
+/// branch and by the text branch, from the logits of the unlabelled set.
+fn select_pseudo_labels(emb: &Embedded, device: &Device) -> (Option<Selection>, Option<Selection>) {
+    let idx = &emb.indices;
     let k = emb.classes;
     let pick = |logits: &[f32]| -> Selection {
         let n = logits.len() / k;
