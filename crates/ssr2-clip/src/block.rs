@@ -1,0 +1,162 @@
+//! The pre-norm transformer block shared by both CLIP towers.
+
+use burn::module::Param;
+use burn::nn::{LayerNorm, LayerNormConfig, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+
+use crate::ClipError;
+use crate::config::{Activation, TowerConfig};
+use crate::weights::Source;
+
+/// Multi-head self-attention with separate q/k/v projections (Hugging Face layout).
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub out: Linear,
+    #[module(skip)]
+    pub heads: usize,
+}
+
+impl SelfAttention {
+    /// `x`: `[batch, tokens, hidden]`. Scale 1/sqrt(head_dim) as in CLIP.
+    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
+        let [b, l, h] = x.dims();
+        let split = |t: Tensor<3>| {
+            t.reshape([b, l, self.heads, h / self.heads])
+                .swap_dims(1, 2)
+        };
+        let q = split(self.q.forward(x.clone()));
+        let k = split(self.k.forward(x.clone()));
+        let v = split(self.v.forward(x));
+        let options = AttentionModuleOptions {
+            scale: None,
+            softcap: None,
+            is_causal: causal,
+        };
+        let y = attention(q, k, v, None, None, options);
+        self.out.forward(y.swap_dims(1, 2).reshape([b, l, h]))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub fc1: Linear,
+    pub fc2: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl Mlp {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let h = self.fc1.forward(x);
+        let h = match self.activation {
+            // quick_gelu(x) = x * sigmoid(1.702 x) (OpenAI CLIP)
+            Activation::QuickGelu => h.clone() * sigmoid(h * 1.702),
+            Activation::Gelu => gelu(h),
+            Activation::GeluTanh => gelu_approximate(h),
+        };
+        self.fc2.forward(h)
+    }
+}
+
+/// `x + attn(ln1(x))`, then `x + mlp(ln2(x))`.
+#[derive(Module, Debug)]
+pub struct Block {
+    pub ln1: LayerNorm,
+    pub attn: SelfAttention,
+    pub ln2: LayerNorm,
+    pub mlp: Mlp,
+}
+
+impl Block {
+    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
+        let x = x.clone() + self.attn.forward(self.ln1.forward(x), causal);
+        x.clone() + self.mlp.forward(self.ln2.forward(x))
+    }
+
+    /// Loads `{prefix}.{layer_norm1,self_attn,layer_norm2,mlp}`.
+    pub fn load(
+        src: &dyn Source,
+        prefix: &str,
+        cfg: &TowerConfig,
+        device: &Device,
+    ) -> Result<Self, ClipError> {
+        let h = cfg.hidden;
+        let eps = cfg.layer_norm_eps;
+        let lin = |name: &str, d_in: usize, d_out: usize| {
+            load_linear(src, &format!("{prefix}.{name}"), d_in, d_out, true, device)
+        };
+        Ok(Block {
+            ln1: load_layer_norm(src, &format!("{prefix}.layer_norm1"), h, eps, device)?,
+            attn: SelfAttention {
+                q: lin("self_attn.q_proj", h, h)?,
+                k: lin("self_attn.k_proj", h, h)?,
+                v: lin("self_attn.v_proj", h, h)?,
+                out: lin("self_attn.out_proj", h, h)?,
+                heads: cfg.heads,
+            },
+            ln2: load_layer_norm(src, &format!("{prefix}.layer_norm2"), h, eps, device)?,
+            mlp: Mlp {
+                fc1: lin("mlp.fc1", h, cfg.intermediate)?,
+                fc2: lin("mlp.fc2", cfg.intermediate, h)?,
+                activation: cfg.activation,
+            },
+        })
+    }
+}
+
+/// A tensor of the given shape from `src`.
+pub fn load_tensor<const D: usize>(
+    src: &dyn Source,
+    name: &str,
+    shape: [usize; D],
+    device: &Device,
+) -> Result<Tensor<D>, ClipError> {
+    let v = src.get(name, &shape)?;
+    Ok(Tensor::from_data(TensorData::new(v, shape), device))
+}
+
+/// `{name}.weight` is PyTorch's `[out, in]`; Burn's Linear stores `[in, out]`.
+pub fn load_linear(
+    src: &dyn Source,
+    name: &str,
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    device: &Device,
+) -> Result<Linear, ClipError> {
+    let w = load_tensor(src, &format!("{name}.weight"), [d_out, d_in], device)?.transpose();
+    let b = if bias {
+        let b = load_tensor(src, &format!("{name}.bias"), [d_out], device)?;
+        Some(Param::from_tensor(b))
+    } else {
+        None
+    };
+    Ok(Linear {
+        weight: Param::from_tensor(w),
+        bias: b,
+    })
+}
+
+pub fn load_layer_norm(
+    src: &dyn Source,
+    name: &str,
+    d: usize,
+    eps: f64,
+    device: &Device,
+) -> Result<LayerNorm, ClipError> {
+    let mut ln = LayerNormConfig::new(d).with_epsilon(eps).init(device);
+    ln.gamma = Param::from_tensor(load_tensor(src, &format!("{name}.weight"), [d], device)?);
+    ln.beta = Some(Param::from_tensor(load_tensor(
+        src,
+        &format!("{name}.bias"),
+        [d],
+        device,
+    )?));
+    Ok(ln)
+}

@@ -1,0 +1,23 @@
+//! CLIP (ViT image encoder and causal text encoder) as Burn modules, loaded from Hugging Face
+//! folders (`config.json`, `model.safetensors`, `tokenizer.json`), on any Burn device.
+//!
+//! Both towers expose the projected embedding, the pre-projection pooled feature and the input
+//! of the last block, so that a trainer can fine-tune only the last block (SPEC §8).
+
+mod block;
+pub mod config;
+mod error;
+mod model;
+pub mod text;
+pub mod tokenizer;
+pub mod vision;
+pub mod weights;
+
+pub use block::Block;
+pub use config::{Activation, ClipConfig};
+pub use error::ClipError;
+pub use model::{Clip, ClipFolder};
+pub use text::{TextOutput, TextTower};
+pub use tokenizer::{CONTEXT_LENGTH, ClipTokenizer, Tokens};
+pub use vision::{VisionOutput, VisionTower};
+pub use weights::{Checkpoint, Random, Source};

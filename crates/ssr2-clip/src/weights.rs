@@ -1,0 +1,143 @@
+//! Where parameters come from: a safetensors checkpoint (Hugging Face key layout, f32/f16/bf16)
+//! or seeded random values (benchmarks and tests at full shape without a download).
+
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::ClipError;
+
+/// A named-parameter source. Names and shapes follow the Hugging Face CLIP layout, with
+/// PyTorch's `[out, in]` order for linear weights.
+pub trait Source {
+    /// The values of `name` in row-major order; checks the shape.
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ClipError>;
+}
+
+/// A safetensors file held in memory.
+pub struct Checkpoint {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl Checkpoint {
+    pub fn open(path: &Path) -> Result<Self, ClipError> {
+        let bytes = std::fs::read(path).map_err(|e| ClipError::io(path, e))?;
+        let ckpt = Checkpoint {
+            path: path.to_path_buf(),
+            bytes,
+        };
+        ckpt.view()?;
+        Ok(ckpt)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn view(&self) -> Result<SafeTensors<'_>, ClipError> {
+        SafeTensors::deserialize(&self.bytes).map_err(|e| ClipError::Checkpoint {
+            path: self.path.clone(),
+            msg: e.to_string(),
+        })
+    }
+
+    /// Tensor names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .view()
+            .map(|v| v.names().into_iter().map(str::to_string).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.view().is_ok_and(|v| v.tensor(name).is_ok())
+    }
+}
+
+impl Source for Checkpoint {
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ClipError> {
+        let view = self.view()?;
+        let t = view.tensor(name).map_err(|_| ClipError::MissingTensor {
+            path: self.path.clone(),
+            name: name.to_string(),
+        })?;
+        if t.shape() != shape {
+            return Err(ClipError::WrongShape {
+                path: self.path.clone(),
+                name: name.to_string(),
+                expected: shape.to_vec(),
+                actual: t.shape().to_vec(),
+            });
+        }
+        let data = t.data();
+        let values = match t.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(ClipError::WrongDtype {
+                    path: self.path.clone(),
+                    name: name.to_string(),
+                    dtype: format!("{other:?}"),
+                });
+            }
+        };
+        Ok(values)
+    }
+}
+
+/// Seeded pseudo-random parameters: N(0, 0.02²) weights, unit norm-layer scales, zero biases,
+/// roughly transformers' initialisation. Deterministic per (seed, name).
+pub struct Random {
+    pub seed: u64,
+}
+
+impl Source for Random {
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ClipError> {
+        let n: usize = shape.iter().product();
+        let is_norm =
+            name.contains("layer_norm") || name.contains("layrnorm") || name.contains("layernorm");
+        if name.ends_with(".bias") {
+            return Ok(vec![0.0; n]);
+        }
+        if is_norm {
+            return Ok(vec![1.0; n]);
+        }
+        let mut state = self.seed ^ fnv1a(name);
+        Ok((0..n).map(|_| 0.02 * normal(&mut state)).collect())
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// SplitMix64 step.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Standard normal by Box-Muller.
+fn normal(state: &mut u64) -> f32 {
+    let u1 = ((next(state) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let u2 = (next(state) >> 11) as f64 / (1u64 << 53) as f64;
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
