@@ -59,6 +59,9 @@ pub struct Dataset {
     pub image: Matrix,
     /// Optional pre-extracted augmented views of `image` (e.g. features of random crops).
     pub image_views: Option<ImageViews>,
+    /// Optional features before the image projection (e.g. CLIP's pooled class token,
+    /// n x d_hidden); carried along for tools, unused by the trainer.
+    pub image_pooled: Option<Matrix>,
     /// None = image-only.
     pub text: Option<TextFeatures>,
     /// Remapped true labels, old classes are 0..num_old.
@@ -142,6 +145,10 @@ impl Dataset {
         }
         if let Some(views) = &self.image_views {
             validate_views(views, n, self.image.cols)?;
+        }
+        if let Some(pooled) = &self.image_pooled {
+            check_matrix("image_pooled", pooled)?;
+            check_len("image_pooled", pooled.rows, n)?;
         }
         if let Some(text) = &self.text {
             validate_text(text, n)?;
@@ -255,6 +262,7 @@ mod tests {
                 data: Matrix::new(8, 2, vec![0.3; 16]),
                 per_sample: 2,
             }),
+            image_pooled: Some(Matrix::new(4, 3, vec![0.25; 12])),
             text: Some(TextFeatures::Candidates {
                 tags: Matrix::new(8, 2, vec![0.1; 16]),
                 num_tags: 2,

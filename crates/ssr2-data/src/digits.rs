@@ -49,6 +49,7 @@ pub fn digits(seed: u64) -> Dataset {
         sample_ids: (0..image.rows).map(|i| format!("digits/{i:04}")).collect(),
         image,
         image_views: None,
+        image_pooled: None,
         text: None,
     }
 }

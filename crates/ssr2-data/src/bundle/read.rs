@@ -7,9 +7,10 @@ use super::{BUNDLE_VERSION, FORMAT};
 use crate::{DataError, Dataset, ImageViews, Matrix, TextFeatures};
 
 /// Every tensor name a bundle may hold.
-const KNOWN_TENSORS: [&str; 8] = [
+const KNOWN_TENSORS: [&str; 9] = [
     "image",
     "image_views",
+    "image_pooled",
     "text",
     "text_tags",
     "text_attributes",
@@ -73,6 +74,14 @@ pub fn bundle_from_bytes(bytes: &[u8], origin: &str) -> Result<Dataset, DataErro
         return Err(r.err(msg));
     }
     let image_views = r.image_views(n, d_img)?;
+    let image_pooled = match r.optional("image_pooled", Dtype::F32, "[n, d_hidden]", 2)? {
+        None => None,
+        Some(view) => {
+            r.check_n("image_pooled", &view, n)?;
+            let d = view.shape()[1];
+            Some(Matrix::new(n, d, r.f32s("image_pooled", &view)?))
+        }
+    };
     let text = r.text(n)?;
     let ds = Dataset {
         name: meta("dataset")?,
@@ -80,6 +89,7 @@ pub fn bundle_from_bytes(bytes: &[u8], origin: &str) -> Result<Dataset, DataErro
         num_old,
         image,
         image_views,
+        image_pooled,
         text,
         labels,
         labelled,

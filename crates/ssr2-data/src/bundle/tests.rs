@@ -125,7 +125,11 @@ fn round_trips_are_exact_for_every_text_kind() {
     let image_only = digits(3);
     let views_and_text = with_views(candidates.clone(), 4);
     let views_image_only = with_views(image_only.clone(), 1);
+    let mut pooled = image_only.clone();
+    let n = pooled.len();
+    pooled.image_pooled = Some(Matrix::new(n, 3, (0..n * 3).map(|i| i as f32).collect()));
     for ds in [
+        pooled,
         candidates,
         no_base,
         aggregated,

@@ -33,6 +33,9 @@ pub fn bundle_to_bytes(ds: &Dataset) -> Result<Vec<u8>, DataError> {
         let shape = vec![n, v.per_sample, v.data.cols];
         tensors.insert("image_views", f32_tensor(shape, &v.data.data));
     }
+    if let Some(p) = &ds.image_pooled {
+        tensors.insert("image_pooled", f32_tensor(vec![n, p.cols], &p.data));
+    }
     match &ds.text {
         None => {}
         Some(TextFeatures::Aggregated(m)) => {

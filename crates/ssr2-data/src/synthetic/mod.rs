@@ -72,6 +72,7 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<Dataset, DataError> {
         num_old: cfg.num_old,
         image: Matrix::new(n, cfg.image_dim, image),
         image_views: None,
+        image_pooled: None,
         text: Some(TextFeatures::Candidates {
             tags: Matrix::new(n * cfg.num_tags, cfg.text_dim, tags),
             num_tags: cfg.num_tags,
