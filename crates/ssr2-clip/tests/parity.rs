@@ -139,6 +139,8 @@ fn text_embeddings_match_transformers() {
 #[test]
 fn broken_folders_name_the_file_and_tensor() {
     let dev = device();
+    let tiny_dir =
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/clip-tiny");
     let tmp = std::env::temp_dir().join(format!("ssr2-clip-broken-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     // No config.json.
