@@ -2,6 +2,10 @@
 //! crates, prints JSON or tables. User errors print one line and exit with status 2.
 
 mod bench;
+mod clip_io;
+mod cmd_embed;
+mod cmd_extract;
+mod cmd_retrieve;
 mod cmd_eval;
 mod cmd_metrics;
 mod cmd_rate;
@@ -34,6 +38,10 @@ enum Command {
     Rate(cmd_rate::RateArgs),
     Metrics(cmd_metrics::MetricsArgs),
     Bench(bench::BenchArgs),
+    EmbedImages(cmd_embed::EmbedImagesArgs),
+    EmbedText(cmd_embed::EmbedTextArgs),
+    Extract(cmd_extract::ExtractArgs),
+    Retrieve(cmd_retrieve::RetrieveArgs),
 }
 
 fn main() {
@@ -44,6 +52,10 @@ fn main() {
         Command::Rate(a) => cmd_rate::run(&a),
         Command::Metrics(a) => cmd_metrics::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::EmbedImages(a) => cmd_embed::run_images(&a),
+        Command::EmbedText(a) => cmd_embed::run_text(&a),
+        Command::Extract(a) => cmd_extract::run(&a),
+        Command::Retrieve(a) => cmd_retrieve::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

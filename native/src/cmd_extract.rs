@@ -1,0 +1,208 @@
+//! `ssr2 extract`: CLIP image features of a dataset's training images -> a feature bundle.
+//! Resumable: finished batches are kept in `OUT.parts/` until the bundle is written.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use ssr2_data::{Dataset, ImageSource, Matrix, OpenOptions, image_dataset_names, open_image_dataset};
+
+use crate::clip_io::{Model, content_hash};
+use crate::cmd_embed::bar;
+use crate::cmd_train::device;
+use crate::fail::{Fail, Result};
+
+/// Extract CLIP image features for every training image of a dataset into a feature bundle
+/// (docs/BUNDLE.md) that `ssr2 train --features` reads: L2-normalised projected embeddings
+/// (`image`), the features before the projection (`image_pooled`), true labels remapped old
+/// classes first, and the GCD labelled mask (SPEC §1).
+///
+/// Interrupted runs continue where they stopped: finished batches wait in OUT.parts/ (checked
+/// against the model, dataset and batch size) until the bundle is complete. Then run
+/// `ssr2 retrieve` to add the RTA text candidates.
+#[derive(Args)]
+pub struct ExtractArgs {
+    /// A Hugging Face CLIP folder: config.json, model.safetensors, tokenizer.json.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Dataset layout (see docs/DATASETS.md): cifar10, cifar100, oxford_pets, flowers102,
+    /// stanford_cars, cub200, imagefolder, ...
+    #[arg(long)]
+    dataset: String,
+    /// The dataset's root folder.
+    #[arg(long, value_name = "PATH")]
+    root: PathBuf,
+    /// Output bundle (written atomically when complete).
+    #[arg(long, value_name = "BUNDLE")]
+    out: PathBuf,
+    /// imagefolder only: the first N classes (sorted names) are old (default: half).
+    #[arg(long, value_name = "N")]
+    old: Option<usize>,
+    /// Seed of the labelled-sample draw (50% of old-class samples).
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// cpu, or wgpu/cuda in builds with that feature.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Discard the progress of an interrupted run instead of continuing it.
+    #[arg(long)]
+    restart: bool,
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// What the finished batches in OUT.parts/ were computed with.
+#[derive(Serialize, Deserialize, PartialEq, Debug)]
+struct Manifest {
+    model_hash: String,
+    dataset: String,
+    root: String,
+    samples: usize,
+    batch: usize,
+}
+
+fn parts_dir(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".parts");
+    PathBuf::from(s)
+}
+
+pub fn run(args: &ExtractArgs) -> Result<()> {
+    if !image_dataset_names().contains(&args.dataset.as_str()) {
+        return Err(Fail::arg(format!(
+            "--dataset {}: unknown, expected one of {}",
+            args.dataset,
+            image_dataset_names().join(", ")
+        )));
+    }
+    let opts = OpenOptions {
+        num_old: args.old,
+        split_seed: args.split_seed,
+        ..OpenOptions::default()
+    };
+    let list = open_image_dataset(&args.dataset, &args.root, &opts).map_err(|e| Fail(e.to_string()))?;
+    let model = Model::open(&args.model, device(&args.device)?)?;
+    let batch = args.batch.max(1);
+    let n = list.items.len();
+    let manifest = Manifest {
+        model_hash: format!(
+            "{:016x}",
+            content_hash(&[
+                &args.model.join("config.json"),
+                &model.folder.weights_path()
+            ])?
+        ),
+        dataset: args.dataset.clone(),
+        root: args.root.display().to_string(),
+        samples: n,
+        batch,
+    };
+    let parts = prepare_parts(&parts_dir(&args.out), &manifest, args.restart)?;
+
+    let (d, h) = (
+        model.folder.config.projection_dim,
+        model.folder.config.vision.tower.hidden,
+    );
+    let bar = bar(n, "images", args.quiet);
+    let mut image = Vec::with_capacity(n * d);
+    let mut pooled = Vec::with_capacity(n * h);
+    for (k, chunk) in list.items.chunks(batch).enumerate() {
+        let part = parts.join(format!("part-{k:06}.f32"));
+        let rows = chunk.len();
+        let (emb, pool) = match read_part(&part, rows, d, h)? {
+            Some(done) => done,
+            None => {
+                let refs: Vec<&ImageSource> = chunk.iter().map(|it| &it.source).collect();
+                let pixels = model.preprocess(&refs)?;
+                let (emb, pool) = model.embed_pixels(pixels, rows);
+                write_part(&part, &emb, &pool)?;
+                (emb, pool)
+            }
+        };
+        image.extend(emb);
+        pooled.extend(pool);
+        bar.inc(rows as u64);
+    }
+    bar.finish_and_clear();
+
+    let ds = Dataset {
+        name: list.name.clone(),
+        class_names: list.class_names.clone(),
+        num_old: list.num_old,
+        image: Matrix::new(n, d, image),
+        image_views: None,
+        image_pooled: Some(Matrix::new(n, h, pooled)),
+        text: None,
+        labels: list.items.iter().map(|it| it.label).collect(),
+        labelled: list.labelled.clone(),
+        sample_ids: list.items.iter().map(|it| it.id.clone()).collect(),
+    };
+    ssr2_data::write_bundle(&args.out, &ds).map_err(|e| Fail(e.to_string()))?;
+    std::fs::remove_dir_all(&parts).map_err(|e| Fail::output(&parts, e))?;
+    eprintln!(
+        "wrote {}: {n} images ({} labelled), {} classes ({} old), features {d}, pre-projection {h}",
+        args.out.display(),
+        ds.labelled.iter().filter(|&&l| l).count(),
+        ds.class_names.len(),
+        ds.num_old
+    );
+    Ok(())
+}
+
+/// Creates OUT.parts/ with its manifest, or checks that an existing one matches.
+fn prepare_parts(dir: &Path, manifest: &Manifest, restart: bool) -> Result<PathBuf> {
+    let path = dir.join("manifest.json");
+    if restart && dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Fail::output(dir, e))?;
+    }
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Fail::input(&path, format!("cannot read: {e}")))?;
+        let old: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Fail::input(&path, format!("not an extract manifest ({e}); use --restart")))?;
+        if &old != manifest {
+            return Err(Fail::input(
+                &path,
+                "unfinished extraction with another model, dataset or batch size: \
+                 use --restart to discard it",
+            ));
+        }
+        eprintln!("continuing the unfinished extraction in {}", dir.display());
+        return Ok(dir.to_path_buf());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Fail::output(dir, e))?;
+    let text = serde_json::to_string_pretty(manifest).expect("manifest serialises");
+    write_atomic(&path, text.as_bytes())?;
+    Ok(dir.to_path_buf())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(|e| Fail::output(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Fail::output(path, e))
+}
+
+/// One finished batch: embeddings then pooled features, little-endian f32.
+fn write_part(path: &Path, emb: &[f32], pooled: &[f32]) -> Result<()> {
+    let bytes: Vec<u8> = emb.iter().chain(pooled).flat_map(|v| v.to_le_bytes()).collect();
+    write_atomic(path, &bytes)
+}
+
+fn read_part(path: &Path, rows: usize, d: usize, h: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(None);
+    };
+    if bytes.len() != rows * (d + h) * 4 {
+        // A torn or foreign file: recompute that batch.
+        return Ok(None);
+    }
+    let v: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let (emb, pooled) = v.split_at(rows * d);
+    Ok(Some((emb.to_vec(), pooled.to_vec())))
+}
