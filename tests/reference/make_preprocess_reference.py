@@ -50,6 +50,10 @@ def save_f32(name, arr):
 
 
 def main():
+    import PIL
+
+    # Pillow 13 picks the pass order per shape; older Pillow always resized horizontally first.
+    assert PIL.__version__.split(".")[0] == "13", PIL.__version__
     os.makedirs(OUT, exist_ok=True)
     inputs = {"a": (61, 47, 1), "b": (120, 90, 2), "c": (13, 29, 3), "d": (40, 40, 4)}
     images = {}
@@ -57,11 +61,14 @@ def main():
         images[name] = synthetic(w, h, seed)
         images[name].save(os.path.join(OUT, f"{name}.png"))
 
-    # PIL's bicubic resize: down, up, one axis only, odd and non-square, identity, 1x1.
+    # PIL's bicubic resize: down, up, one axis only, odd and non-square, identity, 1x1, and
+    # both pass orders of Pillow 13 (vertical first when the height shrinks by more than twice
+    # as many pixels as the width: b 100x20, c 7x5, c 1x1, d 60x10; b 100x50 is the tie).
     resize_cases = [
         ("a", 17, 11), ("a", 61, 47), ("a", 30, 47), ("a", 61, 20), ("a", 122, 95),
         ("b", 33, 97), ("b", 64, 90), ("b", 120, 41), ("b", 7, 5), ("b", 150, 113),
         ("c", 40, 77), ("c", 1, 1), ("c", 5, 90), ("d", 23, 23), ("d", 96, 41),
+        ("b", 100, 20), ("b", 100, 50), ("c", 7, 5), ("d", 60, 10),
     ]
     resize = []
     for name, w, h in resize_cases:

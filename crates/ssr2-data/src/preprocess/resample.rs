@@ -2,8 +2,8 @@
 //!
 //! Separable convolution with the Keys cubic (a = -0.5). When shrinking, the kernel is
 //! stretched by the scale factor (antialiasing). Weights are normalised to sum 1 in f64, then
-//! turned into 22-bit fixed point; each pass rounds and clamps to u8, horizontal pass first,
-//! and a pass whose size does not change is skipped, as in PIL.
+//! turned into 22-bit fixed point; each pass rounds and clamps to u8, and a pass whose size
+//! does not change is skipped, as in PIL.
 
 use image::RgbImage;
 
@@ -104,7 +104,12 @@ fn pass(
 }
 
 /// Resizes like PIL's `Image.resize((width, height), Image.BICUBIC)` on an RGB image (no
-/// `reducing_gap`, full box): the same u8 values. A zero-sized request gives an empty image.
+/// `reducing_gap`, full box): the same u8 values as Pillow 13.0. A zero-sized request gives an
+/// empty image.
+///
+/// Pass order follows Pillow 13: vertical first when the height shrinks by more than twice
+/// as many pixels as the width does, else horizontal first (Pillow 12 and older always went
+/// horizontal first; the two orders can differ by a few levels on those extreme shapes).
 pub fn resize_bicubic(img: &RgbImage, width: u32, height: u32) -> RgbImage {
     let (w0, h0) = (img.width() as usize, img.height() as usize);
     let (w1, h1) = (width as usize, height as usize);
@@ -114,29 +119,55 @@ pub fn resize_bicubic(img: &RgbImage, width: u32, height: u32) -> RgbImage {
     if (w0, h0) == (w1, h1) {
         return img.clone();
     }
+    let shrink_h = h0 as i64 - h1 as i64;
+    let shrink_w = w0 as i64 - w1 as i64;
+    let horizontal_first = !(shrink_h > 0 && shrink_h > shrink_w * 2);
+    let data = if horizontal_first {
+        horizontal_then_vertical(img, w1, h1)
+    } else {
+        vertical_then_horizontal(img, w1, h1)
+    };
+    RgbImage::from_raw(width, height, data).expect("buffer sized width * height * 3")
+}
+
+fn horizontal_then_vertical(img: &RgbImage, w1: usize, h1: usize) -> Vec<u8> {
+    let (w0, h0) = (img.width() as usize, img.height() as usize);
     let mut vert = weights(h0, h1);
     // The horizontal pass only covers the rows the vertical pass reads, as in PIL.
     let first = vert.bounds[0].0;
     let (last_min, last_n) = vert.bounds[h1 - 1];
     let last = last_min + last_n;
-    let (tmp, tmp_w): (Vec<u8>, usize) = if w1 != w0 {
+    let tmp = if w1 != w0 {
         let horiz = weights(w0, w1);
         let mut out = vec![0u8; w1 * (last - first) * 3];
         let lines = (first..last).map(|y| (y * w0, (y - first) * w1));
         pass(img.as_raw(), &mut out, &horiz, lines, 1, 1);
         vert.bounds.iter_mut().for_each(|b| b.0 -= first);
-        (out, w1)
-    } else {
-        (img.as_raw().clone(), w0)
-    };
-    let data = if h1 != h0 {
-        let mut out = vec![0u8; w1 * h1 * 3];
-        pass(&tmp, &mut out, &vert, (0..w1).map(|x| (x, x)), tmp_w, w1);
         out
     } else {
-        tmp
+        img.as_raw().clone()
     };
-    RgbImage::from_raw(width, height, data).expect("buffer sized width * height * 3")
+    if h1 == h0 {
+        return tmp;
+    }
+    let mut out = vec![0u8; w1 * h1 * 3];
+    pass(&tmp, &mut out, &vert, (0..w1).map(|x| (x, x)), w1, w1);
+    out
+}
+
+fn vertical_then_horizontal(img: &RgbImage, w1: usize, h1: usize) -> Vec<u8> {
+    let (w0, h0) = (img.width() as usize, img.height() as usize);
+    // Only called when the height shrinks, so the vertical pass always runs.
+    let vert = weights(h0, h1);
+    let mut tmp = vec![0u8; w0 * h1 * 3];
+    pass(img.as_raw(), &mut tmp, &vert, (0..w0).map(|x| (x, x)), w0, w0);
+    if w1 == w0 {
+        return tmp;
+    }
+    let horiz = weights(w0, w1);
+    let mut out = vec![0u8; w1 * h1 * 3];
+    pass(&tmp, &mut out, &horiz, (0..h1).map(|y| (y * w0, y * w1)), 1, 1);
+    out
 }
 
 #[cfg(test)]
