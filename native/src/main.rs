@@ -3,6 +3,7 @@
 
 mod bench;
 mod cmd_eval;
+mod cmd_export_digits;
 mod cmd_metrics;
 mod cmd_rate;
 mod cmd_train;
@@ -34,6 +35,7 @@ enum Command {
     Rate(cmd_rate::RateArgs),
     Metrics(cmd_metrics::MetricsArgs),
     Bench(bench::BenchArgs),
+    ExportDigits(cmd_export_digits::ExportDigitsArgs),
 }
 
 fn main() {
@@ -44,6 +46,7 @@ fn main() {
         Command::Rate(a) => cmd_rate::run(&a),
         Command::Metrics(a) => cmd_metrics::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::ExportDigits(a) => cmd_export_digits::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

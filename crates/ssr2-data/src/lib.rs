@@ -18,6 +18,8 @@ pub use bundle::{BUNDLE_VERSION, bundle_from_bytes, bundle_to_bytes, read_bundle
 pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;
+/// The `image` crate, re-exported so callers name the same `RgbImage` type.
+pub use image;
 pub use images::{
     ImageItem, ImageList, ImageSource, OpenOptions, encode_png, image_dataset_names, load_rgb,
     open_image_dataset,
@@ -31,5 +33,3 @@ pub use split::{
     GcdSplit, KnownSplit, gcd_split, known_split, known_split_names, split_from_indices,
 };
 pub use synthetic::{SyntheticConfig, generate};
-/// The `image` crate, re-exported so callers name the same `RgbImage` type.
-pub use image;

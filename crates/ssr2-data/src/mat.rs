@@ -15,7 +15,10 @@ pub enum MatValue {
     /// A char array.
     Char { dims: Vec<usize>, chars: Vec<char> },
     /// A cell array.
-    Cell { dims: Vec<usize>, items: Vec<MatValue> },
+    Cell {
+        dims: Vec<usize>,
+        items: Vec<MatValue>,
+    },
     /// A struct array: `items[element][field]`, fields in `fields` order.
     Struct {
         dims: Vec<usize>,

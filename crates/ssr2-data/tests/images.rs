@@ -51,18 +51,33 @@ fn remap(old: &[usize], k: usize, y: usize) -> usize {
 }
 /// Checks the labelled mask: floor(fraction * old samples), old-class samples only.
 fn check_split(list: &ImageList) {
-    let old = list.items.iter().filter(|it| it.label < list.num_old).count();
+    let old = list
+        .items
+        .iter()
+        .filter(|it| it.label < list.num_old)
+        .count();
     let n = list.labelled.iter().filter(|&&l| l).count();
     assert_eq!(n, old / 2, "{}: labelled count", list.name);
     for (it, &l) in list.items.iter().zip(&list.labelled) {
-        assert!(!l || it.label < list.num_old, "{}: new class labelled", list.name);
+        assert!(
+            !l || it.label < list.num_old,
+            "{}: new class labelled",
+            list.name
+        );
     }
 }
 
 #[test]
 fn names_are_listed() {
     let names = image_dataset_names();
-    for n in ["imagefolder", "cifar10", "cifar100", "oxford_pets", "flowers102", "cub200"] {
+    for n in [
+        "imagefolder",
+        "cifar10",
+        "cifar100",
+        "oxford_pets",
+        "flowers102",
+        "cub200",
+    ] {
         assert!(names.contains(&n), "{n}");
     }
     assert!(names.contains(&"stanford_cars") && names.contains(&"imagenet100"));
@@ -86,7 +101,14 @@ fn imagefolder_sorted_classes_and_files() {
     let ids: Vec<&str> = list.items.iter().map(|it| it.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["a/b.Png", "a/sub/x.png", "a/z.png", "b/one.bmp.png", "b/two.png", "c/2.PNG"]
+        [
+            "a/b.Png",
+            "a/sub/x.png",
+            "a/z.png",
+            "b/one.bmp.png",
+            "b/two.png",
+            "c/2.PNG"
+        ]
     );
     let labels: Vec<usize> = list.items.iter().map(|it| it.label).collect();
     assert_eq!(labels, [0, 0, 0, 1, 1, 2]);
@@ -124,7 +146,10 @@ fn imagefolder_sorted_classes_and_files() {
     let e = open_image_dataset("imagefolder", &root, &four)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("num_old") && e.contains("4") && e.contains("3"), "{e}");
+    assert!(
+        e.contains("num_old") && e.contains("4") && e.contains("3"),
+        "{e}"
+    );
     std::fs::create_dir_all(root.join("d_empty")).unwrap();
     let e = err(open("imagefolder", &root));
     assert!(e.contains("d_empty") && e.contains("no image files"), "{e}");
@@ -214,7 +239,10 @@ fn cifar10_batches() {
     let img = load_rgb(&list.items[7].source).unwrap();
     assert_eq!(img.dimensions(), (32, 32));
     assert_eq!(img.get_pixel(3, 5).0, [7 + 30, 5, 252]);
-    assert_eq!(img.get_pixel(31, 0).0, [7u8.wrapping_add(310u16 as u8), 0, 224]);
+    assert_eq!(
+        img.get_pixel(31, 0).0,
+        [7u8.wrapping_add(310u16 as u8), 0, 224]
+    );
     // The batches folder itself works as root too.
     assert_eq!(open("cifar10", &dir).unwrap().items.len(), 10);
 
@@ -226,7 +254,10 @@ fn cifar10_batches() {
     assert!(e.contains("data_batch_4.bin"), "{e}");
     std::fs::write(dir.join("data_batch_4.bin"), cifar_record(&[10], 0)).unwrap();
     let e = err(open("cifar10", &root));
-    assert!(e.contains("data_batch_4.bin") && e.contains("label 10"), "{e}");
+    assert!(
+        e.contains("data_batch_4.bin") && e.contains("label 10"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -246,10 +277,16 @@ fn cifar100_fine_labels() {
     assert_eq!(got, want);
     assert_eq!(list.class_names[remap(&old, 100, 85)], "fine85");
     assert_eq!(list.num_old, 80);
-    assert_eq!(load_rgb(&list.items[2].source).unwrap().get_pixel(1, 0).0, [12, 0, 254]);
+    assert_eq!(
+        load_rgb(&list.items[2].source).unwrap().get_pixel(1, 0).0,
+        [12, 0, 254]
+    );
     write(&dir.join("fine_label_names.txt"), "a\nb\n");
     let e = err(open("cifar100", &root));
-    assert!(e.contains("fine_label_names.txt") && e.contains("expected 100"), "{e}");
+    assert!(
+        e.contains("fine_label_names.txt") && e.contains("expected 100"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -258,7 +295,12 @@ fn oxford_pets_trainval() {
     let lines = "Abyssinian_100 1 1 1\nyorkshire_terrier_9 37 2 25\n\
                  american_bulldog_10 2 2 1\nAbyssinian_101 1 1 1\n";
     write(&root.join("annotations/trainval.txt"), lines);
-    for n in ["Abyssinian_100", "yorkshire_terrier_9", "american_bulldog_10", "Abyssinian_101"] {
+    for n in [
+        "Abyssinian_100",
+        "yorkshire_terrier_9",
+        "american_bulldog_10",
+        "Abyssinian_101",
+    ] {
         write_png(&root.join(format!("images/{n}.jpg")), &tagged(0));
     }
     let list = open("oxford_pets", &root).unwrap();
@@ -275,8 +317,14 @@ fn oxford_pets_trainval() {
 
     std::fs::remove_file(root.join("images/american_bulldog_10.jpg")).unwrap();
     let e = err(open("oxford_pets", &root));
-    assert!(e.contains("american_bulldog_10.jpg") && e.contains("trainval.txt"), "{e}");
-    write(&root.join("annotations/trainval.txt"), "Abyssinian_100 38 1 1\n");
+    assert!(
+        e.contains("american_bulldog_10.jpg") && e.contains("trainval.txt"),
+        "{e}"
+    );
+    write(
+        &root.join("annotations/trainval.txt"),
+        "Abyssinian_100 38 1 1\n",
+    );
     let e = err(open("oxford_pets", &root));
     assert!(e.contains("trainval.txt:1") && e.contains("38"), "{e}");
     std::fs::remove_file(root.join("annotations/trainval.txt")).unwrap();
@@ -297,17 +345,26 @@ fn flowers102_train_split() {
     // make_mat_fixtures.py: labels [1, 60, 1, 102, 52, 51, 60, 2], trnid [8, 2, 3, 4, 6].
     let old = known_split("flowers102").unwrap().old;
     let got: Vec<usize> = list.items.iter().map(|it| it.label).collect();
-    let want: Vec<usize> = [1, 59, 0, 101, 50].iter().map(|&y| remap(&old, 102, y)).collect();
+    let want: Vec<usize> = [1, 59, 0, 101, 50]
+        .iter()
+        .map(|&y| remap(&old, 102, y))
+        .collect();
     assert_eq!(got, want);
     let ids: Vec<&str> = list.items.iter().map(|it| it.id.as_str()).collect();
     assert_eq!(ids[0], "jpg/image_00008.jpg");
     assert_eq!(list.class_names[remap(&old, 102, 59)], "60");
-    assert_eq!(load_rgb(&list.items[0].source).unwrap().get_pixel(0, 0).0[0], 8);
+    assert_eq!(
+        load_rgb(&list.items[0].source).unwrap().get_pixel(0, 0).0[0],
+        8
+    );
     check_split(&list);
 
     std::fs::remove_file(root.join("jpg/image_00006.jpg")).unwrap();
     let e = err(open("flowers102", &root));
-    assert!(e.contains("image_00006.jpg") && e.contains("setid.mat"), "{e}");
+    assert!(
+        e.contains("image_00006.jpg") && e.contains("setid.mat"),
+        "{e}"
+    );
     std::fs::remove_file(root.join("setid.mat")).unwrap();
     let e = err(open("flowers102", &root));
     assert!(e.contains("setid.mat"), "{e}");
@@ -328,10 +385,16 @@ fn stanford_cars_devkit() {
     // make_mat_fixtures.py: classes 14, 99, 1, 196, 14; names "Car Model {i} 20{(i-1) % 13:02}".
     let old = known_split("stanford_cars").unwrap().old;
     let got: Vec<usize> = list.items.iter().map(|it| it.label).collect();
-    let want: Vec<usize> = [13, 98, 0, 195, 13].iter().map(|&y| remap(&old, 196, y)).collect();
+    let want: Vec<usize> = [13, 98, 0, 195, 13]
+        .iter()
+        .map(|&y| remap(&old, 196, y))
+        .collect();
     assert_eq!(got, want);
     assert_eq!(list.class_names[remap(&old, 196, 98)], "Car Model 99 2007");
-    assert_eq!(list.class_names[remap(&old, 196, 195)], "Car Model 196 2000");
+    assert_eq!(
+        list.class_names[remap(&old, 196, 195)],
+        "Car Model 196 2000"
+    );
     assert_eq!(list.items[3].id, "cars_train/00004.jpg");
     assert_eq!(list.num_old, 98);
     check_split(&list);
@@ -365,16 +428,25 @@ fn cub200_official_train() {
     let list = open("cub200", &root).unwrap();
     let old = known_split("cub200").unwrap().old;
     let got: Vec<usize> = list.items.iter().map(|it| it.label).collect();
-    let want: Vec<usize> = [0, 199, 5, 1].iter().map(|&y| remap(&old, 200, y)).collect();
+    let want: Vec<usize> = [0, 199, 5, 1]
+        .iter()
+        .map(|&y| remap(&old, 200, y))
+        .collect();
     assert_eq!(got, want);
     assert_eq!(list.items[1].id, "images/200.Bird_number_200/Bird_3.jpg");
     assert_eq!(list.class_names[remap(&old, 200, 5)], "Bird number 6");
-    assert_eq!(load_rgb(&list.items[2].source).unwrap().get_pixel(0, 0).0[0], 4);
+    assert_eq!(
+        load_rgb(&list.items[2].source).unwrap().get_pixel(0, 0).0[0],
+        4
+    );
     check_split(&list);
 
     write(&dir.join("train_test_split.txt"), "1 1\n2 0\n3 1\n4 1\n");
     let e = err(open("cub200", &root));
-    assert!(e.contains("images.txt:5") && e.contains("train_test_split.txt"), "{e}");
+    assert!(
+        e.contains("images.txt:5") && e.contains("train_test_split.txt"),
+        "{e}"
+    );
     std::fs::remove_file(dir.join("classes.txt")).unwrap();
     let e = err(open("cub200", &root));
     assert!(e.contains("classes.txt"), "{e}");

@@ -101,6 +101,8 @@ fn bad_files_are_named() {
     bytes.truncate(bytes.len() - 20);
     let e = parse_mat(&bytes, "z.mat").unwrap_err().to_string();
     assert!(e.contains("z.mat") && e.contains("bytes"), "{e}");
-    let e = read_mat(&dir().join("missing.mat")).unwrap_err().to_string();
+    let e = read_mat(&dir().join("missing.mat"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("missing.mat"), "{e}");
 }

@@ -49,7 +49,10 @@ fn bicubic_resize_matches_pil_exactly() {
     let cases = m["resize"].as_array().unwrap();
     assert!(cases.len() >= 10);
     for c in cases {
-        let (w, h) = (c["width"].as_u64().unwrap() as u32, c["height"].as_u64().unwrap() as u32);
+        let (w, h) = (
+            c["width"].as_u64().unwrap() as u32,
+            c["height"].as_u64().unwrap() as u32,
+        );
         let out = resize_bicubic(&png(&c["input"]), w, h);
         let want = png(&c["expected"]);
         assert_eq!(out.dimensions(), (w, h));
@@ -61,9 +64,17 @@ fn bicubic_resize_matches_pil_exactly() {
 fn short_side_resize_matches_pil_and_the_size_rule() {
     for c in manifest()["short_side"].as_array().unwrap() {
         let out = resize_short_side(&png(&c["input"]), c["size"].as_u64().unwrap() as u32);
-        let want = (c["width"].as_u64().unwrap() as u32, c["height"].as_u64().unwrap() as u32);
+        let want = (
+            c["width"].as_u64().unwrap() as u32,
+            c["height"].as_u64().unwrap() as u32,
+        );
         assert_eq!(out.dimensions(), want, "{}", c["expected"]);
-        assert_eq!(max_u8_diff(&out, &png(&c["expected"])), 0, "{}", c["expected"]);
+        assert_eq!(
+            max_u8_diff(&out, &png(&c["expected"])),
+            0,
+            "{}",
+            c["expected"]
+        );
     }
 }
 
@@ -91,7 +102,10 @@ fn chw_normalisation_matches_torch() {
 #[test]
 fn center_crop_offsets_follow_transformers() {
     for c in manifest()["crop_offsets"].as_array().unwrap() {
-        let (h, s) = (c["height"].as_u64().unwrap() as u32, c["size"].as_u64().unwrap() as u32);
+        let (h, s) = (
+            c["height"].as_u64().unwrap() as u32,
+            c["size"].as_u64().unwrap() as u32,
+        );
         // Row y of the image holds value y, so the crop's first row is the offset.
         let img = RgbImage::from_fn(h, h, |x, y| ssr2_data::image::Rgb([y as u8, x as u8, 0]));
         let out = center_crop(&img, s);

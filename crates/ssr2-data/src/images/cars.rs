@@ -40,14 +40,17 @@ pub(super) fn cars(root: &Path, k: usize) -> Result<Raw, DataError> {
     };
     let mut items = Vec::with_capacity(elems.len());
     for i in 0..elems.len() {
-        let bad = |what: &str| DataError::format(&origin, format!("annotations({}): {what}", i + 1));
+        let bad =
+            |what: &str| DataError::format(&origin, format!("annotations({}): {what}", i + 1));
         let class = a
             .field(i, "class")
             .and_then(MatValue::numbers)
             .and_then(|n| n.first().copied())
             .ok_or_else(|| bad("no numeric field `class`"))?;
         if !(class >= 1.0 && class <= k as f64 && class.fract() == 0.0) {
-            return Err(bad(&format!("class {class}, expected an integer in 1..={k}")));
+            return Err(bad(&format!(
+                "class {class}, expected an integer in 1..={k}"
+            )));
         }
         let fname = a
             .field(i, "fname")

@@ -107,7 +107,10 @@ pub fn open_image_dataset(
         if num_old > k {
             return Err(DataError::invalid(
                 "num_old",
-                format!("is {num_old}, expected at most {k} (classes in {})", root.display()),
+                format!(
+                    "is {num_old}, expected at most {k} (classes in {})",
+                    root.display()
+                ),
             ));
         }
         let old: Vec<usize> = (0..num_old).collect();
@@ -238,7 +241,11 @@ fn read_text(path: &Path) -> Result<String, DataError> {
 /// `root/sub` if that is a directory (the archive's top folder), else `root` itself.
 fn dataset_dir(root: &Path, sub: &str) -> PathBuf {
     let inner = root.join(sub);
-    if inner.is_dir() { inner } else { root.to_path_buf() }
+    if inner.is_dir() {
+        inner
+    } else {
+        root.to_path_buf()
+    }
 }
 
 /// The whitespace-separated fields of each non-empty, non-`#` line; each must have at least

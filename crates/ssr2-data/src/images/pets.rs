@@ -15,13 +15,19 @@ pub(super) fn pets(root: &Path, k: usize) -> Result<Raw, DataError> {
     let mut items = Vec::new();
     for (line, f) in table(&list, &text, 2)? {
         let (name, y) = (f[0], class_id(&list, line, f[1], k)?);
-        let breed = name.rsplit_once('_').map_or(name, |(b, _)| b).replace('_', " ");
+        let breed = name
+            .rsplit_once('_')
+            .map_or(name, |(b, _)| b)
+            .replace('_', " ");
         match &class_names[y] {
             Some(known) if *known != breed => {
                 return Err(line_error(
                     &list,
                     line,
-                    format!("class {} is `{known}` on earlier lines, `{breed}` here", y + 1),
+                    format!(
+                        "class {} is `{known}` on earlier lines, `{breed}` here",
+                        y + 1
+                    ),
                 ));
             }
             _ => class_names[y] = Some(breed),

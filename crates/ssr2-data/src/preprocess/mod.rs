@@ -117,7 +117,9 @@ mod tests {
     use super::*;
 
     fn ramp(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, (x * 7 + y) as u8]))
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([x as u8, y as u8, (x * 7 + y) as u8])
+        })
     }
 
     #[test]

@@ -160,13 +160,27 @@ fn vertical_then_horizontal(img: &RgbImage, w1: usize, h1: usize) -> Vec<u8> {
     // Only called when the height shrinks, so the vertical pass always runs.
     let vert = weights(h0, h1);
     let mut tmp = vec![0u8; w0 * h1 * 3];
-    pass(img.as_raw(), &mut tmp, &vert, (0..w0).map(|x| (x, x)), w0, w0);
+    pass(
+        img.as_raw(),
+        &mut tmp,
+        &vert,
+        (0..w0).map(|x| (x, x)),
+        w0,
+        w0,
+    );
     if w1 == w0 {
         return tmp;
     }
     let horiz = weights(w0, w1);
     let mut out = vec![0u8; w1 * h1 * 3];
-    pass(&tmp, &mut out, &horiz, (0..h1).map(|y| (y * w0, y * w1)), 1, 1);
+    pass(
+        &tmp,
+        &mut out,
+        &horiz,
+        (0..h1).map(|y| (y * w0, y * w1)),
+        1,
+        1,
+    );
     out
 }
 
@@ -191,7 +205,10 @@ mod tests {
             for (xx, &(_, n)) in w.bounds.iter().enumerate() {
                 let s: i32 = w.k[xx * w.ksize..xx * w.ksize + n].iter().sum();
                 // Rounding each weight moves the sum by at most n / 2 units.
-                assert!((s - (1 << PRECISION_BITS)).abs() <= n as i32, "{i}->{o} at {xx}: {s}");
+                assert!(
+                    (s - (1 << PRECISION_BITS)).abs() <= n as i32,
+                    "{i}->{o} at {xx}: {s}"
+                );
             }
         }
     }
