@@ -212,7 +212,7 @@ impl Reader<'_> {
         let next = if first == MI_COMPRESSED {
             end
         } else {
-            (end + 7) / 8 * 8
+            end.div_ceil(8) * 8
         };
         Ok(Element {
             ty: first,
