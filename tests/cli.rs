@@ -475,3 +475,61 @@ fn killed_run_resumes_from_its_directory() {
     let kept = before["history"].as_array().unwrap();
     assert_eq!(&history[..kept.len()], &kept[..]);
 }
+
+#[test]
+fn export_digits_writes_an_image_folder_the_reader_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("digits");
+    let res = run(&["export-digits", "--out", p(&out)]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let text = String::from_utf8(res.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    assert!(text.contains("1797"), "{text}");
+
+    let list = ssr2_data::open_image_dataset("imagefolder", &out, &Default::default()).unwrap();
+    let (x, labels) = ssr2_data::digits_raw();
+    assert_eq!(
+        list.class_names,
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+    );
+    assert_eq!(list.items.len(), 1797);
+    assert_eq!(list.num_old, 5);
+    // Items come class by class, ascending embedded index within a class.
+    let mut want: Vec<usize> = (0..labels.len()).collect();
+    want.sort_by_key(|&i| (labels[i], i));
+    for (item, &i) in list.items.iter().zip(&want) {
+        assert_eq!(item.id, format!("{}/{i:04}.png", labels[i]));
+        assert_eq!(item.label, labels[i]);
+    }
+    // Pixel rule: (v * 255 + 8) / 16, checked on every pixel of a spread of images.
+    for item in list.items.iter().step_by(97) {
+        let i: usize = item.id[2..6].parse().unwrap();
+        let img = ssr2_data::load_rgb(&item.source).unwrap();
+        assert_eq!((img.width(), img.height()), (8, 8));
+        for (k, px) in img.as_raw().chunks_exact(3).enumerate() {
+            let v = x.data[i * 64 + k] as u32;
+            let g = ((v * 255 + 8) / 16) as u8;
+            assert_eq!(px, [g, g, g], "{} pixel {k}", item.id);
+        }
+    }
+    assert!(
+        !out.join("0/0000.png.partial").exists(),
+        "temporary file left behind"
+    );
+
+    // A non-empty folder is refused without --force, accepted with it.
+    let again = run(&["export-digits", "--out", p(&out)]);
+    assert_eq!(again.status.code(), Some(2));
+    let err = String::from_utf8(again.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("--force"),
+        "{err}"
+    );
+    let forced = run(&["export-digits", "--out", p(&out), "--force"]);
+    assert!(forced.status.success());
+}

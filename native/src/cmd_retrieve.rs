@@ -122,7 +122,8 @@ fn lexicon_embeddings(
     bar.finish_and_clear();
     std::fs::create_dir_all(&dir).map_err(|e| Fail::output(&dir, e))?;
     write_f32(&cached, &[entries.len(), d], &emb)?;
-    Ok((entries, Matrix::new(entries.len(), d, emb)))
+    let m = entries.len();
+    Ok((entries, Matrix::new(m, d, emb)))
 }
 
 /// Indices of the `k` largest similarities of each image row, best first.

@@ -7,6 +7,7 @@ mod cmd_embed;
 mod cmd_extract;
 mod cmd_retrieve;
 mod cmd_eval;
+mod cmd_export_digits;
 mod cmd_metrics;
 mod cmd_rate;
 mod cmd_train;
@@ -42,6 +43,7 @@ enum Command {
     EmbedText(cmd_embed::EmbedTextArgs),
     Extract(cmd_extract::ExtractArgs),
     Retrieve(cmd_retrieve::RetrieveArgs),
+    ExportDigits(cmd_export_digits::ExportDigitsArgs),
 }
 
 fn main() {
@@ -56,6 +58,7 @@ fn main() {
         Command::EmbedText(a) => cmd_embed::run_text(&a),
         Command::Extract(a) => cmd_extract::run(&a),
         Command::Retrieve(a) => cmd_retrieve::run(&a),
+        Command::ExportDigits(a) => cmd_export_digits::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

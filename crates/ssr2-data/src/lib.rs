@@ -1,11 +1,15 @@
 //! Host-side data for SSR2-GCD: GCD splits, the embedded digits set, a synthetic multi-modal
-//! generator and the feature-bundle file format. No Burn here, so it builds fast and for wasm32.
+//! generator, the feature-bundle file format, image dataset readers and image transforms.
+//! No Burn here, so it builds fast and for wasm32.
 
 mod bundle;
 mod dataset;
 mod digits;
 mod error;
+mod images;
+pub mod mat;
 mod matrix;
+mod preprocess;
 mod rng;
 mod split;
 mod synthetic;
@@ -14,7 +18,17 @@ pub use bundle::{BUNDLE_VERSION, bundle_from_bytes, bundle_to_bytes, read_bundle
 pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;
+/// The `image` crate, re-exported so callers name the same `RgbImage` type.
+pub use image;
+pub use images::{
+    ImageItem, ImageList, ImageSource, OpenOptions, encode_png, image_dataset_names, load_rgb,
+    open_image_dataset,
+};
 pub use matrix::Matrix;
+pub use preprocess::{
+    CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, center_crop, resize_bicubic,
+    resize_short_side, short_side_size, test_transform, to_chw_normalized, train_transform,
+};
 pub use split::{
     GcdSplit, KnownSplit, gcd_split, known_split, known_split_names, split_from_indices,
 };

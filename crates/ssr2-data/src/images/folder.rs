@@ -1,0 +1,119 @@
+//! torchvision-style ImageFolder: one subfolder per class, classes in sorted name order.
+
+use std::path::{Path, PathBuf};
+
+use super::{ImageSource, Raw};
+use crate::DataError;
+
+/// File extensions read as images (compared lower-cased), the ones our decoder supports.
+pub(crate) const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp"];
+
+fn io(path: &Path, source: std::io::Error) -> DataError {
+    DataError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Sorted names of the subfolders of `dir`.
+fn subfolders(dir: &Path) -> Result<Vec<String>, DataError> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        // Follows symlinks, like torchvision (os.scandir + is_dir()).
+        if entry.path().is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Every image file below `dir` (recursively), sorted by path.
+fn images_below(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
+            let path = entry.map_err(|e| io(&d, e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if is_image(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The id of an image: its path relative to `root`, `/`-separated.
+fn relative_id(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+/// The images of the class folders `classes` (names under `root`), labelled by position.
+fn read_classes(root: &Path, classes: Vec<String>) -> Result<Raw, DataError> {
+    let mut items = Vec::new();
+    for (label, class) in classes.iter().enumerate() {
+        let dir = root.join(class);
+        let files = images_below(&dir)?;
+        if files.is_empty() {
+            return Err(DataError::format(
+                &dir.display().to_string(),
+                format!(
+                    "class folder has no image files (extensions {})",
+                    IMAGE_EXTENSIONS.join(", ")
+                ),
+            ));
+        }
+        for f in files {
+            let id = relative_id(root, &f);
+            items.push((ImageSource::File(f), label, id));
+        }
+    }
+    Ok(Raw {
+        class_names: classes,
+        items,
+    })
+}
+
+/// ImageFolder at `root`: class = sorted subfolder names.
+pub(super) fn imagefolder(root: &Path) -> Result<Raw, DataError> {
+    let classes = subfolders(root)?;
+    if classes.is_empty() {
+        return Err(DataError::format(
+            &root.display().to_string(),
+            "no class subfolders, expected one folder per class",
+        ));
+    }
+    read_classes(root, classes)
+}
+
+/// ImageNet-100: the `subset` (indices into the 1000 sorted wnid folders of the ImageNet-1K
+/// train folder `root`) in listed order.
+pub(super) fn imagenet100(root: &Path, subset: &[usize]) -> Result<Raw, DataError> {
+    let all = subfolders(root)?;
+    if all.len() != 1000 {
+        return Err(DataError::format(
+            &root.display().to_string(),
+            format!(
+                "{} class folders, expected the 1000 wnid folders of the ImageNet-1K train set",
+                all.len()
+            ),
+        ));
+    }
+    let classes = subset.iter().map(|&i| all[i].clone()).collect();
+    read_classes(root, classes)
+}

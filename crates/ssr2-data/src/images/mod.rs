@@ -1,0 +1,309 @@
+//! Readers of the GCD image benchmarks as downloaded (layouts in docs/DATASETS.md). Each gives
+//! the train set as an [`ImageList`] with the GCD split of SPEC §1 applied: labels remapped old
+//! classes first, a seeded fraction of the old-class samples labelled.
+
+mod cars;
+mod cifar;
+mod cub;
+mod flowers;
+mod folder;
+mod pets;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use image::RgbImage;
+
+use crate::DataError;
+use crate::split::{gcd_split, known_split};
+
+/// Where an image's pixels are.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImageSource {
+    /// An image file (decoded by [`load_rgb`]).
+    File(PathBuf),
+    /// Pixels in memory, HWC u8 RGB (CIFAR).
+    Rgb {
+        width: u32,
+        height: u32,
+        pixels: Arc<[u8]>,
+    },
+}
+
+/// One sample of an image dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageItem {
+    pub source: ImageSource,
+    /// Remapped label: old classes are `0..num_old`, then the new classes.
+    pub label: usize,
+    /// A stable name: the path relative to the dataset root, or `train/<index>` for CIFAR.
+    pub id: String,
+}
+
+/// The train set of an image dataset, split for GCD.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageList {
+    pub name: String,
+    /// Indexed by remapped label.
+    pub class_names: Vec<String>,
+    pub num_old: usize,
+    pub items: Vec<ImageItem>,
+    /// Per item: label visible to training.
+    pub labelled: Vec<bool>,
+}
+
+/// How to open a dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenOptions {
+    /// `imagefolder` only: the first `num_old` classes (sorted names) are old; default half
+    /// (rounded down).
+    pub num_old: Option<usize>,
+    /// Seed of the labelled draw.
+    pub split_seed: u64,
+    /// Fraction of old-class samples labelled (SPEC §1: 0.5).
+    pub labelled_fraction: f64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            num_old: None,
+            split_seed: 0,
+            labelled_fraction: 0.5,
+        }
+    }
+}
+
+/// Names [`open_image_dataset`] accepts.
+pub fn image_dataset_names() -> &'static [&'static str] {
+    &[
+        "imagefolder",
+        "cifar10",
+        "cifar100",
+        "oxford_pets",
+        "flowers102",
+        "cub200",
+        "stanford_cars",
+        "imagenet100",
+    ]
+}
+
+/// Opens the train set of dataset `name` stored under `root` and applies its GCD split.
+pub fn open_image_dataset(
+    name: &str,
+    root: &Path,
+    opts: &OpenOptions,
+) -> Result<ImageList, DataError> {
+    if !root.is_dir() {
+        return Err(DataError::invalid(
+            "root",
+            format!("{}: not a directory", root.display()),
+        ));
+    }
+    if name == "imagefolder" {
+        let raw = folder::imagefolder(root)?;
+        let k = raw.class_names.len();
+        let num_old = opts.num_old.unwrap_or(k / 2);
+        if num_old > k {
+            return Err(DataError::invalid(
+                "num_old",
+                format!(
+                    "is {num_old}, expected at most {k} (classes in {})",
+                    root.display()
+                ),
+            ));
+        }
+        let old: Vec<usize> = (0..num_old).collect();
+        return finish(name, raw, &old, opts);
+    }
+    let known = known_split(name).filter(|_| image_dataset_names().contains(&name));
+    let Some(split) = known else {
+        return Err(DataError::invalid(
+            "dataset",
+            format!(
+                "unknown image dataset `{name}`, expected one of {}",
+                image_dataset_names().join(", ")
+            ),
+        ));
+    };
+    let k = split.num_classes;
+    let raw = match name {
+        "cifar10" => cifar::cifar10(root)?,
+        "cifar100" => cifar::cifar100(root)?,
+        "oxford_pets" => pets::pets(root, k)?,
+        "flowers102" => flowers::flowers(root, k)?,
+        "cub200" => cub::cub(root, k)?,
+        "stanford_cars" => cars::cars(root, k)?,
+        "imagenet100" => folder::imagenet100(root, split.subset.as_deref().unwrap_or(&[]))?,
+        _ => unreachable!("listed in image_dataset_names"),
+    };
+    if raw.class_names.len() != k {
+        return Err(DataError::format(
+            &root.display().to_string(),
+            format!(
+                "{} class names, expected {k} for {name}",
+                raw.class_names.len()
+            ),
+        ));
+    }
+    finish(name, raw, &split.old, opts)
+}
+
+/// Decodes an image to 8-bit RGB (grey is replicated, alpha dropped, as PIL's `convert("RGB")`).
+pub fn load_rgb(source: &ImageSource) -> Result<RgbImage, DataError> {
+    match source {
+        ImageSource::File(path) => {
+            let bytes = read_file(path)?;
+            let img = image::load_from_memory(&bytes).map_err(|e| {
+                DataError::format(
+                    &path.display().to_string(),
+                    format!("cannot decode image: {e}"),
+                )
+            })?;
+            Ok(img.to_rgb8())
+        }
+        ImageSource::Rgb {
+            width,
+            height,
+            pixels,
+        } => {
+            let expect = *width as usize * *height as usize * 3;
+            if pixels.len() != expect {
+                return Err(DataError::invalid(
+                    "pixels",
+                    format!(
+                        "{} bytes, expected {expect} ({width} x {height} x 3)",
+                        pixels.len()
+                    ),
+                ));
+            }
+            Ok(RgbImage::from_raw(*width, *height, pixels.to_vec()).expect("length checked"))
+        }
+    }
+}
+
+/// PNG bytes of an RGB image (for writing image folders, e.g. `ssr2 export-digits`).
+pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, DataError> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| DataError::invalid("image", format!("PNG encoding failed: {e}")))?;
+    Ok(out.into_inner())
+}
+
+/// A dataset before its GCD split: original class ids and names.
+struct Raw {
+    /// Indexed by original class id.
+    class_names: Vec<String>,
+    /// (source, original class id, id).
+    items: Vec<(ImageSource, usize, String)>,
+}
+
+/// Applies the GCD split with `old` (original ids) and reorders the class names.
+fn finish(name: &str, raw: Raw, old: &[usize], opts: &OpenOptions) -> Result<ImageList, DataError> {
+    let labels: Vec<usize> = raw.items.iter().map(|it| it.1).collect();
+    let k = raw.class_names.len();
+    let split = gcd_split(&labels, k, old, opts.labelled_fraction, opts.split_seed)?;
+    let mut class_names = vec![String::new(); k];
+    for (orig, name) in raw.class_names.into_iter().enumerate() {
+        class_names[split.remap[orig]] = name;
+    }
+    let items = raw
+        .items
+        .into_iter()
+        .map(|(source, y, id)| ImageItem {
+            source,
+            label: split.remap[y],
+            id,
+        })
+        .collect();
+    Ok(ImageList {
+        name: name.to_string(),
+        class_names,
+        num_old: split.num_old,
+        items,
+        labelled: split.labelled,
+    })
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, DataError> {
+    let bytes = read_file(path)?;
+    String::from_utf8(bytes)
+        .map_err(|_| DataError::format(&path.display().to_string(), "not UTF-8 text"))
+}
+
+/// `root/sub` if that is a directory (the archive's top folder), else `root` itself.
+fn dataset_dir(root: &Path, sub: &str) -> PathBuf {
+    let inner = root.join(sub);
+    if inner.is_dir() {
+        inner
+    } else {
+        root.to_path_buf()
+    }
+}
+
+/// The whitespace-separated fields of each non-empty, non-`#` line; each must have at least
+/// `min_fields`. Yields (1-based line number, fields).
+fn table<'a>(
+    path: &Path,
+    text: &'a str,
+    min_fields: usize,
+) -> Result<Vec<(usize, Vec<&'a str>)>, DataError> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < min_fields {
+            return Err(line_error(
+                path,
+                i + 1,
+                format!(
+                    "{} fields, expected at least {min_fields}: `{line}`",
+                    fields.len()
+                ),
+            ));
+        }
+        rows.push((i + 1, fields));
+    }
+    Ok(rows)
+}
+
+fn line_error(path: &Path, line: usize, message: impl std::fmt::Display) -> DataError {
+    DataError::format(&format!("{}:{line}", path.display()), message.to_string())
+}
+
+/// Parses a 1-based class id in `1..=k` to 0-based.
+fn class_id(path: &Path, line: usize, field: &str, k: usize) -> Result<usize, DataError> {
+    match field.parse::<usize>() {
+        Ok(c) if (1..=k).contains(&c) => Ok(c - 1),
+        _ => Err(line_error(
+            path,
+            line,
+            format!("class id `{field}`, expected an integer in 1..={k}"),
+        )),
+    }
+}
+
+/// Fails naming the first image file that does not exist (before any decoding starts).
+fn check_files(items: &[(ImageSource, usize, String)], listed_in: &Path) -> Result<(), DataError> {
+    for (source, _, _) in items {
+        if let ImageSource::File(p) = source
+            && !p.is_file()
+        {
+            return Err(DataError::format(
+                &p.display().to_string(),
+                format!("image listed in {} does not exist", listed_in.display()),
+            ));
+        }
+    }
+    Ok(())
+}
