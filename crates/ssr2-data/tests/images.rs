@@ -88,7 +88,8 @@ fn names_are_listed() {
 #[test]
 fn imagefolder_sorted_classes_and_files() {
     let root = scratch("folder");
-    // Classes c, a, b on disk -> a, b, c; extensions case-insensitive; nested files count.
+    // Classes c, a, b on disk -> a, b, c; extensions case-insensitive; nested files count and
+    // come after the files of their parent folder, as in torchvision's sorted(os.walk(...)).
     write_png(&root.join("c/2.PNG"), &tagged(1));
     write_png(&root.join("a/z.png"), &tagged(2));
     write_png(&root.join("a/b.Png"), &tagged(3));
@@ -103,8 +104,8 @@ fn imagefolder_sorted_classes_and_files() {
         ids,
         [
             "a/b.Png",
-            "a/sub/x.png",
             "a/z.png",
+            "a/sub/x.png",
             "b/one.bmp.png",
             "b/two.png",
             "c/2.PNG"
@@ -120,7 +121,7 @@ fn imagefolder_sorted_classes_and_files() {
         .iter()
         .map(|it| load_rgb(&it.source).unwrap().get_pixel(0, 0).0[0])
         .collect();
-    assert_eq!(tags, [3, 4, 2, 5, 6, 1]);
+    assert_eq!(tags, [3, 2, 4, 5, 6, 1]);
     assert_eq!(load_rgb(&list.items[0].source).unwrap(), tagged(3));
 
     let two = OpenOptions {

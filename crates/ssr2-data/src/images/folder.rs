@@ -35,7 +35,8 @@ fn is_image(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Every image file below `dir` (recursively), sorted by path.
+/// Every image file below `dir` (recursively), in torchvision's order: by containing folder
+/// path (as a string), then file name, i.e. `sorted(os.walk(dir))` then `sorted(fnames)`.
 fn images_below(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -49,7 +50,14 @@ fn images_below(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
             }
         }
     }
-    found.sort();
+    let key = |p: &PathBuf| {
+        let folder = p.parent().map(|f| f.to_string_lossy().into_owned());
+        (
+            folder,
+            p.file_name().map(|n| n.to_string_lossy().into_owned()),
+        )
+    };
+    found.sort_by_cached_key(key);
     Ok(found)
 }
 
