@@ -121,7 +121,8 @@ fn is_image(path: &Path) -> bool {
 pub fn content_hash(paths: &[&Path]) -> Result<u64> {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
         let mut words = bytes.chunks_exact(8);
         for w in &mut words {
             h = (h ^ u64::from_le_bytes(w.try_into().unwrap())).wrapping_mul(0x0100_0000_01b3);

@@ -111,9 +111,12 @@ pub fn run_text(args: &EmbedTextArgs) -> Result<()> {
 
 /// Lines of a UTF-8 file; a trailing empty line (final newline) is not a text.
 pub fn read_lines(path: &std::path::Path) -> Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
-    let mut lines: Vec<String> = text.lines().map(|l| l.trim_end_matches('\r').to_string()).collect();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect();
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use ssr2_data::{Dataset, ImageSource, Matrix, OpenOptions, image_dataset_names, open_image_dataset};
+use ssr2_data::{
+    Dataset, ImageSource, Matrix, OpenOptions, image_dataset_names, open_image_dataset,
+};
 
 use crate::clip_io::{Model, content_hash};
 use crate::cmd_embed::bar;
@@ -52,6 +54,9 @@ pub struct ExtractArgs {
     restart: bool,
     #[arg(long)]
     quiet: bool,
+    /// Testing hook: stop (as if killed) after computing this many new batches.
+    #[arg(long, hide = true)]
+    stop_after: Option<usize>,
 }
 
 /// What the finished batches in OUT.parts/ were computed with.
@@ -83,7 +88,8 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         split_seed: args.split_seed,
         ..OpenOptions::default()
     };
-    let list = open_image_dataset(&args.dataset, &args.root, &opts).map_err(|e| Fail(e.to_string()))?;
+    let list =
+        open_image_dataset(&args.dataset, &args.root, &opts).map_err(|e| Fail(e.to_string()))?;
     let model = Model::open(&args.model, device(&args.device)?)?;
     let batch = args.batch.max(1);
     let n = list.items.len();
@@ -109,6 +115,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     let bar = bar(n, "images", args.quiet);
     let mut image = Vec::with_capacity(n * d);
     let mut pooled = Vec::with_capacity(n * h);
+    let mut computed = 0;
     for (k, chunk) in list.items.chunks(batch).enumerate() {
         let part = parts.join(format!("part-{k:06}.f32"));
         let rows = chunk.len();
@@ -119,6 +126,12 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
                 let pixels = model.preprocess(&refs)?;
                 let (emb, pool) = model.embed_pixels(pixels, rows);
                 write_part(&part, &emb, &pool)?;
+                computed += 1;
+                if args.stop_after == Some(computed) {
+                    return Err(Fail(format!(
+                        "stopped after {computed} batches (--stop-after)"
+                    )));
+                }
                 (emb, pool)
             }
         };
@@ -159,10 +172,14 @@ fn prepare_parts(dir: &Path, manifest: &Manifest, restart: bool) -> Result<PathB
         std::fs::remove_dir_all(dir).map_err(|e| Fail::output(dir, e))?;
     }
     if path.exists() {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| Fail::input(&path, format!("cannot read: {e}")))?;
-        let old: Manifest = serde_json::from_str(&text)
-            .map_err(|e| Fail::input(&path, format!("not an extract manifest ({e}); use --restart")))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Fail::input(&path, format!("cannot read: {e}")))?;
+        let old: Manifest = serde_json::from_str(&text).map_err(|e| {
+            Fail::input(
+                &path,
+                format!("not an extract manifest ({e}); use --restart"),
+            )
+        })?;
         if &old != manifest {
             return Err(Fail::input(
                 &path,
@@ -187,7 +204,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// One finished batch: embeddings then pooled features, little-endian f32.
 fn write_part(path: &Path, emb: &[f32], pooled: &[f32]) -> Result<()> {
-    let bytes: Vec<u8> = emb.iter().chain(pooled).flat_map(|v| v.to_le_bytes()).collect();
+    let bytes: Vec<u8> = emb
+        .iter()
+        .chain(pooled)
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     write_atomic(path, &bytes)
 }
 

@@ -108,7 +108,10 @@ fn lexicon_embeddings(
     let entries = read_lexicon(path)?;
     let d = model.folder.config.projection_dim;
     let dir = cache_dir(&args.cache);
-    let key = format!("lexicon-{model_hash:016x}-{:016x}.npy", content_hash(&[path])?);
+    let key = format!(
+        "lexicon-{model_hash:016x}-{:016x}.npy",
+        content_hash(&[path])?
+    );
     let cached = dir.join(key);
     if cached.exists() {
         let m = read_matrix(&cached, "cached lexicon embeddings")?;
@@ -116,7 +119,9 @@ fn lexicon_embeddings(
             return Ok((entries, Matrix::new(m.rows, m.cols, m.data)));
         }
     }
-    let name = path.file_name().map_or("lexicon".into(), |s| s.to_string_lossy().to_string());
+    let name = path
+        .file_name()
+        .map_or("lexicon".into(), |s| s.to_string_lossy().to_string());
     let bar = bar(entries.len(), &name, args.quiet);
     let emb = model.embed_texts(&entries, args.batch, |k| bar.inc(k as u64))?;
     bar.finish_and_clear();
@@ -129,8 +134,8 @@ fn lexicon_embeddings(
 /// Indices of the `k` largest similarities of each image row, best first.
 fn top_k(images: &Matrix, lexicon: &Matrix, k: usize, device: &Device) -> Vec<Vec<usize>> {
     let (m, d) = (lexicon.rows, lexicon.cols);
-    let lex = Tensor::<2>::from_data(TensorData::new(lexicon.data.clone(), [m, d]), device)
-        .transpose();
+    let lex =
+        Tensor::<2>::from_data(TensorData::new(lexicon.data.clone(), [m, d]), device).transpose();
     let mut out = Vec::with_capacity(images.rows);
     let rows_per_chunk = 256;
     for start in (0..images.rows).step_by(rows_per_chunk) {
@@ -199,7 +204,10 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| args.bundle.clone());
     write_bundle(&out, &ds).map_err(|e| Fail(e.to_string()))?;
     let names = |lex: &[String], picks: &[Vec<usize>]| -> Vec<Vec<String>> {
-        picks.iter().map(|p| p.iter().map(|&i| lex[i].clone()).collect()).collect()
+        picks
+            .iter()
+            .map(|p| p.iter().map(|&i| lex[i].clone()).collect())
+            .collect()
     };
     let sidecar = json!({
         "format": "ssr2-candidates",
@@ -213,7 +221,8 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
     side.push(".candidates.json");
     let side = PathBuf::from(side);
     let tmp = side.with_extension("partial");
-    std::fs::write(&tmp, serde_json::to_string(&sidecar).expect("json")).map_err(|e| Fail::output(&tmp, e))?;
+    std::fs::write(&tmp, serde_json::to_string(&sidecar).expect("json"))
+        .map_err(|e| Fail::output(&tmp, e))?;
     std::fs::rename(&tmp, &side).map_err(|e| Fail::output(&side, e))?;
     eprintln!(
         "wrote {}: {} images, top {t} of {} tags and top {a} of {} attributes{}; entries in {}",
@@ -221,7 +230,11 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         ds.len(),
         tags.rows,
         attrs.rows,
-        if base_text.is_empty() { String::new() } else { format!(", base \"{base_text}\"") },
+        if base_text.is_empty() {
+            String::new()
+        } else {
+            format!(", base \"{base_text}\"")
+        },
         side.display()
     );
     Ok(())

@@ -4,12 +4,12 @@
 mod bench;
 mod clip_io;
 mod cmd_embed;
-mod cmd_extract;
-mod cmd_retrieve;
 mod cmd_eval;
 mod cmd_export_digits;
+mod cmd_extract;
 mod cmd_metrics;
 mod cmd_rate;
+mod cmd_retrieve;
 mod cmd_train;
 mod fail;
 mod npy;

@@ -137,7 +137,13 @@ def full_config(vocab_size):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", metavar="OUT", help="ViT-B/16 shapes, full vocabulary, into OUT")
+    ap.add_argument("--texts", metavar="FILE", help="texts to tokenize instead of the built-in ones")
+    ap.add_argument("--max-texts", type=int, default=500)
     args = ap.parse_args()
+    texts = TEXTS
+    if args.texts:
+        with open(args.texts, encoding="utf-8") as f:
+            texts = [line.rstrip("\n") for line in f][: args.max_texts]
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     if args.full:
@@ -154,9 +160,9 @@ def main():
     model.save_pretrained(out, safe_serialization=True)
 
     # Tokens from open_clip's tokenizer (CLIP's own algorithm; pads with 0 after the end token).
-    ids = reference(TEXTS, context_length=77)
+    ids = reference(texts, context_length=77)
     # transformers' tokenizer.json (what the Rust side loads) must agree on these texts.
-    hf_ids = hf(TEXTS, padding="max_length", max_length=77, truncation=True)["input_ids"]
+    hf_ids = hf(texts, padding="max_length", max_length=77, truncation=True)["input_ids"]
     for a, b in zip(ids.tolist(), hf_ids):
         n = a.index(vocab_size - 1) + 1
         assert a[:n] == b[:n], f"open_clip and transformers tokenizers disagree: {a[:n]} {b[:n]}"
@@ -179,10 +185,31 @@ def main():
         "text_pooled": t.pooler_output,
         "text_before_last": t.hidden_states[-2],
     }
+    # PNG files through transformers' CLIPImageProcessor (PIL bicubic resize of the short side,
+    # centre crop, CLIP mean/std): the whole `ssr2 embed-images` path.
+    from PIL import Image
+    from transformers import CLIPImageProcessor
+
+    png_dir = os.path.join(out, "images")
+    os.makedirs(png_dir, exist_ok=True)
+    png_rng = np.random.default_rng(1)
+    pngs = []
+    for i, (w, h) in enumerate([(45, 37), (32, 32), (20, 61)]):
+        yy, xx = np.mgrid[0:h, 0:w]
+        img = np.stack([(xx * 255 // max(w - 1, 1)), (yy * 255 // max(h - 1, 1)),
+                        png_rng.integers(0, 256, (h, w))], axis=-1).astype(np.uint8)
+        path = os.path.join(png_dir, f"img{i}.png")
+        Image.fromarray(img).save(path)
+        pngs.append(Image.open(path).convert("RGB"))
+    proc = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    png_pixels = proc(images=pngs, return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        png_emb = model.visual_projection(model.vision_model(pixel_values=png_pixels).pooler_output)
+    expected["png_image_embeds"] = torch.nn.functional.normalize(png_emb, dim=-1)
     save_file({k: x.contiguous() for k, x in expected.items()}, os.path.join(out, "expected.safetensors"))
     with open(os.path.join(out, "texts.txt"), "w") as f:
-        f.write("\n".join(TEXTS) + "\n")
-    print(f"wrote {out}: vocab {vocab_size}, {n_images} images, {len(TEXTS)} texts")
+        f.write("\n".join(texts) + "\n")
+    print(f"wrote {out}: vocab {vocab_size}, {n_images} images, {len(texts)} texts")
 
 
 if __name__ == "__main__":

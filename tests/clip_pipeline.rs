@@ -1,0 +1,340 @@
+//! The CLIP commands end to end on the random tiny CLIP of tests/reference/clip-tiny:
+//! `embed-text`/`embed-images` against transformers' numbers, then the whole path
+//! export-digits -> extract (interrupted and resumed) -> retrieve -> train --features.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ssr2"))
+}
+fn tiny() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/clip-tiny")
+}
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("ssr2 runs")
+}
+fn ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "ssr2 {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+/// Exit status 2 and one line on stderr; returns the line.
+fn fails(args: &[&str]) -> String {
+    let out = run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "ssr2 {args:?} should fail with status 2"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    err.trim().to_string()
+}
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let npy =
+        npyz::NpyFile::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<f32>().unwrap())
+}
+fn expected(name: &str) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(tiny().join("expected.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let t = st.tensor(name).unwrap();
+    let v = t
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    (t.shape().to_vec(), v)
+}
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn embed_text_matches_transformers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.npy");
+    let texts = tiny().join("texts.txt");
+    ok(&[
+        "embed-text",
+        "--model",
+        p(&tiny()),
+        "--texts",
+        p(&texts),
+        "--out",
+        p(&out),
+        "--quiet",
+    ]);
+    let (shape, ours) = read_npy(&out);
+    let (eshape, theirs) = expected("text_embeds");
+    assert_eq!(shape, eshape.iter().map(|&s| s as u64).collect::<Vec<_>>());
+    let d = max_abs_diff(&ours, &theirs);
+    assert!(d < 1e-4, "max abs diff {d}");
+}
+
+#[test]
+fn embed_images_matches_transformers_from_png_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("i.npy");
+    let images = tiny().join("images");
+    ok(&[
+        "embed-images",
+        "--model",
+        p(&tiny()),
+        "--images",
+        p(&images),
+        "--out",
+        p(&out),
+        "--quiet",
+    ]);
+    let (shape, ours) = read_npy(&out);
+    let (eshape, theirs) = expected("png_image_embeds");
+    assert_eq!(shape, eshape.iter().map(|&s| s as u64).collect::<Vec<_>>());
+    let d = max_abs_diff(&ours, &theirs);
+    assert!(d < 1e-4, "max abs diff {d}");
+}
+
+#[test]
+fn bad_models_and_images_give_one_line_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.npy");
+    let images = tiny().join("images");
+    let empty = dir.path().join("empty-model");
+    std::fs::create_dir(&empty).unwrap();
+    let e = fails(&[
+        "embed-images",
+        "--model",
+        p(&empty),
+        "--images",
+        p(&images),
+        "--out",
+        p(&out),
+    ]);
+    assert!(e.contains("config.json"), "{e}");
+    let bad = dir.path().join("bad-images");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("broken.png"), b"not a png").unwrap();
+    let e = fails(&[
+        "embed-images",
+        "--model",
+        p(&tiny()),
+        "--images",
+        p(&bad),
+        "--out",
+        p(&out),
+    ]);
+    assert!(e.contains("broken.png"), "{e}");
+    assert!(!out.exists(), "no output on failure");
+    let e = fails(&[
+        "embed-text",
+        "--model",
+        p(&tiny()),
+        "--texts",
+        p(&dir.path().join("none.txt")),
+        "--out",
+        p(&out),
+    ]);
+    assert!(e.contains("none.txt"), "{e}");
+}
+
+#[test]
+fn export_extract_retrieve_train_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name);
+    ok(&["export-digits", "--out", p(&d("digits"))]);
+
+    let (model, digits) = (tiny(), d("digits"));
+    // Extraction stopped after 3 batches, then resumed, equals one uninterrupted run.
+    let common = [
+        "--model",
+        p(&model),
+        "--dataset",
+        "imagefolder",
+        "--root",
+        p(&digits),
+        "--old",
+        "5",
+        "--batch",
+        "200",
+        "--quiet",
+    ];
+    let once = d("once.safetensors");
+    ok(&[&["extract"][..], &common, &["--out", p(&once)]].concat());
+    let resumed = d("resumed.safetensors");
+    let args = [&["extract"][..], &common, &["--out", p(&resumed)]].concat();
+    let e = fails(&[&args[..], &["--stop-after", "3"]].concat());
+    assert!(e.contains("stopped after 3"), "{e}");
+    assert!(!resumed.exists());
+    let out = ok(&args);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("continuing"));
+    // (Compared as datasets: safetensors writes its metadata map in no fixed order.)
+    let a = ssr2_data::read_bundle(&once).unwrap();
+    let b = ssr2_data::read_bundle(&resumed).unwrap();
+    assert!(
+        a == b,
+        "the resumed extraction differs from the uninterrupted one"
+    );
+    let parts = d("resumed.safetensors.parts");
+    assert!(
+        !parts.exists(),
+        "parts are removed once the bundle is written"
+    );
+    let ds = ssr2_data::read_bundle(&once).unwrap();
+    assert_eq!(ds.len(), 1797);
+    assert_eq!(ds.num_old, 5);
+    assert_eq!(ds.image.cols, 24);
+    assert_eq!(ds.image_pooled.as_ref().unwrap().cols, 48);
+    let (raw, labels) = ssr2_data::digits_raw();
+    assert_eq!(raw.rows, 1797);
+    let mut sorted_true = labels.clone();
+    sorted_true.sort();
+    let mut ours = ds.labels.clone();
+    ours.sort();
+    assert_eq!(
+        ours, sorted_true,
+        "labels 0-9 keep their counts (old 0-4 first)"
+    );
+
+    // A tiny lexicon; retrieval keeps the 4 best by cosine similarity.
+    let tags: Vec<String> = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ]
+    .iter()
+    .map(|w| format!("a photo of a {w}"))
+    .collect();
+    let attrs = [
+        "digit which has a loop",
+        "digit which has a stroke",
+        "\"digit which has a \"\"tail\"\"\"",
+        "digit which has two loops",
+        "digit which has a corner",
+    ];
+    std::fs::write(d("tags.csv"), tags.join("\n") + "\n").unwrap();
+    std::fs::write(d("attrs.csv"), attrs.join("\n")).unwrap();
+    let cache = d("cache");
+    let bundle = d("with-text.safetensors");
+    let retrieve = |out: &Path| {
+        ok(&[
+            "retrieve",
+            "--model",
+            p(&tiny()),
+            "--bundle",
+            p(&once),
+            "--tags",
+            p(&d("tags.csv")),
+            "--attributes",
+            p(&d("attrs.csv")),
+            "--top",
+            "4",
+            "--base",
+            "a photo of a digit",
+            "--cache",
+            p(&cache),
+            "--out",
+            p(out),
+            "--quiet",
+        ]);
+    };
+    retrieve(&bundle);
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        2,
+        "one cache file per lexicon"
+    );
+    let ds = ssr2_data::read_bundle(&bundle).unwrap();
+    let Some(ssr2_data::TextFeatures::Candidates {
+        tags: t,
+        num_tags,
+        attributes: a,
+        num_attributes,
+        base,
+    }) = &ds.text
+    else {
+        panic!("retrieve stores candidates")
+    };
+    assert_eq!((*num_tags, *num_attributes), (4, 4));
+    assert_eq!((t.rows, a.rows), (1797 * 4, 1797 * 4));
+    assert!(base.is_some());
+    // Independent check: embed the lexicon with embed-text and rank by hand.
+    std::fs::write(d("tags.txt"), tags.join("\n")).unwrap();
+    ok(&[
+        "embed-text",
+        "--model",
+        p(&tiny()),
+        "--texts",
+        p(&d("tags.txt")),
+        "--out",
+        p(&d("tags.npy")),
+        "--quiet",
+    ]);
+    let (_, lex) = read_npy(&d("tags.npy"));
+    let side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d("with-text.safetensors.candidates.json")).unwrap(),
+    )
+    .unwrap();
+    for i in [0, 500, 1796] {
+        let x = ds.image.row(i);
+        let mut order: Vec<usize> = (0..10).collect();
+        let sim = |j: usize| -> f32 { (0..24).map(|k| x[k] * lex[j * 24 + k]).sum() };
+        order.sort_by(|&a, &b| sim(b).total_cmp(&sim(a)));
+        let want: Vec<&str> = order[..4].iter().map(|&j| tags[j].as_str()).collect();
+        let got: Vec<&str> = side["tags"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(got, want, "sample {i}");
+        // The stored vectors are those entries' embeddings.
+        let first = &t.data[(i * 4) * 24..(i * 4 + 1) * 24];
+        assert!(max_abs_diff(first, &lex[order[0] * 24..(order[0] + 1) * 24]) < 1e-5);
+    }
+    assert_eq!(side["attributes"][0].as_array().unwrap().len(), 4);
+    assert!(
+        std::fs::read_to_string(d("with-text.safetensors.candidates.json"))
+            .unwrap()
+            .contains("digit which has a \\\"tail\\\"")
+    );
+    // A second retrieval reuses the cache (same content, another path).
+    std::fs::copy(d("tags.csv"), d("tags-copy.csv")).unwrap();
+    retrieve(&d("again.safetensors"));
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+
+    // The trainer reads it (RTA aggregation of the candidates, both modalities).
+    let runs = d("runs");
+    ok(&[
+        "train",
+        "--features",
+        p(&bundle),
+        "--seeds",
+        "0",
+        "--epochs",
+        "2",
+        "--out",
+        p(&runs),
+        "--quiet",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs.join("seed-0/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        report["dataset"]["modalities"],
+        serde_json::json!(["image", "text"])
+    );
+    assert_eq!(report["dataset"]["n_train"], 1797);
+    let all = report["final_scores"]["all"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&all));
+}
