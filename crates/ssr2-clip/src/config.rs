@@ -128,7 +128,7 @@ impl ClipConfig {
             image_size: v.image_size.unwrap_or(224),
             patch_size: v.patch_size.unwrap_or(32),
         };
-        if vision.patch_size == 0 || vision.image_size % vision.patch_size != 0 {
+        if vision.patch_size == 0 || !vision.image_size.is_multiple_of(vision.patch_size) {
             return Err(format!(
                 "vision_config.image_size {} is not a multiple of patch_size {}",
                 vision.image_size, vision.patch_size
@@ -165,7 +165,7 @@ fn tower(
         activation,
         layer_norm_eps: raw.layer_norm_eps.unwrap_or(1e-5),
     };
-    if cfg.heads == 0 || cfg.hidden % cfg.heads != 0 {
+    if cfg.heads == 0 || !cfg.hidden.is_multiple_of(cfg.heads) {
         return Err(format!(
             "{field}.hidden_size {} is not a multiple of num_attention_heads {}",
             cfg.hidden, cfg.heads
