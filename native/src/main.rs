@@ -2,6 +2,7 @@
 //! crates, prints JSON or tables. User errors print one line and exit with status 2.
 
 mod bench;
+mod bench_clip;
 mod clip_io;
 mod cmd_embed;
 mod cmd_eval;
@@ -39,6 +40,7 @@ enum Command {
     Rate(cmd_rate::RateArgs),
     Metrics(cmd_metrics::MetricsArgs),
     Bench(bench::BenchArgs),
+    BenchClip(bench_clip::BenchClipArgs),
     EmbedImages(cmd_embed::EmbedImagesArgs),
     EmbedText(cmd_embed::EmbedTextArgs),
     Extract(cmd_extract::ExtractArgs),
@@ -54,6 +56,7 @@ fn main() {
         Command::Rate(a) => cmd_rate::run(&a),
         Command::Metrics(a) => cmd_metrics::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::BenchClip(a) => bench_clip::run(&a),
         Command::EmbedImages(a) => cmd_embed::run_images(&a),
         Command::EmbedText(a) => cmd_embed::run_text(&a),
         Command::Extract(a) => cmd_extract::run(&a),
