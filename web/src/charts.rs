@@ -29,7 +29,11 @@ const PAD_B: f64 = 22.0;
 fn y_domain(values: impl Iterator<Item = f64>, zero: bool) -> (f64, f64) {
     let v: Vec<f32> = values.filter(|x| x.is_finite()).map(|x| x as f32).collect();
     let (lo, hi) = ssr2_view::scale::extent(&v);
-    if zero { (lo.min(0.0), hi.max(0.0)) } else { (lo, hi) }
+    if zero {
+        (lo.min(0.0), hi.max(0.0))
+    } else {
+        (lo, hi)
+    }
 }
 
 fn fmt_tick(v: f64) -> String {

@@ -9,8 +9,8 @@ mod playground;
 
 use backend::Backend;
 use explorer::Explorer;
-use playground::Playground;
 use leptos::prelude::*;
+use playground::Playground;
 use wasm_bindgen::prelude::*;
 
 #[derive(Clone, Copy, PartialEq)]

@@ -20,7 +20,10 @@ fn logits(b: &InferenceBranch, inf: &Inference, device: &Device) -> Tensor<2> {
         Tensor::<2>::from_data(TensorData::new(b.weight.clone(), [k, d]), device),
         Tensor::<1>::from_data(TensorData::new(b.gain.clone(), [k]), device),
     );
-    head.forward(Tensor::<2>::from_data(TensorData::new(b.features.clone(), [n, d]), device))
+    head.forward(Tensor::<2>::from_data(
+        TensorData::new(b.features.clone(), [n, d]),
+        device,
+    ))
 }
 
 fn same(a: Option<f64>, b: Option<f64>) -> bool {
@@ -32,7 +35,13 @@ fn same(a: Option<f64>, b: Option<f64>) -> bool {
 }
 
 /// Predictions (SPEC §2) and All/Old/New recomputed on `device`, compared with the report.
-pub async fn check(inf: &Inference, num_old: usize, reported: &Scores, device: &Device, device_name: &str) -> Result<Check, String> {
+pub async fn check(
+    inf: &Inference,
+    num_old: usize,
+    reported: &Scores,
+    device: &Device,
+    device_name: &str,
+) -> Result<Check, String> {
     let li = logits(&inf.image, inf, device);
     let lt = inf.text.as_ref().map(|b| logits(b, inf, device));
     let data = predict(li, lt)
@@ -50,7 +59,9 @@ pub async fn check(inf: &Inference, num_old: usize, reported: &Scores, device: &
     let pct = |v: f64| ssr2_view::stats::pct(fin(v));
     let scores = format!("{} / {} / {}", pct(acc.all), pct(acc.old), pct(acc.new));
     let text = if agree == n && scores_equal {
-        format!("agrees: {agree}/{n} predictions, All/Old/New equal ({scores}), recomputed on {device_name}")
+        format!(
+            "agrees: {agree}/{n} predictions, All/Old/New equal ({scores}), recomputed on {device_name}"
+        )
     } else {
         format!(
             "DISAGREES: {agree}/{n} predictions match; recomputed All/Old/New {scores} vs reported {} / {} / {} (on {device_name})",

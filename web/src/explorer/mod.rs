@@ -30,7 +30,11 @@ async fn read_url(url: String) -> Result<(String, String), String> {
         .await
         .map_err(|e| format!("{url}: download failed ({e})"))?;
     if !resp.ok() {
-        return Err(format!("{url}: the server answered {} {}", resp.status(), resp.status_text()));
+        return Err(format!(
+            "{url}: the server answered {} {}",
+            resp.status(),
+            resp.status_text()
+        ));
     }
     let text = resp
         .text()
@@ -40,12 +44,16 @@ async fn read_url(url: String) -> Result<(String, String), String> {
 }
 
 /// Parse everything; on any failure keep what was shown before and report the first error.
-fn accept(loaded: Vec<Result<(String, String), String>>, runs: RwSignal<Runs>, error: RwSignal<Option<String>>) {
+fn accept(
+    loaded: Vec<Result<(String, String), String>>,
+    runs: RwSignal<Runs>,
+    error: RwSignal<Option<String>>,
+) {
     let mut out = Vec::new();
     for item in loaded {
-        match item.and_then(|(origin, text)| {
-            ssr2_view::parse_report(&text, &origin).map(|r| (origin, r))
-        }) {
+        match item
+            .and_then(|(origin, text)| ssr2_view::parse_report(&text, &origin).map(|r| (origin, r)))
+        {
             Ok(run) => out.push(run),
             Err(e) => {
                 error.set(Some(e));

@@ -47,7 +47,13 @@ pub fn Scatter(projection: Projection, num_old: usize, class_names: Vec<String>)
     let on_move = {
         let (px, py) = (px.clone(), py.clone());
         move |ev: leptos::ev::MouseEvent| {
-            hover.set(nearest(&px, &py, ev.offset_x() as f64, ev.offset_y() as f64, 8.0));
+            hover.set(nearest(
+                &px,
+                &py,
+                ev.offset_x() as f64,
+                ev.offset_y() as f64,
+                8.0,
+            ));
         }
     };
     let p2 = projection.clone();

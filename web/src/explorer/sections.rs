@@ -54,7 +54,11 @@ fn coloured(series: Vec<(String, Vec<f64>)>) -> Vec<Series> {
     series
         .into_iter()
         .enumerate()
-        .map(|(i, (name, values))| Series { name, values, colour: category(i) })
+        .map(|(i, (name, values))| Series {
+            name,
+            values,
+            colour: category(i),
+        })
         .collect()
 }
 

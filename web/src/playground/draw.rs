@@ -19,7 +19,13 @@ fn project(p: [f64; 3], angle: f64) -> (f64, f64, f64) {
 }
 
 /// Draw `points` (`n x 3`) coloured by `labels`; filled = labelled, ring = unlabelled.
-pub fn scatter3d(canvas: &HtmlCanvasElement, points: &[f32], labels: &[usize], labelled: &[bool], angle: f64) {
+pub fn scatter3d(
+    canvas: &HtmlCanvasElement,
+    points: &[f32],
+    labels: &[usize],
+    labelled: &[bool],
+    angle: f64,
+) {
     let Some(ctx) = canvas
         .get_context("2d")
         .ok()
@@ -35,7 +41,11 @@ pub fn scatter3d(canvas: &HtmlCanvasElement, points: &[f32], labels: &[usize], l
     ctx.begin_path();
     let _ = ctx.arc(cx, cy, r, 0.0, std::f64::consts::TAU);
     ctx.stroke();
-    for (axis, name) in [([1.0, 0.0, 0.0], "x"), ([0.0, 1.0, 0.0], "y"), ([0.0, 0.0, 1.0], "z")] {
+    for (axis, name) in [
+        ([1.0, 0.0, 0.0], "x"),
+        ([0.0, 1.0, 0.0], "y"),
+        ([0.0, 0.0, 1.0], "z"),
+    ] {
         let (x, y, _) = project(axis, angle);
         ctx.set_stroke_style_str("#bbb");
         ctx.begin_path();

@@ -39,7 +39,15 @@ fn logdet_gram(rows: &[f32], a: f64) -> f64 {
 }
 
 /// Measurements of features `z` (`n x 3`) with true `labels` and predictions `pred`.
-pub fn measure(z: &[f32], labels: &[usize], labelled: &[bool], pred: &[usize], classes: usize, num_old: usize, eps2: f64) -> Measures {
+pub fn measure(
+    z: &[f32],
+    labels: &[usize],
+    labelled: &[bool],
+    pred: &[usize],
+    classes: usize,
+    num_old: usize,
+    eps2: f64,
+) -> Measures {
     let n = labels.len();
     let d = 3.0;
     let r = 0.5 * logdet_gram(z, d / (n as f64 * eps2));

@@ -43,7 +43,11 @@ pub fn Playground(backend: Backend) -> impl IntoView {
     let rate = RwSignal::new(None::<f64>);
     let error = RwSignal::new(None::<String>);
     let views = RwSignal::new([RunView::default(), RunView::default()]);
-    let canvases = [NodeRef::<Canvas>::new(), NodeRef::<Canvas>::new(), NodeRef::<Canvas>::new()];
+    let canvases = [
+        NodeRef::<Canvas>::new(),
+        NodeRef::<Canvas>::new(),
+        NodeRef::<Canvas>::new(),
+    ];
     let alive = Arc::new(AtomicBool::new(true));
     {
         let alive = alive.clone();
@@ -60,7 +64,11 @@ pub fn Playground(backend: Backend) -> impl IntoView {
             let k = knobs.get_untracked();
             let want_b = compare.get_untracked();
             let gen_now = reset.get_untracked();
-            if gen_now != seen || state.as_ref().is_some_and(|(_, r)| (r.len() == 2) != want_b || r[0].loss != k.loss) {
+            if gen_now != seen
+                || state
+                    .as_ref()
+                    .is_some_and(|(_, r)| (r.len() == 2) != want_b || r[0].loss != k.loss)
+            {
                 seen = gen_now;
                 (t_run, steps_run) = (0.0, 0);
                 step.set(0);
@@ -71,10 +79,17 @@ pub fn Playground(backend: Backend) -> impl IntoView {
                         if want_b {
                             runs.push(Run::new(LossKind::Contrastive, k.classes, 1, &device));
                         }
-                        let titles: Vec<String> = runs.iter().map(|r| r.loss.name().to_string()).collect();
+                        let titles: Vec<String> =
+                            runs.iter().map(|r| r.loss.name().to_string()).collect();
                         views.set([
-                            RunView { title: titles[0].clone(), ..Default::default() },
-                            RunView { title: titles.get(1).cloned().unwrap_or_default(), ..Default::default() },
+                            RunView {
+                                title: titles[0].clone(),
+                                ..Default::default()
+                            },
+                            RunView {
+                                title: titles.get(1).cloned().unwrap_or_default(),
+                                ..Default::default()
+                            },
                         ]);
                         error.set(None);
                         state = Some((data, runs));
@@ -104,18 +119,33 @@ pub fn Playground(backend: Backend) -> impl IntoView {
                 let mut shown = Vec::new();
                 for (i, run) in runs.iter().enumerate() {
                     let loss = match losses.get(i) {
-                        Some(l) => l.clone().into_scalar_async::<f32>().await.ok().map(|v| v as f64),
+                        Some(l) => l
+                            .clone()
+                            .into_scalar_async::<f32>()
+                            .await
+                            .ok()
+                            .map(|v| v as f64),
                         None => None,
                     };
                     match run.embed(data).await {
                         Ok((z, pred)) => {
-                            let m = measure(&z, &data.labels, &data.labelled, &pred, data.classes, data.num_old, k.eps2);
+                            let m = measure(
+                                &z,
+                                &data.labels,
+                                &data.labelled,
+                                &pred,
+                                data.classes,
+                                data.num_old,
+                                k.eps2,
+                            );
                             if let Some(c) = canvases[i + 1].get_untracked() {
                                 draw::scatter3d(&c, &z, &data.labels, &data.labelled, angle);
                             }
                             shown.push((loss, m));
                         }
-                        Err(e) => error.set(Some(format!("reading features from the device failed: {e}"))),
+                        Err(e) => error.set(Some(format!(
+                            "reading features from the device failed: {e}"
+                        ))),
                     }
                 }
                 if let Some(c) = canvases[0].get_untracked() {
@@ -153,20 +183,22 @@ pub fn Playground(backend: Backend) -> impl IntoView {
         }
     });
 
-    let set = move |f: fn(&mut Knobs, f64)| move |ev: leptos::ev::Event| {
-        if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-            knobs.update(|k| f(k, v));
+    let set = move |f: fn(&mut Knobs, f64)| {
+        move |ev: leptos::ev::Event| {
+            if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                knobs.update(|k| f(k, v));
+            }
         }
     };
-    let set_data = move |f: fn(&mut Knobs, f64)| move |ev: leptos::ev::Event| {
-        if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-            knobs.update(|k| f(k, v));
-            reset.update(|g| *g += 1);
+    let set_data = move |f: fn(&mut Knobs, f64)| {
+        move |ev: leptos::ev::Event| {
+            if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                knobs.update(|k| f(k, v));
+                reset.update(|g| *g += 1);
+            }
         }
     };
-    let rate_text = move || {
-        rate.get().map_or_else(|| "–".into(), |r| format!("{r:.1}"))
-    };
+    let rate_text = move || rate.get().map_or_else(|| "–".into(), |r| format!("{r:.1}"));
     let runs_view = move |i: usize| {
         let canvas = canvases[i + 1];
         view! {
@@ -257,9 +289,24 @@ fn run_panel(i: usize, v: &RunView, classes: usize, num_old: usize) -> impl Into
         return view! { <p>"…"</p> }.into_any();
     };
     let rates = vec![
-        Bar { label: "R".into(), value: m.r, colour: "#555".into(), title: format!("R = {:.3}", m.r) },
-        Bar { label: "R_c".into(), value: m.rc, colour: "#999".into(), title: format!("R_c = {:.3}", m.rc) },
-        Bar { label: "ΔR".into(), value: m.delta, colour: "#59a14f".into(), title: format!("ΔR = {:.3}", m.delta) },
+        Bar {
+            label: "R".into(),
+            value: m.r,
+            colour: "#555".into(),
+            title: format!("R = {:.3}", m.r),
+        },
+        Bar {
+            label: "R_c".into(),
+            value: m.rc,
+            colour: "#999".into(),
+            title: format!("R_c = {:.3}", m.rc),
+        },
+        Bar {
+            label: "ΔR".into(),
+            value: m.delta,
+            colour: "#59a14f".into(),
+            title: format!("ΔR = {:.3}", m.delta),
+        },
     ];
     let per_class: Vec<Bar> = (0..classes.min(m.class_r.len()))
         .map(|c| Bar {
@@ -274,7 +321,11 @@ fn run_panel(i: usize, v: &RunView, classes: usize, num_old: usize) -> impl Into
             label: c.to_string(),
             value: m.ranks[c],
             colour: old_new(c < num_old).into(),
-            title: format!("class {c} ({}): effective rank {:.2}", if c < num_old { "old" } else { "new" }, m.ranks[c]),
+            title: format!(
+                "class {c} ({}): effective rank {:.2}",
+                if c < num_old { "old" } else { "new" },
+                m.ranks[c]
+            ),
         })
         .collect();
     let pct = |x: f64| ssr2_view::stats::pct(x.is_finite().then_some(x));

@@ -198,7 +198,13 @@ impl Run {
         };
         let model = self.model.take().expect("model present between steps");
         let (z, logits) = model.forward(x);
-        let cls = branch_loss(logits.clone(), &batch, TEACHER_TEMP, &ClusterConfig::default()).total;
+        let cls = branch_loss(
+            logits.clone(),
+            &batch,
+            TEACHER_TEMP,
+            &ClusterConfig::default(),
+        )
+        .total;
         let rep = match self.loss {
             LossKind::Ssr2 => {
                 let warmup = self.steps < WARMUP_STEPS;
@@ -237,7 +243,11 @@ impl Run {
         let device = model.head.weight.device();
         let x = Tensor::<2>::from_data(TensorData::new(data.x.clone(), [data.len(), 3]), &device);
         let (z, logits) = model.forward(x);
-        let pred = logits.argmax(1).into_data_async().await.map_err(|e| format!("{e:?}"))?;
+        let pred = logits
+            .argmax(1)
+            .into_data_async()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let z = z.into_data_async().await.map_err(|e| format!("{e:?}"))?;
         Ok((
             z.iter::<f32>().collect(),
