@@ -1,7 +1,6 @@
 //! Small browser helpers: the next animation frame as a future, a clock, URL parameters.
 
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
 
 /// Resolves on the next `requestAnimationFrame`, so long loops yield to the page every frame.
 pub async fn next_frame() {
@@ -27,10 +26,4 @@ pub fn query_param(name: &str) -> Option<String> {
     web_sys::UrlSearchParams::new_with_str(&search)
         .ok()?
         .get(name)
-}
-
-/// Log to the browser console (the end-to-end test collects it).
-#[allow(dead_code)]
-pub fn log(msg: &str) {
-    web_sys::console::log_1(&JsValue::from_str(msg));
 }

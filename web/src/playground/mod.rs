@@ -205,7 +205,7 @@ pub fn Playground(backend: Backend) -> impl IntoView {
             <div class="run" class:hidden=move || i == 1 && !compare.get()>
                 <h3>{move || views.get()[i].title.clone()}</h3>
                 <canvas node_ref=canvas width="260" height="260"></canvas>
-                {move || run_panel(i, &views.get()[i], knobs.get_untracked().classes, knobs.get_untracked().classes.div_ceil(2))}
+                {move || run_panel(i, views.get()[i].clone(), knobs.get_untracked().classes, knobs.get_untracked().classes.div_ceil(2))}
             </div>
         }
     };
@@ -283,7 +283,7 @@ fn push_capped(v: &mut Vec<f64>, x: f64) {
     }
 }
 
-fn run_panel(i: usize, v: &RunView, classes: usize, num_old: usize) -> impl IntoView {
+fn run_panel(i: usize, v: RunView, classes: usize, num_old: usize) -> impl IntoView {
     let tag = if i == 0 { "a" } else { "b" };
     let Some(m) = v.m.clone() else {
         return view! { <p>"…"</p> }.into_any();
