@@ -114,6 +114,7 @@ pub fn Playground(backend: Backend) -> impl IntoView {
                         }
                     }
                     steps_run += n;
+                    t_run += now_ms() - t0;
                 }
                 let frame_start = now_ms();
                 let mut shown = Vec::new();
