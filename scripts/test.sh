@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: native tests on the CPU device, then a wasm32 build check of ssr2-core.
 # Needs Debian's rustc-web, cargo-web, rust-web-src and lld-22 for the wasm check (see README);
-# SKIP_WASM=1 skips that step.
+# SKIP_WASM=1 skips that step (and the browser app); SKIP_WEB=1 skips only the browser app
+# (scripts/test-web.sh: builds web/, trains one seed, runs the Playwright test in chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ echo "== native tests (CPU device: flex) =="
 cargo test --release --workspace
 
 if [ "${SKIP_WASM:-0}" = "1" ]; then
-    echo "== wasm32 check skipped (SKIP_WASM=1) =="
+    echo "== wasm32 check and browser app skipped (SKIP_WASM=1) =="
     exit 0
 fi
 echo "== ssr2-core and ssr2-data compile for wasm32-unknown-unknown (cargo check) =="
@@ -25,4 +26,10 @@ fi
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22 \
     cargo check --release -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown \
         -p ssr2-core -p ssr2-data --no-default-features --features ssr2-core/flex)
+if [ "${SKIP_WEB:-0}" = "1" ]; then
+    echo "== browser app skipped (SKIP_WEB=1) =="
+else
+    echo "== browser app: build, then end-to-end test in headless chromium (WebGPU and CPU) =="
+    scripts/test-web.sh
+fi
 echo "== all tests passed =="

@@ -219,6 +219,9 @@ pub struct EvalConfig {
     pub edge_k: usize,
     /// Most samples used for the edge ratio (it is quadratic in them).
     pub max_edge_samples: usize,
+    /// Largest `n x d` (per modality) for which the report carries the `inference` block
+    /// (evaluation features and head weights, for in-browser inference); 0 turns it off.
+    pub max_inference_values: usize,
 }
 
 impl Default for EvalConfig {
@@ -227,6 +230,7 @@ impl Default for EvalConfig {
             max_projection: 5000,
             edge_k: 10,
             max_edge_samples: 2000,
+            max_inference_values: 1_000_000,
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct Embedded {
     /// Image features, `n x dim`, unit rows.
     pub z_image: Vec<f32>,
     pub dim: usize,
+    /// Text features after RTA, `n x dim`, unit rows (when the text branch runs).
+    pub z_text: Option<Vec<f32>>,
     pub logits_image: Vec<f32>,
     pub logits_text: Option<Vec<f32>>,
     pub classes: usize,
@@ -49,8 +51,8 @@ pub fn embed(
     device: &Device,
 ) -> Embedded {
     let rta = rta_config(rta);
-    let (mut z_image, mut logits_image, mut logits_text, mut preds) =
-        (vec![], vec![], vec![], vec![]);
+    let (mut z_image, mut z_text, mut logits_image, mut logits_text, mut preds) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let use_text = model.text.is_some() && ds.text.is_some();
     for chunk in idx.chunks(CHUNK) {
         let z = model
@@ -58,10 +60,10 @@ pub fn embed(
             .adapter
             .forward(image_input(ds, chunk, None, device));
         let li = model.image.head.forward(z.clone());
-        let lt = use_text.then(|| {
-            let zt = model.embed_text(text_input(ds, chunk, None, device), &rta);
-            model.text.as_ref().expect("text branch").head.forward(zt)
-        });
+        let zt = use_text.then(|| model.embed_text(text_input(ds, chunk, None, device), &rta));
+        let lt = zt
+            .clone()
+            .map(|zt| model.text.as_ref().expect("text branch").head.forward(zt));
         let p = predict(li.clone(), lt.clone());
         preds.extend(
             p.try_into_vec_as::<i64>()
@@ -70,6 +72,9 @@ pub fn embed(
                 .map(|v| v as usize),
         );
         z_image.extend(read(z));
+        if let Some(zt) = zt {
+            z_text.extend(read(zt));
+        }
         logits_image.extend(read(li));
         if let Some(lt) = lt {
             logits_text.extend(read(lt));
@@ -81,6 +86,7 @@ pub fn embed(
         indices: idx.to_vec(),
         z_image,
         dim,
+        z_text: use_text.then_some(z_text),
         logits_image,
         logits_text: use_text.then_some(logits_text),
         classes,

@@ -98,6 +98,34 @@ pub struct Report {
     pub projection: Projection,
     /// File of the trained adapter and classifier weights, relative to the report.
     pub heads: String,
+    /// What a reader needs to recompute the predictions (absent when too large or turned off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference: Option<Inference>,
+}
+
+/// One classifier and the features it sees (row-major, flat).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InferenceBranch {
+    /// Final unit-norm features of the evaluated samples, `n x dim`.
+    pub features: Vec<f32>,
+    /// Classifier directions, `classes x dim`.
+    pub weight: Vec<f32>,
+    /// Classifier gains, `classes`.
+    pub gain: Vec<f32>,
+}
+
+/// Evaluation samples and trained heads, so a reader can redo the prediction of SPEC §2.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Inference {
+    pub n: usize,
+    pub dim: usize,
+    pub classes: usize,
+    /// True class of each evaluated sample.
+    pub labels: Vec<usize>,
+    /// The report's prediction (cluster index) of each evaluated sample.
+    pub pred: Vec<usize>,
+    pub image: InferenceBranch,
+    pub text: Option<InferenceBranch>,
 }
 
 /// `Some(v)` for a finite value, `None` for NaN (JSON has no NaN).

@@ -252,7 +252,8 @@ pub fn train(
         // Resumed after the last epoch: evaluate the restored weights.
         None => evaluate(&model.valid(), ds, &cfg.rta, &cfg.eval, device),
     };
-    let report = build_report(ds, cfg, seed, use_text, history, &ev);
+    let mut report = build_report(ds, cfg, seed, use_text, history, &ev);
+    report.inference = inference_block(&model.valid(), &ev, cfg.eval.max_inference_values);
     if let Some(dir) = &run_dir {
         write_run(dir.path, &report, &config_toml, &model.valid())?;
     }
@@ -378,7 +379,35 @@ fn build_report(
                 .collect(),
         },
         heads: "heads.safetensors".into(),
+        inference: None,
     }
+}
+
+/// The report's `inference` block, or `None` when `n x d` exceeds `max_values`.
+pub fn inference_block(model: &HeadModel, ev: &Evaluation, max_values: usize) -> Option<Inference> {
+    let e = &ev.embedded;
+    let n = e.indices.len();
+    if n == 0 || n * e.dim > max_values {
+        return None;
+    }
+    let branch = |b: &crate::model::Branch, features: &[f32]| InferenceBranch {
+        features: features.to_vec(),
+        weight: b.head.weight.val().try_into_vec_as::<f32>().expect("read"),
+        gain: b.head.gain.val().try_into_vec_as::<f32>().expect("read"),
+    };
+    let text = match (&model.text, &e.z_text) {
+        (Some(b), Some(z)) => Some(branch(b, z)),
+        _ => None,
+    };
+    Some(Inference {
+        n,
+        dim: e.dim,
+        classes: e.classes,
+        labels: ev.labels.clone(),
+        pred: e.preds.clone(),
+        image: branch(&model.image, &e.z_image),
+        text,
+    })
 }
 
 /// Write `report.json`, `heads.safetensors` and `config.toml` into `dir`, each atomically.

@@ -299,3 +299,49 @@ fn pre_extracted_views_replace_feature_noise() {
     let c = train(&ds, &cfg, 2, &Device::flex(), None, &mut Silent).unwrap();
     assert_ne!(a.history[1].loss, c.history[1].loss);
 }
+
+/// The report's `inference` block reproduces its own predictions with the core classifier
+/// (what the browser explorer does), and the reader of the browser app accepts the report.
+#[test]
+fn inference_block_reproduces_the_predictions() {
+    use ssr2_core::classifier::{CosineClassifier, predict};
+    let mut cfg = short_synthetic();
+    cfg.optim.epochs = 2;
+    let ds = ssr2_data::generate(&cfg.data.synthetic).unwrap();
+    let device = Device::flex();
+    let report = train(&ds, &cfg, 0, &device, None, &mut Silent).unwrap();
+    let json = serde_json::to_string(&report).unwrap();
+    let read = ssr2_view::parse_report(&json, "report.json").unwrap();
+    let inf = read
+        .inference
+        .expect("inference block within the default cap");
+    assert!(inf.text.is_some(), "synthetic preset trains both branches");
+    assert_eq!(inf.n, report.final_scores.n);
+    let logits = |b: &ssr2_view::report::InferenceBranch| {
+        let head = CosineClassifier::from_tensors(
+            Tensor::<2>::from_data(
+                TensorData::new(b.weight.clone(), [inf.classes, inf.dim]),
+                &device,
+            ),
+            Tensor::<1>::from_data(TensorData::new(b.gain.clone(), [inf.classes]), &device),
+        );
+        head.forward(Tensor::<2>::from_data(
+            TensorData::new(b.features.clone(), [inf.n, inf.dim]),
+            &device,
+        ))
+    };
+    let pred: Vec<usize> = predict(logits(&inf.image), inf.text.as_ref().map(logits))
+        .try_into_vec_as::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|p| p as usize)
+        .collect();
+    assert_eq!(pred, inf.pred);
+    let acc = cluster_accuracy(&inf.labels, &pred, ds.num_old);
+    assert_eq!(acc.all, report.final_scores.all);
+
+    // The cap turns the block off.
+    cfg.eval.max_inference_values = 10;
+    let small = train(&ds, &cfg, 0, &device, None, &mut Silent).unwrap();
+    assert!(small.inference.is_none());
+}

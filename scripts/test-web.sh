@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The browser app end to end: build it (installing trunk/wasm-bindgen/npm tools if missing), train
+# one digits seed with `ssr2 train`, serve app + report on 127.0.0.1, and run the Playwright test
+# in Debian's chromium twice: with WebGPU (--enable-unsafe-webgpu, SwiftShader) and on the CPU
+# fallback. Screenshots and results.json go to ci-out/web/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${CI_OUT:-ci-out}/web
+rm -rf "$out" && mkdir -p "$out"
+t0=$(date +%s)
+
+INSTALL=1 scripts/build-web.sh
+t_build=$(date +%s)
+
+# The binary `cargo test --release --workspace` (scripts/test.sh) already built; `--no-run` builds
+# it with the same features if missing (a plain `cargo build -p ssr2` would rebuild Burn).
+[ -x target/release/ssr2 ] || cargo test --release --workspace --no-run
+target/release/ssr2 train --seeds 0 --out "$out/run"
+site="$out/site"
+mkdir -p "$site/run"
+cp -r dist/. "$site/"
+cp "$out/run/seed-0/report.json" "$site/run/report.json"
+
+port=${WEB_TEST_PORT:-8765}
+python3 -m http.server --bind 127.0.0.1 "$port" --directory "$site" >"$out/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+    curl -sf "http://127.0.0.1:$port/" >/dev/null && break
+    sleep 0.2
+done
+node web/e2e/app.test.mjs "http://127.0.0.1:$port" "$site/run/report.json" "$out" webgpu cpu
+echo "web: build $((t_build - t0)) s, train + browser test $(( $(date +%s) - t_build )) s; screenshots in $out"

@@ -1,0 +1,114 @@
+// End-to-end test of the browser app in Debian's chromium (never a downloaded browser).
+// usage: node web/e2e/app.test.mjs <base-url> <report.json> <out-dir> [webgpu|cpu ...]
+// <base-url> serves dist/ with the report at run/report.json. Writes screenshots and
+// results.json to <out-dir>; exits 1 on any failed check.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const [base, reportPath, outDir, ...modesArg] = process.argv.slice(2);
+const modes = modesArg.length ? modesArg : ['webgpu', 'cpu'];
+const report = JSON.parse(fs.readFileSync(reportPath, 'utf8'));
+fs.mkdirSync(outDir, { recursive: true });
+const failures = [];
+const results = {};
+const check = (ok, what) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures.push(what);
+};
+// The page prints fractions as percentages with one decimal ("–" for none).
+const pct = (v) => (v === null || v === undefined ? '–' : (100 * v).toFixed(1));
+
+async function launch(mode) {
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  if (mode === 'webgpu') args.push('--enable-unsafe-webgpu');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssr2-chromium-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: '/usr/bin/chromium', headless: true, args,
+    viewport: { width: 1400, height: 1000 },
+  });
+  return { ctx, dir };
+}
+
+async function runMode(mode) {
+  const r = (results[mode] = {});
+  const { ctx, dir } = await launch(mode);
+  const page = ctx.pages()[0] || (await ctx.newPage());
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  try {
+    // Explorer: the report of this CI run, by URL.
+    await page.goto(`${base}/?run=run/report.json`, { waitUntil: 'load' });
+    await page.waitForSelector('#score-all', { timeout: 60000 });
+    const backend = await page.textContent('#backend');
+    r.backend = backend;
+    check(mode === 'webgpu' ? backend.includes('WebGPU') : backend.includes('CPU'), `[${mode}] backend shown: ${backend}`);
+    for (const part of ['all', 'old', 'new']) {
+      const shown = (await page.textContent(`#score-${part}`)).trim();
+      const want = pct(report.final_scores[part]);
+      // Rust rounds exact halves to even, JS away from zero: compare the numbers to 0.05.
+      const v = report.final_scores[part];
+      const same = v === null ? shown === '–' : Math.abs(Number(shown) - 100 * v) <= 0.05 + 1e-9;
+      check(same, `[${mode}] ${part} on the page ${shown} = report.json ${want}`);
+    }
+    await page.waitForFunction(() => {
+      const t = document.querySelector('#inference')?.textContent || '';
+      return t && !t.startsWith('computing');
+    }, null, { timeout: 180000 });
+    const inference = await page.textContent('#inference');
+    r.inference = inference;
+    const n = report.final_scores.n;
+    check(inference.startsWith(`agrees: ${n}/${n} predictions, All/Old/New equal`), `[${mode}] in-page inference: ${inference}`);
+    await page.hover('#scatter', { position: { x: 200, y: 180 } });
+    await page.screenshot({ path: path.join(outDir, `explorer-${mode}.png`), fullPage: true });
+
+    // A corrupt file and a wrong version: clear messages, the report stays on screen.
+    await page.setInputFiles('#file-input', { name: 'corrupt.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "ssr2-report", "version": 1, "seed": ') });
+    await page.waitForSelector('#error', { timeout: 10000 });
+    const corrupt = await page.textContent('#error');
+    check(corrupt.startsWith('corrupt.json: not a JSON file'), `[${mode}] corrupt file message: ${corrupt}`);
+    const v2 = JSON.stringify({ ...report, version: 2 });
+    await page.setInputFiles('#file-input', { name: 'future.json', mimeType: 'application/json', buffer: Buffer.from(v2) });
+    await page.waitForFunction(() => (document.querySelector('#error')?.textContent || '').startsWith('future.json'), null, { timeout: 10000 });
+    const wrong = await page.textContent('#error');
+    check(wrong.includes('report version 2 is not supported'), `[${mode}] wrong version message: ${wrong}`);
+    check(Math.abs(Number((await page.textContent('#score-all')).trim()) - 100 * report.final_scores.all) <= 0.05 + 1e-9, `[${mode}] the report stays on screen after bad files`);
+    await page.screenshot({ path: path.join(outDir, `explorer-error-${mode}.png`) });
+
+    // Playground: train, delta R must rise over the first 50 steps.
+    await page.click('#tab-playground');
+    await page.waitForSelector('#delta-start-a', { timeout: 60000 });
+    await page.click('#play');
+    const t0 = Date.now();
+    await page.waitForFunction(() => Number(document.querySelector('#step')?.textContent || 0) >= 50,
+      null, { timeout: mode === 'webgpu' ? 400000 : 120000, polling: 250 });
+    const start = Number(await page.textContent('#delta-start-a'));
+    const now = Number(await page.textContent('#delta-a'));
+    r.delta_start = start;
+    r.delta_after_50 = now;
+    r.seconds_to_50_steps = (Date.now() - t0) / 1000;
+    check(now > start, `[${mode}] delta R rises over 50 steps: ${start} -> ${now}`);
+    // Let the rate settle a little, then read it (steps of both runs per second).
+    await page.waitForTimeout(mode === 'cpu' ? 3000 : 1000);
+    r.steps_per_s = Number(await page.textContent('#steps-per-s'));
+    r.step = Number(await page.textContent('#step'));
+    console.log(`[${mode}] steps/s ${r.steps_per_s} (step ${r.step})`);
+    await page.screenshot({ path: path.join(outDir, `playground-${mode}.png`), fullPage: true });
+    check(errors.length === 0, `[${mode}] no page errors${errors.length ? ': ' + errors.slice(0, 3).join(' | ') : ''}`);
+  } catch (e) {
+    check(false, `[${mode}] ${e.message.split('\n')[0]}`);
+    try { await page.screenshot({ path: path.join(outDir, `failure-${mode}.png`), fullPage: true }); } catch {}
+    for (const m of errors.slice(0, 10)) console.log('  page:', m);
+  } finally {
+    await ctx.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const mode of modes) await runMode(mode);
+fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ results, failures }, null, 2));
+console.log(failures.length ? `${failures.length} browser check(s) failed` : 'all browser checks passed');
+process.exit(failures.length ? 1 : 0);
