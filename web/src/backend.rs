@@ -38,6 +38,10 @@ pub async fn pick() -> Backend {
             label: "WebGPU".into(),
             gpu: true,
         },
-        Err(e) => cpu(format!("no WebGPU adapter ({e:?})")),
+        Err(e) => {
+            // The full error is long (every backend it tried); keep it for the console only.
+            leptos::logging::log!("WebGPU unavailable: {e:?}");
+            cpu("no WebGPU adapter".into())
+        }
     }
 }
