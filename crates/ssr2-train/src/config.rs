@@ -231,6 +231,70 @@ impl Default for EvalConfig {
     }
 }
 
+/// Fine-tune mode (`ssr2 train --mode finetune`): CLIP's last blocks trained on images (SPEC §8).
+/// The schedule and optimiser are the `[optim]` table (paper defaults = SPEC §8).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// Hugging Face CLIP folder (config.json, model.safetensors, tokenizer.json).
+    pub model: Option<String>,
+    /// Image dataset name (`ssr2_data::image_dataset_names`).
+    pub dataset: Option<String>,
+    /// Dataset root folder.
+    pub root: Option<String>,
+    /// `imagefolder` only: number of old classes (default half).
+    pub num_old: Option<usize>,
+    /// `ssr2 retrieve`'s `.candidates.json`; absent = image-only training.
+    pub candidates: Option<String>,
+    /// Train transform: resize the short side to this, then random crop of the model's size
+    /// (SPEC §8: 256 for 224); 0 = `image_size * 256 / 224`.
+    pub resize: u32,
+    /// Typo probability per word of length >= 3 (SPEC §7: 0.1).
+    pub typo_prob: f64,
+    /// Pre-drawn augmented views per image (0 = a fresh view every epoch).
+    pub views: usize,
+    /// Cache the frozen prefix outputs (needs `views >= 1`; exact).
+    pub cache: bool,
+    /// Image decoding/augmentation threads.
+    pub workers: usize,
+    /// Images per forward pass in evaluation and in the co-teaching selection pass.
+    pub eval_batch: usize,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            dataset: None,
+            root: None,
+            num_old: None,
+            candidates: None,
+            resize: 0,
+            typo_prob: 0.1,
+            views: 0,
+            cache: false,
+            workers: 2,
+            eval_batch: 256,
+        }
+    }
+}
+
+impl FinetuneConfig {
+    /// Check ranges; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.typo_prob) {
+            return Err("finetune.typo_prob: must be in [0, 1]".into());
+        }
+        if self.cache && self.views == 0 {
+            return Err("finetune.cache: needs finetune.views >= 1 (pre-drawn views)".into());
+        }
+        if self.workers == 0 || self.eval_batch == 0 {
+            return Err("finetune.workers / finetune.eval_batch: must be >= 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// Every setting of a training run. The file used is written into the run directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -244,6 +308,7 @@ pub struct TrainConfig {
     pub augment: AugmentConfig,
     pub rta: RtaSettings,
     pub eval: EvalConfig,
+    pub finetune: FinetuneConfig,
 }
 
 impl Default for TrainConfig {
@@ -268,6 +333,7 @@ impl TrainConfig {
             augment: AugmentConfig::default(),
             rta: RtaSettings::default(),
             eval: EvalConfig::default(),
+            finetune: FinetuneConfig::default(),
         };
         match name {
             "paper" => Some(TrainConfig {
@@ -386,13 +452,15 @@ impl TrainConfig {
                 "augment: dropout in [0, 1), noise >= 0",
             ),
             (
-                self.data.source != DataSource::Bundle || self.data.bundle.is_some(),
+                self.data.source != DataSource::Bundle
+                    || self.data.bundle.is_some()
+                    || self.finetune.model.is_some(),
                 "data.bundle: a bundle path is needed when data.source = \"bundle\"",
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, msg)) => Err(msg.to_string()),
-            None => Ok(()),
+            None => self.finetune.validate(),
         }
     }
 }
