@@ -264,7 +264,10 @@ pub(crate) type Selection = HashMap<usize, usize>;
 
 /// SPEC §6: per class, the most confident unlabelled samples of each branch, chosen by the image
 /// branch and by the text branch, from the logits of the unlabelled set.
-pub(crate) fn select_pseudo_labels(emb: &Embedded, device: &Device) -> (Option<Selection>, Option<Selection>) {
+pub(crate) fn select_pseudo_labels(
+    emb: &Embedded,
+    device: &Device,
+) -> (Option<Selection>, Option<Selection>) {
     let idx = &emb.indices;
     let k = emb.classes;
     let pick = |logits: &[f32]| -> Selection {

@@ -38,12 +38,19 @@ impl PrefixCache {
         let [_, t, h] = before.dims();
         let host = read3(before);
         for (i, key) in keys.iter().enumerate() {
-            self.images.insert(*key, host[i * t * h..(i + 1) * t * h].to_vec());
+            self.images
+                .insert(*key, host[i * t * h..(i + 1) * t * h].to_vec());
         }
     }
 
     /// The cached prefixes of `keys` as `[n, tokens, hidden]` (every key must be present).
-    pub fn images(&self, keys: &[ImageKey], tokens: usize, hidden: usize, device: &Device) -> Tensor<3> {
+    pub fn images(
+        &self,
+        keys: &[ImageKey],
+        tokens: usize,
+        hidden: usize,
+        device: &Device,
+    ) -> Tensor<3> {
         let mut data = Vec::with_capacity(keys.len() * tokens * hidden);
         for key in keys {
             data.extend_from_slice(&self.images[key]);

@@ -77,7 +77,7 @@ impl Candidates {
         }
         if attributes.iter().any(|v| v.len() != a) {
             return Err(err(
-                "attributes: every sample needs the same number (>= 1)".into(),
+                "attributes: every sample needs the same number (>= 1)".into()
             ));
         }
         Ok(Candidates {

@@ -12,7 +12,11 @@ use ssr2_core::rta::{RtaConfig, aggregate};
 
 /// The texts of `rows` (sample indices), ordered: bases, then tags `[row, t]`, then attributes
 /// `[row, a]`. With `typos = Some((p, rng))` each text is typo-augmented independently (SPEC §7).
-pub fn row_texts(c: &Candidates, rows: &[usize], mut typos: Option<(f64, &mut Rng)>) -> Vec<String> {
+pub fn row_texts(
+    c: &Candidates,
+    rows: &[usize],
+    mut typos: Option<(f64, &mut Rng)>,
+) -> Vec<String> {
     let mut aug = |s: &str| match typos.as_mut() {
         Some((p, rng)) => typo(s, *p, rng),
         None => s.to_string(),
@@ -55,10 +59,7 @@ pub fn text_features(
     let has_base = !c.base.trim().is_empty();
     let b0 = if has_base { n } else { 0 };
     let base = has_base.then(|| z.clone().slice([0..n, 0..d]));
-    let tags = z
-        .clone()
-        .slice([b0..b0 + n * t, 0..d])
-        .reshape([n, t, d]);
+    let tags = z.clone().slice([b0..b0 + n * t, 0..d]).reshape([n, t, d]);
     let attrs = z
         .slice([b0 + n * t..b0 + n * t + n * a, 0..d])
         .reshape([n, a, d]);

@@ -41,7 +41,12 @@ fn own(linear: &Linear) -> Linear {
 }
 
 /// Splits `clip` (on an autodiff device: load there or `fork` it) into the frozen prefix and the trainable part.
-pub fn split(mut clip: Clip, classes: usize, use_text: bool, device: &Device) -> (Frozen, Trainable) {
+pub fn split(
+    mut clip: Clip,
+    classes: usize,
+    use_text: bool,
+    device: &Device,
+) -> (Frozen, Trainable) {
     let vision_block = clip.vision.blocks.pop().expect("vision tower has blocks");
     let text_block = clip.text.blocks.pop().expect("text tower has blocks");
     let d = clip.vision.projection.weight.dims()[1];
@@ -94,7 +99,12 @@ impl Trainable {
     }
 
     /// Unit-norm text features: last (causal) block, end token, `final_layer_norm`, projection.
-    pub fn text_features(&self, frozen: &Frozen, before_last: Tensor<3>, eos: &[usize]) -> Tensor<2> {
+    pub fn text_features(
+        &self,
+        frozen: &Frozen,
+        before_last: Tensor<3>,
+        eos: &[usize],
+    ) -> Tensor<2> {
         let x = self.text_block.forward(before_last, true);
         let [b, l, h] = x.dims();
         let rows: Vec<i64> = (0..b).map(|i| (i * l + eos[i]) as i64).collect();

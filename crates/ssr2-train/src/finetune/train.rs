@@ -64,6 +64,8 @@ pub struct Outcome {
     pub stats: Stats,
     /// Mean total loss of each epoch run in this call.
     pub epoch_losses: Vec<f64>,
+    /// Total loss of every step run in this call.
+    pub step_losses: Vec<f64>,
 }
 
 /// The `Dataset` the report and metrics read (no features: fine-tune mode works on images).
@@ -108,10 +110,9 @@ impl Ctx<'_> {
     ) -> Tensor<2> {
         match (cache, pixels) {
             (_, Some(p)) => image_features_from_pixels(frozen, trainable, p, self.size, device),
-            (Some(c), None) => trainable.image_features(
-                frozen,
-                c.images(keys, self.tokens, self.hidden, device),
-            ),
+            (Some(c), None) => {
+                trainable.image_features(frozen, c.images(keys, self.tokens, self.hidden, device))
+            }
             (None, None) => unreachable!("pixels or cache"),
         }
     }
@@ -130,7 +131,15 @@ impl Ctx<'_> {
         let texts = row_texts(c, rows, typos.map(|r| (p, r)));
         let tok = self.tokenizer.expect("tokenizer");
         text_features(
-            frozen, trainable, tok, c, rows.len(), &texts, cache, &self.rta, device,
+            frozen,
+            trainable,
+            tok,
+            c,
+            rows.len(),
+            &texts,
+            cache,
+            &self.rta,
+            device,
         )
     }
 
@@ -151,7 +160,13 @@ impl Ctx<'_> {
             let pixels = match &cache {
                 Some(_) => None,
                 None => {
-                    let jobs: Vec<Job> = chunk.iter().map(|&i| Job { sample: i, seed: None }).collect();
+                    let jobs: Vec<Job> = chunk
+                        .iter()
+                        .map(|&i| Job {
+                            sample: i,
+                            seed: None,
+                        })
+                        .collect();
                     Some(self.loader.load(&jobs)?)
                 }
             };
@@ -159,7 +174,8 @@ impl Ctx<'_> {
             let li = trainable.image_head.forward(z.clone());
             let lt = match &trainable.text_head {
                 Some(head) => {
-                    let zt = self.texts(frozen, trainable, chunk, None, cache.as_deref_mut(), device)?;
+                    let zt =
+                        self.texts(frozen, trainable, chunk, None, cache.as_deref_mut(), device)?;
                     Some(head.forward(zt))
                 }
                 None => None,
@@ -205,11 +221,22 @@ fn fill_cache(
     let mut all: Vec<(ImageKey, Job)> = Vec::new();
     for i in 0..n {
         for k in 0..views {
-            let job = Job { sample: i, seed: Some(pool_seed(seed, i, k)) };
+            let job = Job {
+                sample: i,
+                seed: Some(pool_seed(seed, i, k)),
+            };
             all.push(((i, Some(k)), job));
         }
     }
-    all.extend(unlabelled.iter().map(|&i| ((i, None), Job { sample: i, seed: None })));
+    all.extend(unlabelled.iter().map(|&i| {
+        (
+            (i, None),
+            Job {
+                sample: i,
+                seed: None,
+            },
+        )
+    }));
     let s = ctx.size;
     for chunk in all.chunks(ctx.cfg.finetune.eval_batch) {
         let jobs: Vec<Job> = chunk.iter().map(|c| c.1).collect();
@@ -231,7 +258,12 @@ pub fn finetune(
     progress: &mut dyn Progress,
 ) -> Result<Outcome, String> {
     cfg.validate()?;
-    let Inputs { clip, tokenizer, images, candidates } = inputs;
+    let Inputs {
+        clip,
+        tokenizer,
+        images,
+        candidates,
+    } = inputs;
     let ds = meta_dataset(&images);
     ds.validate().map_err(|e| e.to_string())?;
     let unlabelled = ds.unlabelled_indices();
@@ -259,7 +291,11 @@ pub fn finetune(
     let clip = clip.fork(&ad);
     let (frozen, mut trainable) = split(clip, ds.num_classes(), use_text, &ad);
     let ft = &cfg.finetune;
-    let resize = if ft.resize == 0 { (size * 256 / 224) as u32 } else { ft.resize };
+    let resize = if ft.resize == 0 {
+        (size * 256 / 224) as u32
+    } else {
+        ft.resize
+    };
     let ctx = Ctx {
         cfg,
         tokenizer: tokenizer.as_ref(),
@@ -300,11 +336,19 @@ pub fn finetune(
     let mut cache = None;
     if ft.cache {
         let t = Instant::now();
-        cache = Some(fill_cache(&ctx, &frozen.valid(), seed, ds.len(), &unlabelled, device)?);
+        cache = Some(fill_cache(
+            &ctx,
+            &frozen.valid(),
+            seed,
+            ds.len(),
+            &unlabelled,
+            device,
+        )?);
         stats.cache_seconds = t.elapsed().as_secs_f64();
     }
     let mut last_eval: Option<Evaluation> = None;
     let mut epoch_losses = Vec::new();
+    let mut step_losses = Vec::new();
     let mut waited = Duration::ZERO;
     for epoch in start..o.epochs {
         let started = Instant::now();
@@ -315,7 +359,13 @@ pub fn finetune(
             let emb = match &last_eval {
                 Some(ev) => &ev.embedded,
                 None => {
-                    fresh = ctx.embed(&frozen.valid(), &trainable.valid(), &unlabelled, cache.as_mut(), device)?;
+                    fresh = ctx.embed(
+                        &frozen.valid(),
+                        &trainable.valid(),
+                        &unlabelled,
+                        cache.as_mut(),
+                        device,
+                    )?;
                     &fresh
                 }
             };
@@ -341,14 +391,23 @@ pub fn finetune(
                     .flat_map(|slot| idx.iter().map(move |&i| (i, slot)))
                     .map(|(i, slot)| {
                         let (s, k) = view_seed(seed, epoch, i, slot, ft.views);
-                        ((i, k), Job { sample: i, seed: Some(s) })
+                        (
+                            (i, k),
+                            Job {
+                                sample: i,
+                                seed: Some(s),
+                            },
+                        )
                     })
                     .unzip()
             })
             .collect();
         let mut prefetch = match &cache {
             Some(_) => None,
-            None => Some(ctx.loader.prefetch(plan.iter().map(|p| p.1.clone()).collect(), 2)),
+            None => Some(
+                ctx.loader
+                    .prefetch(plan.iter().map(|p| p.1.clone()).collect(), 2),
+            ),
         };
         progress.epoch_start(epoch, o.epochs, batches.len());
         let mut sums = vec![0.0f64; TERM_NAMES.len()];
@@ -358,7 +417,14 @@ pub fn finetune(
                 Some(p) => Some(p.next_batch()?),
                 None => None,
             };
-            let z_img = ctx.image_features(&frozen, &trainable, &plan[bi].0, pixels, cache.as_ref(), &ad);
+            let z_img = ctx.image_features(
+                &frozen,
+                &trainable,
+                &plan[bi].0,
+                pixels,
+                cache.as_ref(),
+                &ad,
+            );
             let image = ModalityOut {
                 logits: trainable.image_head.forward(z_img.clone()),
                 z: z_img,
@@ -366,8 +432,18 @@ pub fn finetune(
             let text = match &trainable.text_head {
                 Some(head) => {
                     let rows: Vec<usize> = idx.iter().chain(idx.iter()).copied().collect();
-                    let z = ctx.texts(&frozen, &trainable, &rows, Some(&mut text_rng), cache.as_mut(), &ad)?;
-                    Some(ModalityOut { logits: head.forward(z.clone()), z })
+                    let z = ctx.texts(
+                        &frozen,
+                        &trainable,
+                        &rows,
+                        Some(&mut text_rng),
+                        cache.as_mut(),
+                        &ad,
+                    )?;
+                    Some(ModalityOut {
+                        logits: head.forward(z.clone()),
+                        z,
+                    })
                 }
                 None => None,
             };
@@ -400,14 +476,20 @@ pub fn finetune(
                     o.lr_backbone
                 }
             });
-            let terms = loss.terms.try_into_vec_as::<f32>().expect("synchronous read");
+            let terms = loss
+                .terms
+                .try_into_vec_as::<f32>()
+                .expect("synchronous read");
             if !terms[0].is_finite() {
                 return Err(format!(
                     "the loss became {} at epoch {epoch}, batch {bi}; lower the learning rates",
                     terms[0]
                 ));
             }
-            sums.iter_mut().zip(&terms).for_each(|(s, t)| *s += *t as f64);
+            step_losses.push(terms[0] as f64);
+            sums.iter_mut()
+                .zip(&terms)
+                .for_each(|(s, t)| *s += *t as f64);
             progress.batch_done(bi);
         }
         let train_seconds = steps_started.elapsed().as_secs_f64();
@@ -424,7 +506,13 @@ pub fn finetune(
             .zip(&sums)
             .map(|(n, s)| (n.to_string(), s / nb))
             .collect();
-        let emb = ctx.embed(&frozen.valid(), &trainable.valid(), &unlabelled, cache.as_mut(), device)?;
+        let emb = ctx.embed(
+            &frozen.valid(),
+            &trainable.valid(),
+            &unlabelled,
+            cache.as_mut(),
+            device,
+        )?;
         let ev = score(emb, &ds, &cfg.eval);
         let record = EpochRecord {
             epoch,
@@ -439,7 +527,15 @@ pub fn finetune(
         progress.epoch_end(&record);
         history.push(record);
         if let Some(dir) = &run_dir {
-            checkpoint::save(dir.path, epoch, seed, &config_toml, &trainable.valid(), &sgd, &history)?;
+            checkpoint::save(
+                dir.path,
+                epoch,
+                seed,
+                &config_toml,
+                &trainable.valid(),
+                &sgd,
+                &history,
+            )?;
         }
         last_eval = Some(ev);
         if epoch + 1 < o.epochs && progress.should_stop() {
@@ -449,7 +545,13 @@ pub fn finetune(
     let ev = match last_eval {
         Some(ev) => ev,
         None => score(
-            ctx.embed(&frozen.valid(), &trainable.valid(), &unlabelled, cache.as_mut(), device)?,
+            ctx.embed(
+                &frozen.valid(),
+                &trainable.valid(),
+                &unlabelled,
+                cache.as_mut(),
+                device,
+            )?,
             &ds,
             &cfg.eval,
         ),
@@ -467,5 +569,6 @@ pub fn finetune(
         trainable,
         stats,
         epoch_losses,
+        step_losses,
     })
 }

@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn probability_zero_only_normalises_spaces() {
         let mut rng = Rng::derive(0, 0, 0);
-        assert_eq!(typo("  a photo  of a bird ", 0.0, &mut rng), "a photo of a bird");
+        assert_eq!(
+            typo("  a photo  of a bird ", 0.0, &mut rng),
+            "a photo of a bird"
+        );
     }
 
     #[test]
@@ -52,7 +55,8 @@ mod tests {
             let w: Vec<&str> = out.split(' ').collect();
             assert_eq!(w[0], "ab", "short words are kept");
             for (orig, new) in [("photo", w[1]), ("bird", w[2])] {
-                let (o, n): (Vec<char>, Vec<char>) = (orig.chars().collect(), new.chars().collect());
+                let (o, n): (Vec<char>, Vec<char>) =
+                    (orig.chars().collect(), new.chars().collect());
                 assert!(n.len() + 1 >= o.len() && n.len() <= o.len() + 1, "{new}");
                 assert_ne!(new, "", "{orig}");
                 // First and last characters are never touched.

@@ -5,7 +5,13 @@
 use crate::rng::Rng;
 
 /// The seed of view `slot` (0 or 1) of `sample` in `epoch`, and the pre-drawn index used (if any).
-pub fn view_seed(seed: u64, epoch: usize, sample: usize, slot: usize, views: usize) -> (u64, Option<usize>) {
+pub fn view_seed(
+    seed: u64,
+    epoch: usize,
+    sample: usize,
+    slot: usize,
+    views: usize,
+) -> (u64, Option<usize>) {
     let stream = 16 + 2 * sample as u64 + slot as u64;
     if views == 0 {
         return (Rng::derive(seed, epoch as u64, stream).next_u64(), None);
