@@ -7,6 +7,7 @@ mod cmd_embed;
 mod cmd_eval;
 mod cmd_export_digits;
 mod cmd_extract;
+mod cmd_finetune;
 mod cmd_metrics;
 mod cmd_rate;
 mod cmd_retrieve;

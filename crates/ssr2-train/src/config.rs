@@ -259,6 +259,13 @@ pub struct FinetuneConfig {
     pub workers: usize,
     /// Images per forward pass in evaluation and in the co-teaching selection pass.
     pub eval_batch: usize,
+    /// Benchmarks: random weights of this shape (`vitb16`, `small`, `tiny`) on random images
+    /// instead of `model`/`dataset`.
+    pub synthetic: Option<String>,
+    /// Benchmarks: number of random images.
+    pub synthetic_images: usize,
+    /// Benchmarks: a `tokenizer.json` for the synthetic texts (none = image-only).
+    pub tokenizer: Option<String>,
 }
 
 impl Default for FinetuneConfig {
@@ -275,11 +282,19 @@ impl Default for FinetuneConfig {
             cache: false,
             workers: 2,
             eval_batch: 256,
+            synthetic: None,
+            synthetic_images: 1024,
+            tokenizer: None,
         }
     }
 }
 
 impl FinetuneConfig {
+    /// True when the run fine-tunes CLIP (a model folder or a synthetic shape is set).
+    pub fn enabled(&self) -> bool {
+        self.model.is_some() || self.synthetic.is_some()
+    }
+
     /// Check ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.typo_prob) {
@@ -454,7 +469,7 @@ impl TrainConfig {
             (
                 self.data.source != DataSource::Bundle
                     || self.data.bundle.is_some()
-                    || self.finetune.model.is_some(),
+                    || self.finetune.enabled(),
                 "data.bundle: a bundle path is needed when data.source = \"bundle\"",
             ),
         ];

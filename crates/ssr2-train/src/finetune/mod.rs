@@ -6,6 +6,7 @@ pub mod data;
 pub mod forward;
 pub mod loader;
 pub mod model;
+pub mod synthetic;
 pub mod train;
 pub mod typo;
 pub mod views;
