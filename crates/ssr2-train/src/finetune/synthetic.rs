@@ -68,7 +68,7 @@ pub fn images(n: usize, size: u32, classes: usize, seed: u64) -> ImageList {
     let labelled = items
         .iter()
         .enumerate()
-        .map(|(i, it)| it.label < num_old && (i / classes) % 2 == 0)
+        .map(|(i, it)| it.label < num_old && (i / classes).is_multiple_of(2))
         .collect();
     ImageList {
         name: "synthetic-images".into(),
