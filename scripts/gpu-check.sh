@@ -18,10 +18,10 @@ BIN=${BIN:-gpu-bin/ssr2}
 OUT=${OUT:-gpu-out}
 SHAPE=${SHAPE:-vitb16}
 DEVICE=${DEVICE:-wgpu}
-IMAGES=${IMAGES:-1024}
+IMAGES=${IMAGES:-768}
 BATCH=${BATCH:-128}
 EPOCHS=${EPOCHS:-2}
-LIMIT=${LIMIT:-240}
+LIMIT=${LIMIT:-200}
 mkdir -p "$OUT"
 [ -e "$BIN.gz" ] && [ ! -e "$BIN" ] && gunzip -k "$BIN.gz"
 for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done

@@ -87,3 +87,48 @@ impl Candidates {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ssr2_data::{ImageItem, ImageSource};
+
+    fn list(ids: &[&str]) -> ImageList {
+        ImageList {
+            name: "t".into(),
+            class_names: vec!["a".into(), "b".into()],
+            num_old: 1,
+            items: ids
+                .iter()
+                .map(|id| ImageItem {
+                    source: ImageSource::File(id.into()),
+                    label: 0,
+                    id: id.to_string(),
+                })
+                .collect(),
+            labelled: vec![false; ids.len()],
+        }
+    }
+
+    #[test]
+    fn entries_follow_the_image_order_and_errors_name_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let json = r#"{"format":"ssr2-candidates","version":1,"base":"a photo of a bird",
+            "sample_ids":["x","y"],"tags":[["t1","t2"],["u1","u2"]],
+            "attributes":[["a1"],["b1"]]}"#;
+        std::fs::write(&path, json).unwrap();
+        let c = Candidates::read(&path, &list(&["y", "x"])).unwrap();
+        assert_eq!(c.tags, vec![vec!["u1", "u2"], vec!["t1", "t2"]]);
+        assert_eq!(c.attributes, vec![vec!["b1"], vec!["a1"]]);
+        assert_eq!(c.texts_per_sample(), 4);
+        let e = Candidates::read(&path, &list(&["x", "z"])).unwrap_err();
+        assert!(
+            e.contains("c.json") && e.contains("sample_ids") && e.contains("`z`"),
+            "{e}"
+        );
+        std::fs::write(&path, json.replace("ssr2-candidates", "other")).unwrap();
+        let e = Candidates::read(&path, &list(&["x"])).unwrap_err();
+        assert!(e.contains("c.json") && e.contains("format"), "{e}");
+    }
+}
