@@ -377,7 +377,10 @@ fn export_extract_retrieve_train_end_to_end() {
     );
     assert_eq!(report["history"].as_array().unwrap().len(), 2);
     let config = std::fs::read_to_string(ft.join("config.toml")).unwrap();
-    assert!(config.contains("[finetune]") && config.contains("cache = true"), "{config}");
+    assert!(
+        config.contains("[finetune]") && config.contains("cache = true"),
+        "{config}"
+    );
 }
 
 #[test]
@@ -404,7 +407,10 @@ fn finetune_synthetic_shape_and_bad_inputs() {
         "--quiet",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("ms/step") && stdout.contains("synthetic-images"), "{stdout}");
+    assert!(
+        stdout.contains("ms/step") && stdout.contains("synthetic-images"),
+        "{stdout}"
+    );
     let e = fails(&["train", "--mode", "finetune", "--dataset", "cub200"]);
     assert!(e.contains("--model"), "{e}");
     let e = fails(&[
