@@ -255,6 +255,9 @@ pub struct FinetuneConfig {
     pub views: usize,
     /// Cache the frozen prefix outputs (needs `views >= 1`; exact).
     pub cache: bool,
+    /// Most MiB of cached text prefixes (each typo variant is a new entry; beyond the budget
+    /// new ones are computed every step, with the same values).
+    pub text_cache_mib: usize,
     /// Image decoding/augmentation threads.
     pub workers: usize,
     /// Images per forward pass in evaluation and in the co-teaching selection pass.
@@ -280,6 +283,7 @@ impl Default for FinetuneConfig {
             typo_prob: 0.1,
             views: 0,
             cache: false,
+            text_cache_mib: 4096,
             workers: 2,
             eval_batch: 256,
             synthetic: None,

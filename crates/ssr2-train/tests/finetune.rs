@@ -148,7 +148,7 @@ fn two_epochs_train_only_the_last_blocks() {
         .unwrap()
         .load(&Device::flex())
         .unwrap();
-    let (frozen0, trainable0) = split(fresh, 10, true, &Device::flex());
+    let (frozen0, trainable0) = split(fresh, 10, true, 0, &Device::flex());
     assert_eq!(values(&out.frozen.valid()), values(&frozen0));
     let before = values(&trainable0.vision_block);
     let after = values(&out.trainable.valid().vision_block);
@@ -178,7 +178,7 @@ fn frozen_parameters_get_no_gradients() {
     let images = digit_folder(&dir.path().join("digits"));
     let ad = Device::flex().autodiff();
     let folder = ClipFolder::open(&tiny()).unwrap();
-    let (frozen, trainable) = split(folder.load(&ad).unwrap(), 10, true, &ad);
+    let (frozen, trainable) = split(folder.load(&ad).unwrap(), 10, true, 0, &ad);
     let loader = ImageLoader {
         items: Arc::new(images.items.iter().map(|i| i.source.clone()).collect()),
         size: 32,
@@ -345,4 +345,48 @@ fn random_clip_shape_runs() {
     let folder = ClipFolder::open(&tiny()).unwrap();
     let clip = Clip::random(&folder.config, 5, &Device::flex());
     assert_eq!(clip.vision.blocks.len(), 3);
+}
+
+#[test]
+fn text_cache_is_exact_and_bounded_by_its_budget() {
+    use ssr2_train::finetune::cache::PrefixCache;
+    let dir = tempfile::tempdir().unwrap();
+    let images = digit_folder(&dir.path().join("digits"));
+    let ad = Device::flex().autodiff();
+    let folder = ClipFolder::open(&tiny()).unwrap();
+    let (frozen, trainable) = split(folder.load(&ad).unwrap(), 10, true, 0, &ad);
+    let c = candidates(&images);
+    let rows: Vec<usize> = (0..8).collect();
+    let texts = row_texts(&c, &rows, None);
+    let tok: ClipTokenizer = folder.tokenizer().unwrap();
+    let rta = ssr2_core::rta::RtaConfig {
+        base_weight: 0.1,
+        alpha: 0.5,
+        beta: 0.65,
+    };
+    let run = |cache: Option<(&mut PrefixCache, usize)>| {
+        text_features(&frozen, &trainable, &tok, &c, 8, &texts, cache, &rta, &ad)
+            .unwrap()
+            .try_into_vec_as::<f32>()
+            .unwrap()
+    };
+    let plain = run(None);
+    let mut empty = PrefixCache::default();
+    let none_kept = run(Some((&mut empty, 0)));
+    assert_eq!(empty.texts.len(), 0, "a zero budget keeps nothing");
+    let mut full = PrefixCache::default();
+    let first = run(Some((&mut full, 1 << 30)));
+    let again = run(Some((&mut full, 1 << 30)));
+    // 8 bases (one distinct), 16 tags, 16 attributes: the distinct sequences are kept.
+    let distinct: std::collections::HashSet<&String> = texts.iter().collect();
+    assert_eq!(full.texts.len(), distinct.len());
+    assert!(full.text_bytes > 0 && full.bytes() == full.text_bytes);
+    for other in [&none_kept, &first, &again] {
+        let d = plain
+            .iter()
+            .zip(other.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(d < 1e-6, "cached text features differ by {d}");
+    }
 }

@@ -23,13 +23,14 @@ pub struct PrefixCache {
     /// `[eos + 1, hidden]` per token sequence (padding after the end token is not stored:
     /// attention is causal, so it never reaches the pooled token).
     pub texts: HashMap<Vec<i64>, Vec<f32>>,
+    /// Bytes held by `texts`.
+    pub text_bytes: usize,
 }
 
 impl PrefixCache {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        4 * (self.images.values().map(Vec::len).sum::<usize>()
-            + self.texts.values().map(Vec::len).sum::<usize>())
+        4 * self.images.values().map(Vec::len).sum::<usize>() + self.text_bytes
     }
 
     /// Stores the prefixes of images `keys` computed from their pixels (`[n, 3, s, s]`).
@@ -59,8 +60,16 @@ impl PrefixCache {
     }
 
     /// Prefixes of `tokens` as `[n, length, hidden]` (zeros after each end token), computing the
-    /// sequences not seen yet in one batch.
-    pub fn texts(&mut self, frozen: &Frozen, tokens: &Tokens, device: &Device) -> Tensor<3> {
+    /// sequences not cached in one batch. New sequences are kept while the text part of the
+    /// cache holds less than `budget` bytes (typo variants are unbounded); beyond it they are
+    /// computed every time, which gives the same values.
+    pub fn texts(
+        &mut self,
+        frozen: &Frozen,
+        tokens: &Tokens,
+        budget: usize,
+        device: &Device,
+    ) -> Tensor<3> {
         let hidden = frozen.text.positions.dims()[1];
         let n = tokens.batch();
         let mut missing: Vec<Vec<i64>> = Vec::new();
@@ -70,6 +79,7 @@ impl PrefixCache {
                 missing.push(row.to_vec());
             }
         }
+        let mut fresh: HashMap<Vec<i64>, Vec<f32>> = HashMap::new();
         if !missing.is_empty() {
             let seqs: Vec<Vec<u32>> = missing
                 .iter()
@@ -80,17 +90,23 @@ impl PrefixCache {
             let l = batch.length;
             let host = read3(before);
             for (i, row) in missing.into_iter().enumerate() {
-                let len = row.len();
                 let start = i * l * hidden;
-                self.texts
-                    .insert(row, host[start..start + len * hidden].to_vec());
+                let values = host[start..start + row.len() * hidden].to_vec();
+                fresh.insert(row, values);
             }
         }
         let l = tokens.length;
         let mut data = vec![0f32; n * l * hidden];
         for i in 0..n {
-            let rows = &self.texts[tokens.row(i)];
-            data[i * l * hidden..i * l * hidden + rows.len()].copy_from_slice(rows);
+            let row = tokens.row(i);
+            let values = self.texts.get(row).unwrap_or_else(|| &fresh[row]);
+            data[i * l * hidden..i * l * hidden + values.len()].copy_from_slice(values);
+        }
+        for (row, values) in fresh {
+            if self.text_bytes + 4 * values.len() <= budget {
+                self.text_bytes += 4 * values.len();
+                self.texts.insert(row, values);
+            }
         }
         Tensor::from_data(TensorData::new(data, [n, l, hidden]), device)
     }

@@ -35,7 +35,7 @@ pub fn row_texts(
 }
 
 /// Unit-norm RTA text features of `n` rows from their texts (in [`row_texts`] order): each text
-/// through the frozen prefix (or the cache) and the trainable last block, then aggregated.
+/// through the frozen prefix (or the cache, with its text byte budget) and the trainable last block, then aggregated.
 #[allow(clippy::too_many_arguments)]
 pub fn text_features(
     frozen: &Frozen,
@@ -44,13 +44,13 @@ pub fn text_features(
     c: &Candidates,
     n: usize,
     texts: &[String],
-    cache: Option<&mut PrefixCache>,
+    cache: Option<(&mut PrefixCache, usize)>,
     rta: &RtaConfig,
     device: &Device,
 ) -> Result<Tensor<2>, String> {
     let tokens = tokenizer.batch(texts).map_err(|e| e.to_string())?;
     let before = match cache {
-        Some(cache) => cache.texts(frozen, &tokens, device),
+        Some((cache, budget)) => cache.texts(frozen, &tokens, budget, device),
         None => frozen.text_prefix(&tokens, device),
     };
     let z = trainable.text_features(frozen, before, &tokens.eos);

@@ -2,6 +2,7 @@
 //! last block, no gradients) and the trainable part (last block of each tower, both projections,
 //! both cosine classifiers).
 
+use crate::rng::Rng;
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -40,13 +41,29 @@ fn own(linear: &Linear) -> Linear {
     }
 }
 
-/// Splits `clip` (on an autodiff device: load there or `fork` it) into the frozen prefix and the trainable part.
+/// A cosine classifier drawn from our own generator (uniform in +-1/sqrt(d) as `nn.Linear`, unit
+/// gains; SPEC §5), so runs do not depend on the device's global random state.
+fn classifier(d: usize, k: usize, rng: &mut Rng, device: &Device) -> CosineClassifier {
+    let bound = 1.0 / (d as f64).sqrt();
+    let w: Vec<f32> = (0..k * d)
+        .map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32)
+        .collect();
+    CosineClassifier::from_tensors(
+        Tensor::from_data(TensorData::new(w, [k, d]), device),
+        Tensor::ones([k], device),
+    )
+}
+
+/// Splits `clip` (on an autodiff device: load there or `fork` it) into the frozen prefix and the
+/// trainable part; the classifiers are drawn from `seed`.
 pub fn split(
     mut clip: Clip,
     classes: usize,
     use_text: bool,
+    seed: u64,
     device: &Device,
 ) -> (Frozen, Trainable) {
+    let mut rng = Rng::derive(seed, 0, 99);
     let vision_block = clip.vision.blocks.pop().expect("vision tower has blocks");
     let text_block = clip.text.blocks.pop().expect("text tower has blocks");
     let d = clip.vision.projection.weight.dims()[1];
@@ -55,8 +72,8 @@ pub fn split(
         vision_projection: own(&clip.vision.projection),
         text_block,
         text_projection: own(&clip.text.projection),
-        image_head: CosineClassifier::new(d, classes, device),
-        text_head: use_text.then(|| CosineClassifier::new(d, classes, device)),
+        image_head: classifier(d, classes, &mut rng, device),
+        text_head: use_text.then(|| classifier(d, classes, &mut rng, device)),
     };
     // Fresh graph leaves: no trainable parameter may hang off an earlier graph.
     let trainable = trainable.set_require_grad(false).set_require_grad(true);

@@ -130,6 +130,7 @@ impl Ctx<'_> {
         let p = self.cfg.finetune.typo_prob;
         let texts = row_texts(c, rows, typos.map(|r| (p, r)));
         let tok = self.tokenizer.expect("tokenizer");
+        let budget = self.cfg.finetune.text_cache_mib << 20;
         text_features(
             frozen,
             trainable,
@@ -137,7 +138,7 @@ impl Ctx<'_> {
             c,
             rows.len(),
             &texts,
-            cache,
+            cache.map(|c| (c, budget)),
             &self.rta,
             device,
         )
@@ -289,7 +290,7 @@ pub fn finetune(
     let size = clip.vision.image_size;
     let [tokens, hidden] = clip.vision.positions.dims();
     let clip = clip.fork(&ad);
-    let (frozen, mut trainable) = split(clip, ds.num_classes(), use_text, &ad);
+    let (frozen, mut trainable) = split(clip, ds.num_classes(), use_text, seed, &ad);
     let ft = &cfg.finetune;
     let resize = if ft.resize == 0 {
         (size * 256 / 224) as u32
