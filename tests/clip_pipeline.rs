@@ -337,4 +337,92 @@ fn export_extract_retrieve_train_end_to_end() {
     assert_eq!(report["dataset"]["n_train"], 1797);
     let all = report["final_scores"]["all"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&all));
+
+    // Fine-tune mode on the PNG files with the retrieved texts, cached prefixes.
+    let ft = d("finetune");
+    let out = ok(&[
+        "train",
+        "--mode",
+        "finetune",
+        "--model",
+        p(&tiny()),
+        "--dataset",
+        "imagefolder",
+        "--root",
+        p(&digits),
+        "--num-old",
+        "5",
+        "--candidates",
+        p(&d("with-text.safetensors.candidates.json")),
+        "--cache-views",
+        "1",
+        "--batch",
+        "128",
+        "--epochs",
+        "2",
+        "--seeds",
+        "0",
+        "--out",
+        p(&ft),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("images/s"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ft.join("seed-0/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        report["dataset"]["modalities"],
+        serde_json::json!(["image", "text"])
+    );
+    assert_eq!(report["history"].as_array().unwrap().len(), 2);
+    let config = std::fs::read_to_string(ft.join("config.toml")).unwrap();
+    assert!(
+        config.contains("[finetune]") && config.contains("cache = true"),
+        "{config}"
+    );
+}
+
+#[test]
+fn finetune_synthetic_shape_and_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&[
+        "train",
+        "--mode",
+        "finetune",
+        "--synthetic",
+        "tiny",
+        "--synthetic-images",
+        "96",
+        "--tokenizer",
+        p(&tiny().join("tokenizer.json")),
+        "--batch",
+        "32",
+        "--epochs",
+        "2",
+        "--seeds",
+        "0",
+        "--out",
+        p(&dir.path().join("runs")),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ms/step") && stdout.contains("synthetic-images"),
+        "{stdout}"
+    );
+    let e = fails(&["train", "--mode", "finetune", "--dataset", "cub200"]);
+    assert!(e.contains("--model"), "{e}");
+    let e = fails(&[
+        "train",
+        "--mode",
+        "finetune",
+        "--model",
+        p(&tiny()),
+        "--dataset",
+        "imagefolder",
+        "--root",
+        p(&dir.path().join("missing")),
+    ]);
+    assert!(e.contains("missing"), "{e}");
 }

@@ -64,6 +64,44 @@ pub struct TrainArgs {
     /// No progress bars (for logs and scripts).
     #[arg(long)]
     quiet: bool,
+    /// features: train heads on a feature bundle; finetune: train CLIP's last blocks on images
+    /// (SPEC §8, see docs/FINETUNE.md).
+    #[arg(long, default_value = "features", value_parser = ["features", "finetune"])]
+    mode: String,
+    /// Fine-tune: Hugging Face CLIP folder.
+    #[arg(long, value_name = "CLIPDIR")]
+    model: Option<PathBuf>,
+    /// Fine-tune: image dataset name (cub200, cifar100, imagefolder, ...).
+    #[arg(long, value_name = "NAME")]
+    dataset: Option<String>,
+    /// Fine-tune: dataset root folder.
+    #[arg(long, value_name = "PATH")]
+    root: Option<PathBuf>,
+    /// Fine-tune, imagefolder: number of old classes (default half).
+    #[arg(long, value_name = "N")]
+    num_old: Option<usize>,
+    /// Fine-tune: `ssr2 retrieve`'s OUT.candidates.json (RTA texts); without it, image-only.
+    #[arg(long, value_name = "FILE")]
+    candidates: Option<PathBuf>,
+    /// Fine-tune: pre-drawn augmented views per image whose frozen-prefix outputs are cached
+    /// (0 = off: a fresh view every epoch, nothing cached).
+    #[arg(long, value_name = "N")]
+    cache_views: Option<usize>,
+    /// Fine-tune: image decoding/augmentation threads.
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Override the batch size (images per step).
+    #[arg(long, value_name = "B")]
+    batch: Option<usize>,
+    /// Fine-tune benchmark: random weights of this shape on random images.
+    #[arg(long, hide = true, value_parser = ["vitb16", "small", "tiny"])]
+    synthetic: Option<String>,
+    /// Fine-tune benchmark: number of random images.
+    #[arg(long, hide = true)]
+    synthetic_images: Option<usize>,
+    /// Fine-tune benchmark: tokenizer.json for the synthetic texts (none = image-only).
+    #[arg(long, hide = true)]
+    tokenizer: Option<PathBuf>,
 }
 
 pub fn device(name: &str) -> Result<Device> {
@@ -134,6 +172,47 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     if let Some(e) = args.epochs {
         cfg.optim.epochs = e;
     }
+    if let Some(b) = args.batch {
+        cfg.optim.batch_size = b;
+    }
+    let ft = &mut cfg.finetune;
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    if args.model.is_some() {
+        ft.model = path(&args.model);
+    }
+    if args.dataset.is_some() {
+        ft.dataset = args.dataset.clone();
+    }
+    if args.root.is_some() {
+        ft.root = path(&args.root);
+    }
+    if args.num_old.is_some() {
+        ft.num_old = args.num_old;
+    }
+    if args.candidates.is_some() {
+        ft.candidates = path(&args.candidates);
+    }
+    if let Some(v) = args.cache_views {
+        ft.views = v;
+        ft.cache = v > 0;
+    }
+    if let Some(w) = args.workers {
+        ft.workers = w;
+    }
+    if args.synthetic.is_some() {
+        ft.synthetic = args.synthetic.clone();
+    }
+    if let Some(n) = args.synthetic_images {
+        ft.synthetic_images = n;
+    }
+    if args.tokenizer.is_some() {
+        ft.tokenizer = path(&args.tokenizer);
+    }
+    if args.mode == "finetune" && !cfg.finetune.enabled() {
+        return Err(Fail::arg(
+            "--mode finetune: needs --model CLIPDIR --dataset NAME --root PATH",
+        ));
+    }
     match args.rep_loss.as_deref() {
         Some("contrastive") => cfg.loss.rep_loss = RepLoss::Contrastive,
         Some("ssr2") => cfg.loss.rep_loss = RepLoss::Ssr2,
@@ -173,13 +252,13 @@ fn read_source(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
 }
 
 /// Progress bars: one for epochs, one for the batches of the current epoch.
-struct Bars {
-    epochs: ProgressBar,
-    batches: ProgressBar,
+pub struct Bars {
+    pub epochs: ProgressBar,
+    pub batches: ProgressBar,
 }
 
 impl Bars {
-    fn new(multi: &MultiProgress, seed: u64) -> Self {
+    pub fn new(multi: &MultiProgress, seed: u64) -> Self {
         let epochs = multi.add(ProgressBar::new(0));
         epochs.set_style(
             ProgressStyle::with_template("seed {prefix} epoch {pos}/{len} {bar:30} {msg}")
@@ -237,6 +316,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let tmp = out.join("config.toml.partial");
         std::fs::write(&tmp, cfg.to_toml()).map_err(|e| Fail::output(&tmp, e))?;
         std::fs::rename(&tmp, out.join("config.toml")).map_err(|e| Fail::output(&out, e))?;
+    }
+    if cfg.finetune.enabled() {
+        return crate::cmd_finetune::run(
+            &cfg,
+            &device,
+            &args.device,
+            &out,
+            args.resume.is_some(),
+            &multi,
+        );
     }
     let mut reports: Vec<Report> = Vec::new();
     for &seed in &cfg.seeds {

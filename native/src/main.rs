@@ -8,6 +8,7 @@ mod cmd_embed;
 mod cmd_eval;
 mod cmd_export_digits;
 mod cmd_extract;
+mod cmd_finetune;
 mod cmd_metrics;
 mod cmd_rate;
 mod cmd_retrieve;
@@ -34,6 +35,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 enum Command {
     Train(cmd_train::TrainArgs),
     Eval(cmd_eval::EvalArgs),

@@ -2,7 +2,6 @@
 //! one: each epoch's weights go to their own file (temporary name, then rename), and `state.json`
 //! — renamed last — says which epoch is complete. Older epochs are deleted afterwards.
 
-use crate::model::HeadModel;
 use crate::optim::Sgd;
 use crate::report::EpochRecord;
 use burn::prelude::*;
@@ -36,12 +35,12 @@ fn weights_name(epoch: usize) -> String {
 }
 
 /// Write the checkpoint of `epoch` into `dir` (created if needed).
-pub fn save(
+pub fn save<M: Module>(
     dir: &Path,
     epoch: usize,
     seed: u64,
     config_toml: &str,
-    model: &HeadModel,
+    model: &M,
     sgd: &Sgd,
     history: &[EpochRecord],
 ) -> Result<(), String> {
@@ -102,13 +101,13 @@ pub fn load_state(dir: &Path) -> Result<Option<State>, String> {
 }
 
 /// Load the weights a state refers to into `model`.
-pub fn load_weights(dir: &Path, state: &State, model: &mut HeadModel) -> Result<(), String> {
+pub fn load_weights<M: Module>(dir: &Path, state: &State, model: &mut M) -> Result<(), String> {
     let path: PathBuf = dir.join(&state.weights);
     load_heads(&path, model)
 }
 
 /// Load adapter + classifier weights from a safetensors file written by this crate.
-pub fn load_heads(path: &Path, model: &mut HeadModel) -> Result<(), String> {
+pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), String> {
     if !path.exists() {
         return Err(io_err(path, "weights file missing"));
     }

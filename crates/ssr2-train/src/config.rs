@@ -235,6 +235,89 @@ impl Default for EvalConfig {
     }
 }
 
+/// Fine-tune mode (`ssr2 train --mode finetune`): CLIP's last blocks trained on images (SPEC §8).
+/// The schedule and optimiser are the `[optim]` table (paper defaults = SPEC §8).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// Hugging Face CLIP folder (config.json, model.safetensors, tokenizer.json).
+    pub model: Option<String>,
+    /// Image dataset name (`ssr2_data::image_dataset_names`).
+    pub dataset: Option<String>,
+    /// Dataset root folder.
+    pub root: Option<String>,
+    /// `imagefolder` only: number of old classes (default half).
+    pub num_old: Option<usize>,
+    /// `ssr2 retrieve`'s `.candidates.json`; absent = image-only training.
+    pub candidates: Option<String>,
+    /// Train transform: resize the short side to this, then random crop of the model's size
+    /// (SPEC §8: 256 for 224); 0 = `image_size * 256 / 224`.
+    pub resize: u32,
+    /// Typo probability per word of length >= 3 (SPEC §7: 0.1).
+    pub typo_prob: f64,
+    /// Pre-drawn augmented views per image (0 = a fresh view every epoch).
+    pub views: usize,
+    /// Cache the frozen prefix outputs (needs `views >= 1`; exact).
+    pub cache: bool,
+    /// Most MiB of cached text prefixes (each typo variant is a new entry; beyond the budget
+    /// new ones are computed every step, with the same values).
+    pub text_cache_mib: usize,
+    /// Image decoding/augmentation threads.
+    pub workers: usize,
+    /// Images per forward pass in evaluation and in the co-teaching selection pass.
+    pub eval_batch: usize,
+    /// Benchmarks: random weights of this shape (`vitb16`, `small`, `tiny`) on random images
+    /// instead of `model`/`dataset`.
+    pub synthetic: Option<String>,
+    /// Benchmarks: number of random images.
+    pub synthetic_images: usize,
+    /// Benchmarks: a `tokenizer.json` for the synthetic texts (none = image-only).
+    pub tokenizer: Option<String>,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            dataset: None,
+            root: None,
+            num_old: None,
+            candidates: None,
+            resize: 0,
+            typo_prob: 0.1,
+            views: 0,
+            cache: false,
+            text_cache_mib: 4096,
+            workers: 2,
+            eval_batch: 256,
+            synthetic: None,
+            synthetic_images: 1024,
+            tokenizer: None,
+        }
+    }
+}
+
+impl FinetuneConfig {
+    /// True when the run fine-tunes CLIP (a model folder or a synthetic shape is set).
+    pub fn enabled(&self) -> bool {
+        self.model.is_some() || self.synthetic.is_some()
+    }
+
+    /// Check ranges; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.typo_prob) {
+            return Err("finetune.typo_prob: must be in [0, 1]".into());
+        }
+        if self.cache && self.views == 0 {
+            return Err("finetune.cache: needs finetune.views >= 1 (pre-drawn views)".into());
+        }
+        if self.workers == 0 || self.eval_batch == 0 {
+            return Err("finetune.workers / finetune.eval_batch: must be >= 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// Every setting of a training run. The file used is written into the run directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -248,6 +331,7 @@ pub struct TrainConfig {
     pub augment: AugmentConfig,
     pub rta: RtaSettings,
     pub eval: EvalConfig,
+    pub finetune: FinetuneConfig,
 }
 
 impl Default for TrainConfig {
@@ -272,6 +356,7 @@ impl TrainConfig {
             augment: AugmentConfig::default(),
             rta: RtaSettings::default(),
             eval: EvalConfig::default(),
+            finetune: FinetuneConfig::default(),
         };
         match name {
             "paper" => Some(TrainConfig {
@@ -390,13 +475,15 @@ impl TrainConfig {
                 "augment: dropout in [0, 1), noise >= 0",
             ),
             (
-                self.data.source != DataSource::Bundle || self.data.bundle.is_some(),
+                self.data.source != DataSource::Bundle
+                    || self.data.bundle.is_some()
+                    || self.finetune.enabled(),
                 "data.bundle: a bundle path is needed when data.source = \"bundle\"",
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, msg)) => Err(msg.to_string()),
-            None => Ok(()),
+            None => self.finetune.validate(),
         }
     }
 }

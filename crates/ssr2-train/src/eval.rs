@@ -112,7 +112,12 @@ pub fn evaluate(
     device: &Device,
 ) -> Evaluation {
     let idx = ds.unlabelled_indices();
-    let embedded = embed(model, ds, &idx, rta, device);
+    score(embed(model, ds, &idx, rta, device), ds, cfg)
+}
+
+/// Accuracy, ranks and edge ratio of features already computed for the unlabelled samples.
+pub fn score(embedded: Embedded, ds: &Dataset, cfg: &EvalConfig) -> Evaluation {
+    let idx = &embedded.indices;
     let labels: Vec<usize> = idx.iter().map(|&i| ds.labels[i]).collect();
     let accuracy = cluster_accuracy(&labels, &embedded.preds, ds.num_old);
     let ranks = class_ranks(&embedded.z_image, embedded.dim, &labels, ds.num_old);

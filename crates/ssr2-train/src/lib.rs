@@ -5,6 +5,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod config;
 pub mod eval;
+pub mod finetune;
 pub mod inputs;
 pub mod model;
 pub mod objective;

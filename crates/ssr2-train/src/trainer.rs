@@ -261,11 +261,14 @@ pub fn train(
 }
 
 /// Pseudo-labels chosen by one branch: `sample index -> class`.
-type Selection = HashMap<usize, usize>;
+pub(crate) type Selection = HashMap<usize, usize>;
 
 /// SPEC §6: per class, the most confident unlabelled samples of each branch, chosen by the image
 /// branch and by the text branch, from the logits of the unlabelled set.
-fn select_pseudo_labels(emb: &Embedded, device: &Device) -> (Option<Selection>, Option<Selection>) {
+pub(crate) fn select_pseudo_labels(
+    emb: &Embedded,
+    device: &Device,
+) -> (Option<Selection>, Option<Selection>) {
     let idx = &emb.indices;
     let k = emb.classes;
     let pick = |logits: &[f32]| -> Selection {
@@ -285,7 +288,7 @@ fn select_pseudo_labels(emb: &Embedded, device: &Device) -> (Option<Selection>, 
     (Some(by_image), by_text)
 }
 
-fn epoch_eval(ev: &Evaluation) -> EpochEval {
+pub(crate) fn epoch_eval(ev: &Evaluation) -> EpochEval {
     EpochEval {
         scores: scores(ev),
         rank_old: finite(ev.ranks.old_mean),
@@ -305,7 +308,7 @@ fn scores(ev: &Evaluation) -> Scores {
     }
 }
 
-fn build_report(
+pub(crate) fn build_report(
     ds: &Dataset,
     cfg: &TrainConfig,
     seed: u64,
@@ -411,11 +414,11 @@ pub fn inference_block(model: &HeadModel, ev: &Evaluation, max_values: usize) ->
 }
 
 /// Write `report.json`, `heads.safetensors` and `config.toml` into `dir`, each atomically.
-pub fn write_run(
+pub fn write_run<M: Module>(
     dir: &Path,
     report: &Report,
     config_toml: &str,
-    model: &HeadModel,
+    model: &M,
 ) -> Result<(), TrainError> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let write = |name: &str, bytes: &[u8]| -> Result<(), TrainError> {

@@ -1,0 +1,80 @@
+//! One batch through the model: image prefix (computed or cached) then the trainable last
+//! block; texts per RTA candidate through the text tower, then the RTA weighting (SPEC §7).
+
+use super::cache::PrefixCache;
+use super::data::Candidates;
+use super::model::{Frozen, Trainable};
+use super::typo::typo;
+use crate::rng::Rng;
+use burn::prelude::*;
+use ssr2_clip::ClipTokenizer;
+use ssr2_core::rta::{RtaConfig, aggregate};
+
+/// The texts of `rows` (sample indices), ordered: bases, then tags `[row, t]`, then attributes
+/// `[row, a]`. With `typos = Some((p, rng))` each text is typo-augmented independently (SPEC §7).
+pub fn row_texts(
+    c: &Candidates,
+    rows: &[usize],
+    mut typos: Option<(f64, &mut Rng)>,
+) -> Vec<String> {
+    let mut aug = |s: &str| match typos.as_mut() {
+        Some((p, rng)) => typo(s, *p, rng),
+        None => s.to_string(),
+    };
+    let mut out = Vec::new();
+    if !c.base.trim().is_empty() {
+        out.extend(rows.iter().map(|_| aug(&c.base)));
+    }
+    for &i in rows {
+        out.extend(c.tags[i].iter().map(|s| aug(s)));
+    }
+    for &i in rows {
+        out.extend(c.attributes[i].iter().map(|s| aug(s)));
+    }
+    out
+}
+
+/// Unit-norm RTA text features of `n` rows from their texts (in [`row_texts`] order): each text
+/// through the frozen prefix (or the cache, with its text byte budget) and the trainable last block, then aggregated.
+#[allow(clippy::too_many_arguments)]
+pub fn text_features(
+    frozen: &Frozen,
+    trainable: &Trainable,
+    tokenizer: &ClipTokenizer,
+    c: &Candidates,
+    n: usize,
+    texts: &[String],
+    cache: Option<(&mut PrefixCache, usize)>,
+    rta: &RtaConfig,
+    device: &Device,
+) -> Result<Tensor<2>, String> {
+    let tokens = tokenizer.batch(texts).map_err(|e| e.to_string())?;
+    let before = match cache {
+        Some((cache, budget)) => cache.texts(frozen, &tokens, budget, device),
+        None => frozen.text_prefix(&tokens, device),
+    };
+    let z = trainable.text_features(frozen, before, &tokens.eos);
+    let d = z.dims()[1];
+    let (t, a) = (c.tags[0].len(), c.attributes[0].len());
+    let has_base = !c.base.trim().is_empty();
+    let b0 = if has_base { n } else { 0 };
+    let base = has_base.then(|| z.clone().slice([0..n, 0..d]));
+    let tags = z.clone().slice([b0..b0 + n * t, 0..d]).reshape([n, t, d]);
+    let attrs = z
+        .slice([b0 + n * t..b0 + n * t + n * a, 0..d])
+        .reshape([n, a, d]);
+    Ok(aggregate(base, tags, attrs, rta))
+}
+
+/// Unit-norm image features of `[n, 3, s, s]` pixels given as host values.
+pub fn image_features_from_pixels(
+    frozen: &Frozen,
+    trainable: &Trainable,
+    pixels: Vec<f32>,
+    size: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let n = pixels.len() / (3 * size * size);
+    let x = Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, size, size]), device);
+    trainable.image_features(frozen, frozen.image_prefix(x))
+}

@@ -1,0 +1,575 @@
+//! The fine-tune epoch loop (SPEC §4-8): online image views from the loader threads (or the
+//! prefix cache), two typo-augmented text views per step, the co-teaching selection pass before
+//! each epoch after warm-up, evaluation on the unlabelled set every epoch, per-epoch checkpoints.
+
+use super::cache::{ImageKey, PrefixCache};
+use super::data::Candidates;
+use super::forward::{image_features_from_pixels, row_texts, text_features};
+use super::loader::{ImageLoader, Job};
+use super::model::{Frozen, Trainable, split};
+use super::views::{pool_seed, view_seed};
+use crate::checkpoint;
+use crate::config::TrainConfig;
+use crate::eval::{Embedded, Evaluation, rta_config, score};
+use crate::objective::{BatchContext, ModalityOut, TERM_NAMES, batch_loss};
+use crate::optim::{Sgd, cosine_lr};
+use crate::report::{EpochRecord, Report};
+use crate::rng::Rng;
+use crate::sampler::epoch_batches;
+use crate::trainer::{
+    Progress, RunDir, Selection, build_report, epoch_eval, select_pseudo_labels, write_run,
+};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use ssr2_clip::{Clip, ClipTokenizer};
+use ssr2_core::classifier::predict;
+use ssr2_core::loss::cluster::teacher_temperature;
+use ssr2_core::loss::ssr2::BatchLabels;
+use ssr2_core::rta::RtaConfig;
+use ssr2_data::{Dataset, ImageList, Matrix};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a fine-tune run starts from.
+pub struct Inputs {
+    pub clip: Clip,
+    /// Needed with candidates.
+    pub tokenizer: Option<ClipTokenizer>,
+    pub images: ImageList,
+    /// RTA texts per image; `None` = image-only.
+    pub candidates: Option<Candidates>,
+}
+
+/// Measured costs of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub steps: usize,
+    /// Wall time of the training steps (loader waits included).
+    pub step_seconds: f64,
+    /// Time the steps waited for the loader (device idle on the CPU).
+    pub loader_wait_seconds: f64,
+    /// Time to fill the prefix cache (0 without it).
+    pub cache_seconds: f64,
+    pub cache_bytes: usize,
+    /// Training images per second (two views of each sample count as two images).
+    pub images_per_second: f64,
+}
+
+/// The result of a run: report, final model parts, costs.
+pub struct Outcome {
+    pub report: Report,
+    pub frozen: Frozen,
+    pub trainable: Trainable,
+    pub stats: Stats,
+    /// Mean total loss of each epoch run in this call.
+    pub epoch_losses: Vec<f64>,
+    /// Total loss of every step run in this call.
+    pub step_losses: Vec<f64>,
+}
+
+/// The `Dataset` the report and metrics read (no features: fine-tune mode works on images).
+fn meta_dataset(images: &ImageList) -> Dataset {
+    let n = images.items.len();
+    Dataset {
+        name: images.name.clone(),
+        class_names: images.class_names.clone(),
+        num_old: images.num_old,
+        image: Matrix::new(n, 0, Vec::new()),
+        image_views: None,
+        image_pooled: None,
+        text: None,
+        labels: images.items.iter().map(|it| it.label).collect(),
+        labelled: images.labelled.clone(),
+        sample_ids: images.items.iter().map(|it| it.id.clone()).collect(),
+    }
+}
+
+/// Everything a forward pass needs besides the model.
+struct Ctx<'a> {
+    cfg: &'a TrainConfig,
+    tokenizer: Option<&'a ClipTokenizer>,
+    candidates: Option<&'a Candidates>,
+    loader: Arc<ImageLoader>,
+    rta: RtaConfig,
+    size: usize,
+    tokens: usize,
+    hidden: usize,
+}
+
+impl Ctx<'_> {
+    /// Image features of `keys`/`jobs`: from the cache when given, else from pixels.
+    fn image_features(
+        &self,
+        frozen: &Frozen,
+        trainable: &Trainable,
+        keys: &[ImageKey],
+        pixels: Option<Vec<f32>>,
+        cache: Option<&PrefixCache>,
+        device: &Device,
+    ) -> Tensor<2> {
+        match (cache, pixels) {
+            (_, Some(p)) => image_features_from_pixels(frozen, trainable, p, self.size, device),
+            (Some(c), None) => {
+                trainable.image_features(frozen, c.images(keys, self.tokens, self.hidden, device))
+            }
+            (None, None) => unreachable!("pixels or cache"),
+        }
+    }
+
+    fn texts(
+        &self,
+        frozen: &Frozen,
+        trainable: &Trainable,
+        rows: &[usize],
+        typos: Option<&mut Rng>,
+        cache: Option<&mut PrefixCache>,
+        device: &Device,
+    ) -> Result<Tensor<2>, String> {
+        let c = self.candidates.expect("text branch has candidates");
+        let p = self.cfg.finetune.typo_prob;
+        let texts = row_texts(c, rows, typos.map(|r| (p, r)));
+        let tok = self.tokenizer.expect("tokenizer");
+        let budget = self.cfg.finetune.text_cache_mib << 20;
+        text_features(
+            frozen,
+            trainable,
+            tok,
+            c,
+            rows.len(),
+            &texts,
+            cache.map(|c| (c, budget)),
+            &self.rta,
+            device,
+        )
+    }
+
+    /// SPEC §6/§2: both branches over `idx` with the test transform and no text augmentation.
+    fn embed(
+        &self,
+        frozen: &Frozen,
+        trainable: &Trainable,
+        idx: &[usize],
+        mut cache: Option<&mut PrefixCache>,
+        device: &Device,
+    ) -> Result<Embedded, String> {
+        let (mut z_image, mut logits_image, mut logits_text, mut preds) =
+            (vec![], vec![], vec![], vec![]);
+        let read = |t: Tensor<2>| t.try_into_vec_as::<f32>().expect("synchronous read");
+        for chunk in idx.chunks(self.cfg.finetune.eval_batch) {
+            let keys: Vec<ImageKey> = chunk.iter().map(|&i| (i, None)).collect();
+            let pixels = match &cache {
+                Some(_) => None,
+                None => {
+                    let jobs: Vec<Job> = chunk
+                        .iter()
+                        .map(|&i| Job {
+                            sample: i,
+                            seed: None,
+                        })
+                        .collect();
+                    Some(self.loader.load(&jobs)?)
+                }
+            };
+            let z = self.image_features(frozen, trainable, &keys, pixels, cache.as_deref(), device);
+            let li = trainable.image_head.forward(z.clone());
+            let lt = match &trainable.text_head {
+                Some(head) => {
+                    let zt =
+                        self.texts(frozen, trainable, chunk, None, cache.as_deref_mut(), device)?;
+                    Some(head.forward(zt))
+                }
+                None => None,
+            };
+            let p = predict(li.clone(), lt.clone());
+            preds.extend(
+                p.try_into_vec_as::<i64>()
+                    .expect("read")
+                    .into_iter()
+                    .map(|v| v as usize),
+            );
+            z_image.extend(read(z));
+            logits_image.extend(read(li));
+            if let Some(lt) = lt {
+                logits_text.extend(read(lt));
+            }
+        }
+        let [classes, dim] = trainable.image_head.weight.dims();
+        Ok(Embedded {
+            indices: idx.to_vec(),
+            z_image,
+            dim,
+            logits_image,
+            logits_text: trainable.text_head.is_some().then_some(logits_text),
+            classes,
+            preds,
+        })
+    }
+}
+
+/// Fill the cache with every pre-drawn view of every sample and the test view of the
+/// unlabelled samples.
+fn fill_cache(
+    ctx: &Ctx,
+    frozen: &Frozen,
+    seed: u64,
+    n: usize,
+    unlabelled: &[usize],
+    device: &Device,
+) -> Result<PrefixCache, String> {
+    let mut cache = PrefixCache::default();
+    let views = ctx.cfg.finetune.views;
+    let mut all: Vec<(ImageKey, Job)> = Vec::new();
+    for i in 0..n {
+        for k in 0..views {
+            let job = Job {
+                sample: i,
+                seed: Some(pool_seed(seed, i, k)),
+            };
+            all.push(((i, Some(k)), job));
+        }
+    }
+    all.extend(unlabelled.iter().map(|&i| {
+        (
+            (i, None),
+            Job {
+                sample: i,
+                seed: None,
+            },
+        )
+    }));
+    let s = ctx.size;
+    for chunk in all.chunks(ctx.cfg.finetune.eval_batch) {
+        let jobs: Vec<Job> = chunk.iter().map(|c| c.1).collect();
+        let keys: Vec<ImageKey> = chunk.iter().map(|c| c.0).collect();
+        let pixels = ctx.loader.load(&jobs)?;
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [jobs.len(), 3, s, s]), device);
+        cache.put_images(frozen, &keys, x);
+    }
+    Ok(cache)
+}
+
+/// Train one seed in fine-tune mode.
+pub fn finetune(
+    inputs: Inputs,
+    cfg: &TrainConfig,
+    seed: u64,
+    device: &Device,
+    run_dir: Option<RunDir>,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, String> {
+    cfg.validate()?;
+    let Inputs {
+        clip,
+        tokenizer,
+        images,
+        candidates,
+    } = inputs;
+    let ds = meta_dataset(&images);
+    ds.validate().map_err(|e| e.to_string())?;
+    let unlabelled = ds.unlabelled_indices();
+    if unlabelled.is_empty() {
+        return Err(format!("dataset `{}` has no unlabelled samples", ds.name));
+    }
+    let o = &cfg.optim;
+    let b = o.batch_size;
+    if ds.len() < b {
+        return Err(format!(
+            "optim.batch_size = {b} exceeds the {} images of `{}`",
+            ds.len(),
+            ds.name
+        ));
+    }
+    let use_text = candidates.is_some();
+    if use_text && tokenizer.is_none() {
+        return Err("finetune.candidates: texts need the model's tokenizer.json".into());
+    }
+    let config_toml = cfg.to_toml();
+    let ad = device.clone().autodiff();
+    ad.seed(seed);
+    let size = clip.vision.image_size;
+    let [tokens, hidden] = clip.vision.positions.dims();
+    let clip = clip.fork(&ad);
+    let (frozen, mut trainable) = split(clip, ds.num_classes(), use_text, seed, &ad);
+    let ft = &cfg.finetune;
+    let resize = if ft.resize == 0 {
+        (size * 256 / 224) as u32
+    } else {
+        ft.resize
+    };
+    let ctx = Ctx {
+        cfg,
+        tokenizer: tokenizer.as_ref(),
+        candidates: candidates.as_ref(),
+        loader: Arc::new(ImageLoader {
+            items: Arc::new(images.items.iter().map(|it| it.source.clone()).collect()),
+            size: size as u32,
+            resize,
+            workers: ft.workers,
+        }),
+        rta: rta_config(&cfg.rta),
+        size,
+        tokens,
+        hidden,
+    };
+    let mut sgd = Sgd {
+        momentum: o.momentum,
+        weight_decay: o.weight_decay,
+        ..Sgd::default()
+    };
+    let mut history: Vec<EpochRecord> = Vec::new();
+    let mut start = 0;
+    if let Some(dir) = run_dir.as_ref().filter(|d| d.resume)
+        && let Some(state) = checkpoint::load_state(dir.path)?
+    {
+        if state.config_toml != config_toml || state.seed != seed {
+            return Err(format!(
+                "{}: the checkpoint was made with another configuration or seed; use a new --out directory",
+                dir.path.display()
+            ));
+        }
+        checkpoint::load_weights(dir.path, &state, &mut trainable)?;
+        checkpoint::restore_momentum(&state, &mut sgd, device);
+        start = state.epoch + 1;
+        history = state.history;
+    }
+    let mut stats = Stats::default();
+    let mut cache = None;
+    if ft.cache {
+        let t = Instant::now();
+        cache = Some(fill_cache(
+            &ctx,
+            &frozen.valid(),
+            seed,
+            ds.len(),
+            &unlabelled,
+            device,
+        )?);
+        stats.cache_seconds = t.elapsed().as_secs_f64();
+    }
+    let mut last_eval: Option<Evaluation> = None;
+    let mut epoch_losses = Vec::new();
+    let mut step_losses = Vec::new();
+    let mut waited = Duration::ZERO;
+    for epoch in start..o.epochs {
+        let started = Instant::now();
+        let warmup = epoch <= o.warmup_epochs;
+        let (by_image, by_text) = if use_text && !warmup {
+            // The previous epoch's evaluation embedded the unlabelled set with these weights.
+            let fresh;
+            let emb = match &last_eval {
+                Some(ev) => &ev.embedded,
+                None => {
+                    fresh = ctx.embed(
+                        &frozen.valid(),
+                        &trainable.valid(),
+                        &unlabelled,
+                        cache.as_mut(),
+                        device,
+                    )?;
+                    &fresh
+                }
+            };
+            select_pseudo_labels(emb, device)
+        } else {
+            (None, None)
+        };
+        let lr_head = cosine_lr(o.lr_head, o.lr_head_min, epoch, o.epochs);
+        let l = &cfg.loss;
+        let teacher_temp = teacher_temperature(
+            epoch,
+            l.teacher_temp_start,
+            l.teacher_temp_end,
+            l.teacher_temp_epochs,
+        );
+        let batches = epoch_batches(&ds.labelled, b, &mut Rng::derive(seed, epoch as u64, 0));
+        let mut text_rng = Rng::derive(seed, epoch as u64, 1);
+        // Both views of each sample: rows 0..B are view 0, rows B..2B view 1.
+        let plan: Vec<(Vec<ImageKey>, Vec<Job>)> = batches
+            .iter()
+            .map(|idx| {
+                (0..2)
+                    .flat_map(|slot| idx.iter().map(move |&i| (i, slot)))
+                    .map(|(i, slot)| {
+                        let (s, k) = view_seed(seed, epoch, i, slot, ft.views);
+                        (
+                            (i, k),
+                            Job {
+                                sample: i,
+                                seed: Some(s),
+                            },
+                        )
+                    })
+                    .unzip()
+            })
+            .collect();
+        let mut prefetch = match &cache {
+            Some(_) => None,
+            None => Some(
+                ctx.loader
+                    .prefetch(plan.iter().map(|p| p.1.clone()).collect(), 2),
+            ),
+        };
+        progress.epoch_start(epoch, o.epochs, batches.len());
+        let mut sums = vec![0.0f64; TERM_NAMES.len()];
+        let steps_started = Instant::now();
+        for (bi, idx) in batches.iter().enumerate() {
+            let pixels = match prefetch.as_mut() {
+                Some(p) => Some(p.next_batch()?),
+                None => None,
+            };
+            let z_img = ctx.image_features(
+                &frozen,
+                &trainable,
+                &plan[bi].0,
+                pixels,
+                cache.as_ref(),
+                &ad,
+            );
+            let image = ModalityOut {
+                logits: trainable.image_head.forward(z_img.clone()),
+                z: z_img,
+            };
+            let text = match &trainable.text_head {
+                Some(head) => {
+                    let rows: Vec<usize> = idx.iter().chain(idx.iter()).copied().collect();
+                    let z = ctx.texts(
+                        &frozen,
+                        &trainable,
+                        &rows,
+                        Some(&mut text_rng),
+                        cache.as_mut(),
+                        &ad,
+                    )?;
+                    Some(ModalityOut {
+                        logits: head.forward(z.clone()),
+                        z,
+                    })
+                }
+                None => None,
+            };
+            let labels = BatchLabels {
+                labelled: idx.iter().map(|&i| ds.labelled[i]).collect(),
+                labels: idx.iter().map(|&i| ds.labels[i]).collect(),
+            };
+            let rows = |sel: &Selection| -> Vec<Option<usize>> {
+                idx.iter()
+                    .chain(idx.iter())
+                    .map(|i| sel.get(i).copied())
+                    .collect()
+            };
+            let ctx_b = BatchContext {
+                labels: &labels,
+                pseudo_for_image: by_text.as_ref().map(rows),
+                pseudo_for_text: by_image
+                    .as_ref()
+                    .filter(|_| epoch >= o.coteach_text_from)
+                    .map(rows),
+                warmup,
+                teacher_temp,
+            };
+            let loss = batch_loss(&image, text.as_ref(), &ctx_b, l, b);
+            let mut grads = GradientsParams::from_grads(loss.total.backward(), &trainable);
+            trainable = sgd.step(trainable, &mut grads, &|path: &str| {
+                if path.starts_with("image_head") || path.starts_with("text_head") {
+                    lr_head
+                } else {
+                    o.lr_backbone
+                }
+            });
+            let terms = loss
+                .terms
+                .try_into_vec_as::<f32>()
+                .expect("synchronous read");
+            if !terms[0].is_finite() {
+                return Err(format!(
+                    "the loss became {} at epoch {epoch}, batch {bi}; lower the learning rates",
+                    terms[0]
+                ));
+            }
+            step_losses.push(terms[0] as f64);
+            sums.iter_mut()
+                .zip(&terms)
+                .for_each(|(s, t)| *s += *t as f64);
+            progress.batch_done(bi);
+        }
+        let train_seconds = steps_started.elapsed().as_secs_f64();
+        if let Some(p) = &prefetch {
+            waited += p.waited;
+        }
+        prefetch.take();
+        stats.steps += batches.len();
+        stats.step_seconds += train_seconds;
+        let nb = batches.len().max(1) as f64;
+        epoch_losses.push(sums[0] / nb);
+        let loss: BTreeMap<String, f64> = TERM_NAMES
+            .iter()
+            .zip(&sums)
+            .map(|(n, s)| (n.to_string(), s / nb))
+            .collect();
+        let emb = ctx.embed(
+            &frozen.valid(),
+            &trainable.valid(),
+            &unlabelled,
+            cache.as_mut(),
+            device,
+        )?;
+        let ev = score(emb, &ds, &cfg.eval);
+        let record = EpochRecord {
+            epoch,
+            lr_head,
+            lr_backbone: o.lr_backbone,
+            teacher_temp,
+            loss,
+            eval: epoch_eval(&ev),
+            train_seconds,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        progress.epoch_end(&record);
+        history.push(record);
+        if let Some(dir) = &run_dir {
+            checkpoint::save(
+                dir.path,
+                epoch,
+                seed,
+                &config_toml,
+                &trainable.valid(),
+                &sgd,
+                &history,
+            )?;
+        }
+        last_eval = Some(ev);
+        if epoch + 1 < o.epochs && progress.should_stop() {
+            return Err(format!("stopped after epoch {epoch}; resume to continue"));
+        }
+    }
+    let ev = match last_eval {
+        Some(ev) => ev,
+        None => score(
+            ctx.embed(
+                &frozen.valid(),
+                &trainable.valid(),
+                &unlabelled,
+                cache.as_mut(),
+                device,
+            )?,
+            &ds,
+            &cfg.eval,
+        ),
+    };
+    let report = build_report(&ds, cfg, seed, use_text, history, &ev);
+    if let Some(dir) = &run_dir {
+        write_run(dir.path, &report, &config_toml, &trainable.valid())?;
+    }
+    stats.loader_wait_seconds = waited.as_secs_f64();
+    stats.cache_bytes = cache.as_ref().map_or(0, PrefixCache::bytes);
+    stats.images_per_second = (stats.steps * 2 * b) as f64 / stats.step_seconds.max(1e-9);
+    Ok(Outcome {
+        report,
+        frozen,
+        trainable,
+        stats,
+        epoch_losses,
+        step_losses,
+    })
+}

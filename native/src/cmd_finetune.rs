@@ -1,0 +1,120 @@
+//! `ssr2 train --mode finetune`: CLIP's last blocks trained on images (SPEC §8), one run per
+//! seed; prints All / Old / New and the measured step time, throughput, loader wait and memory.
+
+use crate::cmd_train::{Bars, print_table};
+use crate::fail::{Fail, Result};
+use burn::prelude::*;
+use indicatif::MultiProgress;
+use ssr2_clip::{Clip, ClipFolder, ClipTokenizer};
+use ssr2_data::{OpenOptions, open_image_dataset};
+use ssr2_train::RunDir;
+use ssr2_train::config::TrainConfig;
+use ssr2_train::finetune::{Candidates, Inputs, Stats, finetune, synthetic};
+use std::path::{Path, PathBuf};
+
+/// The model, images and texts of one seed.
+fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
+    let ft = &cfg.finetune;
+    if let Some(name) = &ft.synthetic {
+        let shape = synthetic::shape(name).ok_or_else(|| {
+            Fail::arg(format!(
+                "finetune.synthetic: `{name}`, expected one of {}",
+                synthetic::SHAPES.join(", ")
+            ))
+        })?;
+        let n = ft.synthetic_images;
+        let images = synthetic::images(n, shape.vision.image_size as u32, 10, seed);
+        let tokenizer = match &ft.tokenizer {
+            Some(p) => {
+                Some(ClipTokenizer::from_file(Path::new(p)).map_err(|e| Fail::arg(e.to_string()))?)
+            }
+            None => None,
+        };
+        return Ok(Inputs {
+            clip: Clip::random(&shape, seed, ad),
+            candidates: tokenizer.as_ref().map(|_| synthetic::candidates(n)),
+            tokenizer,
+            images,
+        });
+    }
+    let need = |v: &Option<String>, flag: &str| {
+        v.clone()
+            .ok_or_else(|| Fail::arg(format!("--mode finetune: {flag} is required")))
+    };
+    let model = PathBuf::from(need(&ft.model, "--model")?);
+    let dataset = need(&ft.dataset, "--dataset")?;
+    let root = PathBuf::from(need(&ft.root, "--root")?);
+    let folder = ClipFolder::open(&model).map_err(|e| Fail::arg(e.to_string()))?;
+    let opts = OpenOptions {
+        num_old: ft.num_old,
+        split_seed: seed,
+        ..OpenOptions::default()
+    };
+    let images =
+        open_image_dataset(&dataset, &root, &opts).map_err(|e| Fail::arg(e.to_string()))?;
+    let candidates = match &ft.candidates {
+        Some(p) => Some(Candidates::read(Path::new(p), &images).map_err(Fail::arg)?),
+        None => None,
+    };
+    let tokenizer = match candidates {
+        Some(_) => Some(folder.tokenizer().map_err(|e| Fail::arg(e.to_string()))?),
+        None => None,
+    };
+    Ok(Inputs {
+        clip: folder.load(ad).map_err(|e| Fail::arg(e.to_string()))?,
+        tokenizer,
+        images,
+        candidates,
+    })
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn print_stats(device: &str, batch: usize, s: &Stats) {
+    let step_ms = 1000.0 * s.step_seconds / s.steps.max(1) as f64;
+    println!(
+        "finetune on {device}: {} steps of {batch} images (2 views), {step_ms:.1} ms/step, \
+         {:.1} images/s, loader wait {:.2} s ({:.1}% of step time), cache {:.1} MiB \
+         (filled in {:.2} s), peak host memory {}",
+        s.steps,
+        s.images_per_second,
+        s.loader_wait_seconds,
+        100.0 * s.loader_wait_seconds / s.step_seconds.max(1e-9),
+        s.cache_bytes as f64 / (1 << 20) as f64,
+        s.cache_seconds,
+        peak_rss_mib().map_or("?".into(), |m| format!("{m:.0} MiB")),
+    );
+}
+
+pub fn run(
+    cfg: &TrainConfig,
+    device: &Device,
+    device_name: &str,
+    out: &Path,
+    resume: bool,
+    multi: &MultiProgress,
+) -> Result<()> {
+    let ad = device.clone().autodiff();
+    let mut reports = Vec::new();
+    for &seed in &cfg.seeds {
+        let inputs = inputs(cfg, seed, &ad)?;
+        let mut bars = Bars::new(multi, seed);
+        let dir = out.join(format!("seed-{seed}"));
+        let run_dir = RunDir { path: &dir, resume };
+        let outcome =
+            finetune(inputs, cfg, seed, device, Some(run_dir), &mut bars).map_err(Fail::arg)?;
+        bars.batches.finish_and_clear();
+        bars.epochs.finish();
+        print_stats(device_name, cfg.optim.batch_size, &outcome.stats);
+        reports.push(outcome.report);
+    }
+    print_table(&reports);
+    eprintln!("runs written to {}", out.display());
+    Ok(())
+}
