@@ -6,8 +6,8 @@ use std::time::Instant;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::Args;
-use ssr2_clip::config::{Activation, ClipConfig, TextConfig, TowerConfig, VisionConfig};
 use ssr2_clip::Clip;
+use ssr2_clip::config::{Activation, ClipConfig, TextConfig, TowerConfig, VisionConfig};
 
 use crate::fail::{Fail, Result};
 
@@ -60,7 +60,9 @@ pub fn vit_b16(layers: usize) -> ClipConfig {
 
 pub fn run(args: &BenchClipArgs) -> Result<()> {
     if args.batch == 0 || args.reps == 0 || args.layers == 0 {
-        return Err(Fail::arg("bench-clip needs --batch, --reps and --layers >= 1"));
+        return Err(Fail::arg(
+            "bench-clip needs --batch, --reps and --layers >= 1",
+        ));
     }
     let device = crate::cmd_train::device(&args.device)?;
     let cfg = vit_b16(args.layers);

@@ -155,6 +155,7 @@ impl Ctx<'_> {
     ) -> Result<Embedded, String> {
         let (mut z_image, mut logits_image, mut logits_text, mut preds) =
             (vec![], vec![], vec![], vec![]);
+        let mut z_text = vec![];
         let read = |t: Tensor<2>| t.try_into_vec_as::<f32>().expect("synchronous read");
         for chunk in idx.chunks(self.cfg.finetune.eval_batch) {
             let keys: Vec<ImageKey> = chunk.iter().map(|&i| (i, None)).collect();
@@ -177,6 +178,7 @@ impl Ctx<'_> {
                 Some(head) => {
                     let zt =
                         self.texts(frozen, trainable, chunk, None, cache.as_deref_mut(), device)?;
+                    z_text.extend(read(zt.clone()));
                     Some(head.forward(zt))
                 }
                 None => None,
@@ -199,6 +201,7 @@ impl Ctx<'_> {
             indices: idx.to_vec(),
             z_image,
             dim,
+            z_text: trainable.text_head.is_some().then_some(z_text),
             logits_image,
             logits_text: trainable.text_head.is_some().then_some(logits_text),
             classes,
