@@ -168,6 +168,9 @@ pub struct Run {
 impl Run {
     /// `device` must be an autodiff device.
     pub fn new(loss: LossKind, classes: usize, seed: u64, device: &Device) -> Self {
+        // Fixed initial weights per seed: the same knobs replay the same run (and the browser
+        // test's "delta R rises" check is reproducible).
+        device.seed(seed);
         Self {
             loss,
             model: Some(Encoder::new(classes, device)),
