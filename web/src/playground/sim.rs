@@ -2,8 +2,8 @@
 //! MLP encoder with a cosine head, trained by SSR2 (SPEC §4) or by SupCon + InfoNCE, each plus
 //! the SimGCD classification block (SPEC §5) so the head's soft memberships mean something.
 
-use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::module::{Module, Param};
+use burn::nn::Linear;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -121,11 +121,31 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    fn new(classes: usize, device: &Device) -> Self {
+    /// Weights drawn on the host from `rng` (uniform in +-1/sqrt(fan_in), as `nn.Linear`), so
+    /// every device starts from the same encoder.
+    fn new(classes: usize, rng: &mut Rng, device: &Device) -> Self {
+        let mut uniform = |shape: [usize; 2], fan_in: usize| {
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            let v: Vec<f32> = (0..shape[0] * shape[1])
+                .map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32)
+                .collect();
+            Tensor::<2>::from_data(TensorData::new(v, shape), device)
+        };
+        let mut linear = |d_in: usize, d_out: usize| Linear {
+            weight: Param::from_tensor(uniform([d_in, d_out], d_in)),
+            bias: Some(Param::from_tensor(
+                uniform([1, d_out], d_in).reshape([d_out]),
+            )),
+        };
+        let (first, second) = (linear(3, HIDDEN), linear(HIDDEN, 3));
+        let head = CosineClassifier::from_tensors(
+            uniform([classes, 3], 3),
+            Tensor::ones([classes], device),
+        );
         Self {
-            first: LinearConfig::new(3, HIDDEN).init(device),
-            second: LinearConfig::new(HIDDEN, 3).init(device),
-            head: CosineClassifier::new(3, classes, device),
+            first,
+            second,
+            head,
         }
     }
 
@@ -168,14 +188,15 @@ pub struct Run {
 impl Run {
     /// `device` must be an autodiff device.
     pub fn new(loss: LossKind, classes: usize, seed: u64, device: &Device) -> Self {
-        // Fixed initial weights per seed: the same knobs replay the same run (and the browser
-        // test's "delta R rises" check is reproducible).
-        device.seed(seed);
+        // Fixed initial weights per seed, drawn on the host: the same knobs replay the same run
+        // on every device (and the browser test's "delta R rises" check is reproducible).
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (seed + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let model = Encoder::new(classes, &mut rng, device);
         Self {
             loss,
-            model: Some(Encoder::new(classes, device)),
+            model: Some(model),
             optim: AdamConfig::new().init(),
-            rng: Rng(0x9E37_79B9_7F4A_7C15 ^ (seed + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+            rng,
             steps: 0,
         }
     }
