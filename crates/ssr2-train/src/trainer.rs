@@ -44,6 +44,44 @@ pub struct RunDir<'a> {
     pub resume: bool,
 }
 
+/// Where and with what the per-epoch checkpoints are written (none without a run directory).
+pub(crate) struct Checkpointing<'a> {
+    pub run_dir: Option<&'a RunDir<'a>>,
+    pub seed: u64,
+    pub config_toml: &'a str,
+}
+
+/// The end of an epoch in both modes: report it, keep it in the history, checkpoint `model`,
+/// and stop early (resumably) when asked, unless it was the last epoch.
+pub(crate) fn end_epoch<M: Module>(
+    record: EpochRecord,
+    history: &mut Vec<EpochRecord>,
+    progress: &mut dyn Progress,
+    ckpt: &Checkpointing,
+    model: &M,
+    sgd: &Sgd,
+    last: bool,
+) -> Result<(), String> {
+    let epoch = record.epoch;
+    progress.epoch_end(&record);
+    history.push(record);
+    if let Some(dir) = ckpt.run_dir {
+        checkpoint::save(
+            dir.path,
+            epoch,
+            ckpt.seed,
+            ckpt.config_toml,
+            model,
+            sgd,
+            history,
+        )?;
+    }
+    if !last && progress.should_stop() {
+        return Err(format!("stopped after epoch {epoch}; resume to continue"));
+    }
+    Ok(())
+}
+
 /// The trainer's failure: one line for the user.
 pub type TrainError = String;
 
@@ -229,23 +267,22 @@ pub fn train(
             train_seconds,
             seconds: started.elapsed().as_secs_f64(),
         };
-        progress.epoch_end(&record);
-        history.push(record);
-        if let Some(dir) = &run_dir {
-            checkpoint::save(
-                dir.path,
-                epoch,
-                seed,
-                &config_toml,
-                &model.valid(),
-                &sgd,
-                &history,
-            )?;
-        }
+        let last = epoch + 1 == o.epochs;
+        let ckpt = Checkpointing {
+            run_dir: run_dir.as_ref(),
+            seed,
+            config_toml: &config_toml,
+        };
+        end_epoch(
+            record,
+            &mut history,
+            progress,
+            &ckpt,
+            &model.valid(),
+            &sgd,
+            last,
+        )?;
         last_eval = Some(ev);
-        if epoch + 1 < o.epochs && progress.should_stop() {
-            return Err(format!("stopped after epoch {epoch}; resume to continue"));
-        }
     }
     let ev = match last_eval {
         Some(ev) => ev,

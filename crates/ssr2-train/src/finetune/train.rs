@@ -17,7 +17,8 @@ use crate::report::{EpochRecord, Report};
 use crate::rng::Rng;
 use crate::sampler::epoch_batches;
 use crate::trainer::{
-    Progress, RunDir, Selection, build_report, epoch_eval, select_pseudo_labels, write_run,
+    Checkpointing, Progress, RunDir, Selection, build_report, end_epoch, epoch_eval,
+    select_pseudo_labels, write_run,
 };
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -528,23 +529,22 @@ pub fn finetune(
             train_seconds,
             seconds: started.elapsed().as_secs_f64(),
         };
-        progress.epoch_end(&record);
-        history.push(record);
-        if let Some(dir) = &run_dir {
-            checkpoint::save(
-                dir.path,
-                epoch,
-                seed,
-                &config_toml,
-                &trainable.valid(),
-                &sgd,
-                &history,
-            )?;
-        }
+        let last = epoch + 1 == o.epochs;
+        let ckpt = Checkpointing {
+            run_dir: run_dir.as_ref(),
+            seed,
+            config_toml: &config_toml,
+        };
+        end_epoch(
+            record,
+            &mut history,
+            progress,
+            &ckpt,
+            &trainable.valid(),
+            &sgd,
+            last,
+        )?;
         last_eval = Some(ev);
-        if epoch + 1 < o.epochs && progress.should_stop() {
-            return Err(format!("stopped after epoch {epoch}; resume to continue"));
-        }
     }
     let ev = match last_eval {
         Some(ev) => ev,
