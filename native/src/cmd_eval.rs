@@ -7,7 +7,7 @@ use ssr2_train::TrainConfig;
 use ssr2_train::checkpoint::load_heads;
 use ssr2_train::eval::evaluate;
 use ssr2_train::model::HeadModel;
-use ssr2_train::report::{Report, check_header};
+use ssr2_train::report::{RunReport, check_header};
 use std::path::PathBuf;
 
 /// Re-evaluate the heads saved in a run directory (heads.safetensors) on the run's data and
@@ -51,7 +51,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Fail::input(&path, format!("not JSON ({e})")))?;
         check_header(&value, &path.display().to_string()).map_err(Fail::arg)?;
-        let mut report: Report = serde_json::from_value(value)
+        let mut report: RunReport = serde_json::from_value(value)
             .map_err(|e| Fail::input(&path, format!("malformed report ({e})")))?;
         let cfg_path = dir.join("config.toml");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| Fail::input(&cfg_path, e))?;

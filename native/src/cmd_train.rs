@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ssr2_data::Dataset;
 use ssr2_train::config::{DataSource, InterModal, RepLoss, TrainConfig};
-use ssr2_train::report::{EpochRecord, Report};
+use ssr2_train::report::{EpochRecord, RunReport};
 use ssr2_train::{PRESETS, Progress, RunDir};
 use std::path::PathBuf;
 
@@ -327,7 +327,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             &multi,
         );
     }
-    let mut reports: Vec<Report> = Vec::new();
+    let mut reports: Vec<RunReport> = Vec::new();
     for &seed in &cfg.seeds {
         let ds = load_dataset(&cfg, seed)?;
         let mut bars = Bars::new(&multi, seed);
@@ -348,7 +348,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 }
 
 /// All / Old / New per seed, then mean and std (percent).
-pub fn print_table(reports: &[Report]) {
+pub fn print_table(reports: &[RunReport]) {
     let Some(first) = reports.first() else { return };
     println!(
         "{} ({} classes, {} old; {} unlabelled samples evaluated)",
@@ -367,7 +367,7 @@ pub fn print_table(reports: &[Report]) {
         );
     }
     if reports.len() > 1 {
-        let stats = |f: &dyn Fn(&Report) -> Option<f64>| -> String {
+        let stats = |f: &dyn Fn(&RunReport) -> Option<f64>| -> String {
             let v: Vec<f64> = reports.iter().filter_map(f).map(|x| 100.0 * x).collect();
             if v.is_empty() {
                 return "-".into();

@@ -11,6 +11,17 @@ use crate::ClipError;
 use crate::config::{Activation, TowerConfig};
 use crate::weights::Source;
 
+/// `linear` applied to every token of `[batch, tokens, d_in]` as one `[batch * tokens, d_in]`
+/// matmul. Burn runs rank-3 input as a batched matmul against the broadcast weight, and autodiff
+/// then builds a `[batch, d_in, d_out]` weight gradient before summing it: 2.4 GB for one MLP
+/// matrix of ViT-B/16 at 256 image rows, over wgpu's buffer limit. Folding the rows avoids it.
+pub fn per_token(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
+    let [b, l, d] = x.dims();
+    let y = linear.forward(x.reshape([b * l, d]));
+    let d_out = y.dims()[1];
+    y.reshape([b, l, d_out])
+}
+
 /// Multi-head self-attention with separate q/k/v projections (Hugging Face layout).
 #[derive(Module, Debug)]
 pub struct SelfAttention {
@@ -30,16 +41,16 @@ impl SelfAttention {
             t.reshape([b, l, self.heads, h / self.heads])
                 .swap_dims(1, 2)
         };
-        let q = split(self.q.forward(x.clone()));
-        let k = split(self.k.forward(x.clone()));
-        let v = split(self.v.forward(x));
+        let q = split(per_token(&self.q, x.clone()));
+        let k = split(per_token(&self.k, x.clone()));
+        let v = split(per_token(&self.v, x));
         let options = AttentionModuleOptions {
             scale: None,
             softcap: None,
             is_causal: causal,
         };
         let y = attention(q, k, v, None, None, options);
-        self.out.forward(y.swap_dims(1, 2).reshape([b, l, h]))
+        per_token(&self.out, y.swap_dims(1, 2).reshape([b, l, h]))
     }
 }
 
@@ -53,14 +64,14 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let h = self.fc1.forward(x);
+        let h = per_token(&self.fc1, x);
         let h = match self.activation {
             // quick_gelu(x) = x * sigmoid(1.702 x) (OpenAI CLIP)
             Activation::QuickGelu => h.clone() * sigmoid(h * 1.702),
             Activation::Gelu => gelu(h),
             Activation::GeluTanh => gelu_approximate(h),
         };
-        self.fc2.forward(h)
+        per_token(&self.fc2, h)
     }
 }
 

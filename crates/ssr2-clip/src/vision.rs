@@ -100,7 +100,7 @@ impl VisionTower {
             .reshape([b, c, gh, p, gw, p])
             .permute([0, 2, 4, 1, 3, 5])
             .reshape([b, gh * gw, c * p * p]);
-        let tokens = self.patch.forward(patches);
+        let tokens = crate::block::per_token(&self.patch, patches);
         let hidden = tokens.dims()[2];
         let class = self
             .class_embedding

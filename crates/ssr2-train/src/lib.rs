@@ -16,5 +16,5 @@ pub mod sampler;
 pub mod trainer;
 
 pub use config::{PRESETS, TrainConfig};
-pub use report::Report;
+pub use report::RunReport;
 pub use trainer::{Progress, RunDir, Silent, train};

@@ -93,7 +93,7 @@ pub fn train(
     device: &Device,
     run_dir: Option<RunDir>,
     progress: &mut dyn Progress,
-) -> Result<Report, TrainError> {
+) -> Result<RunReport, TrainError> {
     cfg.validate()?;
     ds.validate().map_err(|e| e.to_string())?;
     if ds.unlabelled_indices().is_empty() {
@@ -352,7 +352,7 @@ pub(crate) fn build_report(
     use_text: bool,
     history: Vec<EpochRecord>,
     ev: &Evaluation,
-) -> Report {
+) -> RunReport {
     let e = &ev.embedded;
     let n = e.indices.len();
     let keep = n.min(cfg.eval.max_projection);
@@ -367,7 +367,7 @@ pub(crate) fn build_report(
     if use_text {
         modalities.push("text".into());
     }
-    Report {
+    RunReport {
         format: REPORT_FORMAT.into(),
         version: REPORT_VERSION,
         created_by: format!("ssr2 {}", env!("CARGO_PKG_VERSION")),
@@ -391,7 +391,7 @@ pub(crate) fn build_report(
             .ranks
             .classes
             .iter()
-            .map(|c| ClassRankEntry {
+            .map(|c| ClassRank {
                 class: c.class,
                 old: c.class < ds.num_old,
                 count: c.count,
@@ -453,7 +453,7 @@ pub fn inference_block(model: &HeadModel, ev: &Evaluation, max_values: usize) ->
 /// Write `report.json`, `heads.safetensors` and `config.toml` into `dir`, each atomically.
 pub fn write_run<M: Module>(
     dir: &Path,
-    report: &Report,
+    report: &RunReport,
     config_toml: &str,
     model: &M,
 ) -> Result<(), TrainError> {

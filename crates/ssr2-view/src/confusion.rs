@@ -1,6 +1,6 @@
 //! The confusion matrix after the Hungarian assignment, and curve series from the history.
 
-use crate::report::Epoch;
+use crate::report::EpochRecord;
 
 /// Counts `[true class][matched class]`, `k x (k + 1)`: cluster `p` is counted under the class
 /// `mapping[p]` it was matched to; unmatched clusters go to the last column.
@@ -33,7 +33,7 @@ pub fn max_cell(m: &[Vec<usize>]) -> usize {
 
 /// Per-epoch values of every loss term that is not zero throughout (contrastive runs leave the
 /// coding rates at 0), `total` first.
-pub fn loss_series(history: &[Epoch]) -> Vec<(String, Vec<f64>)> {
+pub fn loss_series(history: &[EpochRecord]) -> Vec<(String, Vec<f64>)> {
     let mut names: Vec<String> = history
         .iter()
         .flat_map(|e| e.loss.keys().cloned())
@@ -55,9 +55,10 @@ pub fn loss_series(history: &[Epoch]) -> Vec<(String, Vec<f64>)> {
 }
 
 /// All/Old/New per epoch (NaN where a part is missing).
-pub fn score_series(history: &[Epoch]) -> Vec<(String, Vec<f64>)> {
-    let get =
-        |f: fn(&Epoch) -> Option<f64>| history.iter().map(|e| f(e).unwrap_or(f64::NAN)).collect();
+pub fn score_series(history: &[EpochRecord]) -> Vec<(String, Vec<f64>)> {
+    let get = |f: fn(&EpochRecord) -> Option<f64>| {
+        history.iter().map(|e| f(e).unwrap_or(f64::NAN)).collect()
+    };
     vec![
         ("All".into(), get(|e| Some(e.eval.scores.all))),
         ("Old".into(), get(|e| e.eval.scores.old)),

@@ -2,15 +2,18 @@
 //! only what the explorer shows and checks the shapes, so a bad file fails here with a message
 //! that names the file and the field, not later inside a chart.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The format string every report carries.
-pub const FORMAT: &str = "ssr2-report";
-/// The only version this reader understands.
-pub const VERSION: u64 = 1;
+/// Identifies the file type; readers reject other values.
+pub const REPORT_FORMAT: &str = "ssr2-report";
+/// Bumped on any incompatible change; readers reject unknown versions.
+pub const REPORT_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+// One definition for the writer (`ssr2-train`) and the readers (`ssr2 eval`, the browser app).
+// Fields only the trainer fills carry `serde(default)`, so a hand-made report stays readable.
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetInfo {
     pub name: String,
     pub num_classes: usize,
@@ -19,11 +22,12 @@ pub struct DatasetInfo {
     pub n_train: usize,
     pub n_labelled: usize,
     pub n_unlabelled: usize,
+    /// "image", and "text" when the text branch trained.
     pub modalities: Vec<String>,
 }
 
-/// All/Old/New as fractions; `None` where a part has no samples.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// All/Old/New as fractions in [0, 1]; `None` where a part has no samples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     pub all: f64,
     pub old: Option<f64>,
@@ -31,23 +35,40 @@ pub struct Scores {
     pub n: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochEval {
     pub scores: Scores,
     pub rank_old: Option<f64>,
     pub rank_new: Option<f64>,
+    #[serde(default)]
+    pub edge_ratio_all: Option<f64>,
+    #[serde(default)]
+    pub edge_ratio_old: Option<f64>,
+    #[serde(default)]
+    pub edge_ratio_new: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Epoch {
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
     pub epoch: usize,
+    #[serde(default)]
+    pub lr_head: f64,
+    #[serde(default)]
+    pub lr_backbone: f64,
+    #[serde(default)]
+    pub teacher_temp: f64,
+    /// Mean of each loss term over the epoch's batches (names in `ssr2_train::objective`).
     pub loss: BTreeMap<String, f64>,
     pub eval: EpochEval,
+    /// Wall time of the epoch's training steps (sampling, augmentation, forward, backward, update).
+    #[serde(default)]
+    pub train_seconds: f64,
+    /// Wall time of the whole epoch, co-teaching selection and evaluation included.
     #[serde(default)]
     pub seconds: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassRank {
     pub class: usize,
     pub old: bool,
@@ -56,9 +77,11 @@ pub struct ClassRank {
     pub singular_values: Vec<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// 2-D PCA projection of evaluation embeddings, column-wise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Projection {
     pub method: String,
+    /// Share of the variance along each of the two axes.
     pub explained: [f64; 2],
     pub x: Vec<f32>,
     pub y: Vec<f32>,
@@ -67,42 +90,56 @@ pub struct Projection {
     pub id: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// One classifier and the features it sees (row-major, flat).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InferenceBranch {
+    /// Final unit-norm features of the evaluated samples, `n x dim`.
     pub features: Vec<f32>,
+    /// Classifier directions, `classes x dim`.
     pub weight: Vec<f32>,
+    /// Classifier gains, `classes`.
     pub gain: Vec<f32>,
 }
 
-/// Evaluated samples and trained heads (optional block, see `docs/REPORT.md`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// Evaluation samples and trained heads, so a reader can redo the prediction of SPEC §2.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Inference {
     pub n: usize,
     pub dim: usize,
     pub classes: usize,
+    /// True class of each evaluated sample.
     pub labels: Vec<usize>,
+    /// The report's prediction (cluster index) of each evaluated sample.
     pub pred: Vec<usize>,
     pub image: InferenceBranch,
     pub text: Option<InferenceBranch>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub format: String,
-    pub version: u64,
+    pub version: u32,
     #[serde(default)]
     pub created_by: String,
     pub seed: u64,
     pub dataset: DatasetInfo,
+    /// The whole configuration, as in the run's `config.toml`.
     pub config: serde_json::Value,
-    pub history: Vec<Epoch>,
+    pub history: Vec<EpochRecord>,
+    /// Scores of the last epoch on the unlabelled set (no model selection).
     pub final_scores: Scores,
     pub rank_old_mean: Option<f64>,
     pub rank_new_mean: Option<f64>,
     pub class_ranks: Vec<ClassRank>,
+    pub edge_ratio: EpochEval,
+    /// `mapping[p]` = class matched to cluster `p` by the Hungarian assignment (`null` = none).
     pub mapping: Vec<Option<usize>>,
     pub projection: Projection,
+    /// File of the trained adapter and classifier weights, relative to the report.
     #[serde(default)]
+    pub heads: String,
+    /// What a reader needs to recompute the predictions (absent when too large or turned off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference: Option<Inference>,
 }
 
@@ -112,24 +149,25 @@ pub fn parse_report(text: &str, origin: &str) -> Result<RunReport, String> {
         .map_err(|e| format!("{origin}: not a JSON file ({e}); expected an ssr2 report.json"))?;
     check_header(&value, origin)?;
     let report: RunReport = serde_json::from_value(value).map_err(|e| {
-        format!("{origin}: does not match the {FORMAT} version {VERSION} layout: {e}")
+        format!("{origin}: does not match the {REPORT_FORMAT} version {REPORT_VERSION} layout: {e}")
     })?;
     check_shapes(&report).map_err(|e| format!("{origin}: {e}"))?;
     Ok(report)
 }
 
-fn check_header(value: &serde_json::Value, origin: &str) -> Result<(), String> {
+/// Check the format and version of a parsed report; `origin` starts the error message.
+pub fn check_header(value: &serde_json::Value, origin: &str) -> Result<(), String> {
     let format = value.get("format").and_then(|v| v.as_str());
-    if format != Some(FORMAT) {
+    if format != Some(REPORT_FORMAT) {
         return Err(format!(
-            "{origin}: not an ssr2 run report (field `format` is {}, expected \"{FORMAT}\")",
+            "{origin}: not an ssr2 run report (field `format` is {}, expected \"{REPORT_FORMAT}\")",
             shown(value.get("format"))
         ));
     }
     let version = value.get("version").and_then(|v| v.as_u64());
-    if version != Some(VERSION) {
+    if version != Some(REPORT_VERSION as u64) {
         return Err(format!(
-            "{origin}: report version {} is not supported (this app reads version {VERSION})",
+            "{origin}: report version {} is not supported (this build reads version {REPORT_VERSION})",
             shown(value.get("version"))
         ));
     }
@@ -236,7 +274,8 @@ pub fn sample_json() -> String {
             {"class": 0, "old": true, "count": 2, "effective_rank": 1.5, "singular_values": [1.0, 0.5]},
             {"class": 1, "old": false, "count": 2, "effective_rank": 1.2, "singular_values": [1.0, 0.2]}
         ],
-        "edge_ratio": {},
+        "edge_ratio": {"scores": {"all": 0.75, "old": 1.0, "new": 0.5, "n": 4}, "rank_old": null,
+            "rank_new": null, "edge_ratio_all": 0.9, "edge_ratio_old": null, "edge_ratio_new": null},
         "mapping": [0, 1],
         "projection": {"method": "pca", "explained": [0.8, 0.2],
             "x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.0, 1.0],

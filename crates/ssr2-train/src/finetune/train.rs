@@ -13,7 +13,7 @@ use crate::config::TrainConfig;
 use crate::eval::{Embedded, Evaluation, rta_config, score};
 use crate::objective::{BatchContext, ModalityOut, TERM_NAMES, batch_loss};
 use crate::optim::{Sgd, cosine_lr};
-use crate::report::{EpochRecord, Report};
+use crate::report::{EpochRecord, RunReport};
 use crate::rng::Rng;
 use crate::sampler::epoch_batches;
 use crate::trainer::{
@@ -59,7 +59,7 @@ pub struct Stats {
 
 /// The result of a run: report, final model parts, costs.
 pub struct Outcome {
-    pub report: Report,
+    pub report: RunReport,
     pub frozen: Frozen,
     pub trainable: Trainable,
     pub stats: Stats,
