@@ -18,7 +18,7 @@ use ssr2_core::coteach::{SELECT_FRACTION, confidence, select_confident};
 use ssr2_core::loss::cluster::teacher_temperature;
 use ssr2_core::loss::ssr2::BatchLabels;
 use ssr2_data::Dataset;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -51,10 +51,25 @@ pub(crate) struct Checkpointing<'a> {
     pub config_toml: &'a str,
 }
 
+/// What an epoch measured, in either mode; [`end_epoch`] turns it into the report's record.
+pub(crate) struct EpochEnd<'a> {
+    pub epoch: usize,
+    pub lr_head: f64,
+    pub lr_backbone: f64,
+    pub teacher_temp: f64,
+    /// Each loss term summed over the epoch's batches, in [`TERM_NAMES`] order.
+    pub loss_sums: &'a [f64],
+    pub batches: usize,
+    pub eval: &'a Evaluation,
+    /// Wall time of the training steps alone (not the selection pass or the evaluation).
+    pub train_seconds: f64,
+    pub started: Instant,
+}
+
 /// The end of an epoch in both modes: report it, keep it in the history, checkpoint `model`,
 /// and stop early (resumably) when asked, unless it was the last epoch.
 pub(crate) fn end_epoch<M: Module>(
-    record: EpochRecord,
+    end: EpochEnd,
     history: &mut Vec<EpochRecord>,
     progress: &mut dyn Progress,
     ckpt: &Checkpointing,
@@ -62,6 +77,21 @@ pub(crate) fn end_epoch<M: Module>(
     sgd: &Sgd,
     last: bool,
 ) -> Result<(), String> {
+    let nb = end.batches.max(1) as f64;
+    let record = EpochRecord {
+        epoch: end.epoch,
+        lr_head: end.lr_head,
+        lr_backbone: end.lr_backbone,
+        teacher_temp: end.teacher_temp,
+        loss: TERM_NAMES
+            .iter()
+            .zip(end.loss_sums)
+            .map(|(n, s)| (n.to_string(), s / nb))
+            .collect(),
+        eval: epoch_eval(end.eval),
+        train_seconds: end.train_seconds,
+        seconds: end.started.elapsed().as_secs_f64(),
+    };
     let epoch = record.epoch;
     progress.epoch_end(&record);
     history.push(record);
@@ -144,6 +174,11 @@ pub fn train(
     let o = &cfg.optim;
     let b = o.batch_size;
     let mut last_eval: Option<Evaluation> = None;
+    let ckpt = Checkpointing {
+        run_dir: run_dir.as_ref(),
+        seed,
+        config_toml: &config_toml,
+    };
     for epoch in start..o.epochs {
         let started = Instant::now();
         let warmup = epoch <= o.warmup_epochs;
@@ -250,31 +285,21 @@ pub fn train(
             progress.batch_done(bi);
         }
         let train_seconds = steps_started.elapsed().as_secs_f64();
-        let nb = batches.len().max(1) as f64;
-        let loss: BTreeMap<String, f64> = TERM_NAMES
-            .iter()
-            .zip(&sums)
-            .map(|(n, s)| (n.to_string(), s / nb))
-            .collect();
         let ev = evaluate(&model.valid(), ds, &cfg.rta, &cfg.eval, device);
-        let record = EpochRecord {
+        let end = EpochEnd {
             epoch,
             lr_head,
             lr_backbone,
             teacher_temp,
-            loss,
-            eval: epoch_eval(&ev),
+            loss_sums: &sums,
+            batches: batches.len(),
+            eval: &ev,
             train_seconds,
-            seconds: started.elapsed().as_secs_f64(),
+            started,
         };
         let last = epoch + 1 == o.epochs;
-        let ckpt = Checkpointing {
-            run_dir: run_dir.as_ref(),
-            seed,
-            config_toml: &config_toml,
-        };
         end_epoch(
-            record,
+            end,
             &mut history,
             progress,
             &ckpt,

@@ -17,7 +17,7 @@ use crate::report::{EpochRecord, RunReport};
 use crate::rng::Rng;
 use crate::sampler::epoch_batches;
 use crate::trainer::{
-    Checkpointing, Progress, RunDir, Selection, build_report, end_epoch, epoch_eval,
+    Checkpointing, EpochEnd, Progress, RunDir, Selection, build_report, end_epoch,
     select_pseudo_labels, write_run,
 };
 use burn::optim::GradientsParams;
@@ -28,7 +28,6 @@ use ssr2_core::loss::cluster::teacher_temperature;
 use ssr2_core::loss::ssr2::BatchLabels;
 use ssr2_core::rta::RtaConfig;
 use ssr2_data::{Dataset, ImageList, Matrix};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -355,6 +354,11 @@ pub fn finetune(
     let mut epoch_losses = Vec::new();
     let mut step_losses = Vec::new();
     let mut waited = Duration::ZERO;
+    let ckpt = Checkpointing {
+        run_dir: run_dir.as_ref(),
+        seed,
+        config_toml: &config_toml,
+    };
     for epoch in start..o.epochs {
         let started = Instant::now();
         let warmup = epoch <= o.warmup_epochs;
@@ -504,13 +508,7 @@ pub fn finetune(
         prefetch.take();
         stats.steps += batches.len();
         stats.step_seconds += train_seconds;
-        let nb = batches.len().max(1) as f64;
-        epoch_losses.push(sums[0] / nb);
-        let loss: BTreeMap<String, f64> = TERM_NAMES
-            .iter()
-            .zip(&sums)
-            .map(|(n, s)| (n.to_string(), s / nb))
-            .collect();
+        epoch_losses.push(sums[0] / batches.len().max(1) as f64);
         let emb = ctx.embed(
             &frozen.valid(),
             &trainable.valid(),
@@ -519,31 +517,20 @@ pub fn finetune(
             device,
         )?;
         let ev = score(emb, &ds, &cfg.eval);
-        let record = EpochRecord {
+        let end = EpochEnd {
             epoch,
             lr_head,
             lr_backbone: o.lr_backbone,
             teacher_temp,
-            loss,
-            eval: epoch_eval(&ev),
+            loss_sums: &sums,
+            batches: batches.len(),
+            eval: &ev,
             train_seconds,
-            seconds: started.elapsed().as_secs_f64(),
+            started,
         };
         let last = epoch + 1 == o.epochs;
-        let ckpt = Checkpointing {
-            run_dir: run_dir.as_ref(),
-            seed,
-            config_toml: &config_toml,
-        };
-        end_epoch(
-            record,
-            &mut history,
-            progress,
-            &ckpt,
-            &trainable.valid(),
-            &sgd,
-            last,
-        )?;
+        let model = trainable.valid();
+        end_epoch(end, &mut history, progress, &ckpt, &model, &sgd, last)?;
         last_eval = Some(ev);
     }
     let ev = match last_eval {
