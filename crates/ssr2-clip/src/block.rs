@@ -3,11 +3,12 @@
 use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
+use burn::tensor::activation::{gelu, gelu_approximate};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::ClipError;
+use crate::activation::quick_gelu;
 use crate::config::{Activation, TowerConfig};
 use crate::weights::Source;
 
@@ -66,8 +67,7 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let h = per_token(&self.fc1, x);
         let h = match self.activation {
-            // quick_gelu(x) = x * sigmoid(1.702 x) (OpenAI CLIP)
-            Activation::QuickGelu => h.clone() * sigmoid(h * 1.702),
+            Activation::QuickGelu => quick_gelu(h),
             Activation::Gelu => gelu(h),
             Activation::GeluTanh => gelu_approximate(h),
         };

@@ -5,6 +5,7 @@
 //! of the last block, so that a trainer can fine-tune only the last block (SPEC §8).
 
 mod block;
+pub mod activation;
 pub mod config;
 mod error;
 mod model;
