@@ -63,48 +63,45 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-#[test]
-fn embed_text_matches_transformers() {
+/// `ssr2 COMMAND --model tiny --INPUT_FLAG input --out OUT` against transformers' `expected` tensor.
+fn embed_matches_transformers(command: &str, input_flag: &str, input: &Path, expected_name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("t.npy");
-    let texts = tiny().join("texts.txt");
+    let out = dir.path().join("out.npy");
     ok(&[
-        "embed-text",
+        command,
         "--model",
         p(&tiny()),
-        "--texts",
-        p(&texts),
+        input_flag,
+        p(input),
         "--out",
         p(&out),
         "--quiet",
     ]);
     let (shape, ours) = read_npy(&out);
-    let (eshape, theirs) = expected("text_embeds");
+    let (eshape, theirs) = expected(expected_name);
     assert_eq!(shape, eshape.iter().map(|&s| s as u64).collect::<Vec<_>>());
     let d = max_abs_diff(&ours, &theirs);
-    assert!(d < 1e-4, "max abs diff {d}");
+    assert!(d < 1e-4, "{command}: max abs diff {d}");
+}
+
+#[test]
+fn embed_text_matches_transformers() {
+    embed_matches_transformers(
+        "embed-text",
+        "--texts",
+        &tiny().join("texts.txt"),
+        "text_embeds",
+    );
 }
 
 #[test]
 fn embed_images_matches_transformers_from_png_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("i.npy");
-    let images = tiny().join("images");
-    ok(&[
+    embed_matches_transformers(
         "embed-images",
-        "--model",
-        p(&tiny()),
         "--images",
-        p(&images),
-        "--out",
-        p(&out),
-        "--quiet",
-    ]);
-    let (shape, ours) = read_npy(&out);
-    let (eshape, theirs) = expected("png_image_embeds");
-    assert_eq!(shape, eshape.iter().map(|&s| s as u64).collect::<Vec<_>>());
-    let d = max_abs_diff(&ours, &theirs);
-    assert!(d < 1e-4, "max abs diff {d}");
+        &tiny().join("images"),
+        "png_image_embeds",
+    );
 }
 
 #[test]

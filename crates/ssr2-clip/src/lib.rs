@@ -4,8 +4,8 @@
 //! Both towers expose the projected embedding, the pre-projection pooled feature and the input
 //! of the last block, so that a trainer can fine-tune only the last block (SPEC §8).
 
-mod block;
 pub mod activation;
+mod block;
 pub mod config;
 mod error;
 mod model;

@@ -13,7 +13,7 @@ use ssr2_train::TrainConfig;
 use ssr2_train::finetune::forward::{image_features_from_pixels, row_texts, text_features};
 use ssr2_train::finetune::loader::{ImageLoader, Job};
 use ssr2_train::finetune::model::split;
-use ssr2_train::finetune::{Candidates, Inputs, finetune};
+use ssr2_train::finetune::{Candidates, Inputs, Outcome, finetune};
 use ssr2_train::trainer::{Progress, RunDir, Silent};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -91,6 +91,26 @@ fn inputs(images: &ImageList, text: bool) -> Inputs {
     }
 }
 
+/// `finetune` on the CPU with the tiny CLIP; `run`: a run directory and whether to resume it.
+fn train(
+    images: &ImageList,
+    text: bool,
+    cfg: &TrainConfig,
+    seed: u64,
+    run: Option<(&Path, bool)>,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, String> {
+    let run_dir = run.map(|(path, resume)| RunDir { path, resume });
+    finetune(
+        inputs(images, text),
+        cfg,
+        seed,
+        &Device::flex(),
+        run_dir,
+        progress,
+    )
+}
+
 /// Every float parameter's values, in visiting order.
 #[derive(Default)]
 struct Values(Vec<Vec<f32>>);
@@ -112,19 +132,7 @@ fn two_epochs_train_only_the_last_blocks() {
     assert_eq!(images.items.len(), 450);
     let cfg = config(2);
     let run = dir.path().join("run");
-    let run_dir = RunDir {
-        path: &run,
-        resume: false,
-    };
-    let out = finetune(
-        inputs(&images, true),
-        &cfg,
-        0,
-        &Device::flex(),
-        Some(run_dir),
-        &mut Silent,
-    )
-    .unwrap();
+    let out = train(&images, true, &cfg, 0, Some((&run, false)), &mut Silent).unwrap();
     assert_eq!(out.report.history.len(), 2);
     assert_eq!(out.report.dataset.modalities, vec!["image", "text"]);
     assert!(out.epoch_losses.iter().all(|l| l.is_finite()));
@@ -232,42 +240,20 @@ fn resume_equals_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let images = digit_folder(&dir.path().join("digits"));
     let cfg = config(2);
-    let once = finetune(
-        inputs(&images, true),
-        &cfg,
-        3,
-        &Device::flex(),
-        None,
-        &mut Silent,
-    )
-    .unwrap();
+    let once = train(&images, true, &cfg, 3, None, &mut Silent).unwrap();
     let run = dir.path().join("run");
-    let e = finetune(
-        inputs(&images, true),
+    let e = train(
+        &images,
+        true,
         &cfg,
         3,
-        &Device::flex(),
-        Some(RunDir {
-            path: &run,
-            resume: false,
-        }),
+        Some((&run, false)),
         &mut StopAfterOne,
     )
     .err()
     .unwrap();
     assert!(e.contains("stopped after epoch 0"), "{e}");
-    let resumed = finetune(
-        inputs(&images, true),
-        &cfg,
-        3,
-        &Device::flex(),
-        Some(RunDir {
-            path: &run,
-            resume: true,
-        }),
-        &mut Silent,
-    )
-    .unwrap();
+    let resumed = train(&images, true, &cfg, 3, Some((&run, true)), &mut Silent).unwrap();
     assert_eq!(resumed.report.history.len(), 2);
     assert_eq!(
         values(&once.trainable.valid()),
@@ -283,25 +269,9 @@ fn prefix_cache_equals_uncached_with_one_pre_drawn_view() {
     let images = digit_folder(&dir.path().join("digits"));
     let mut cfg = config(2);
     cfg.finetune.views = 1;
-    let plain = finetune(
-        inputs(&images, true),
-        &cfg,
-        1,
-        &Device::flex(),
-        None,
-        &mut Silent,
-    )
-    .unwrap();
+    let plain = train(&images, true, &cfg, 1, None, &mut Silent).unwrap();
     cfg.finetune.cache = true;
-    let cached = finetune(
-        inputs(&images, true),
-        &cfg,
-        1,
-        &Device::flex(),
-        None,
-        &mut Silent,
-    )
-    .unwrap();
+    let cached = train(&images, true, &cfg, 1, None, &mut Silent).unwrap();
     assert!(cached.stats.cache_bytes > 0);
     let (a, b) = (plain.step_losses[0], cached.step_losses[0]);
     assert!(
@@ -326,15 +296,7 @@ fn prefix_cache_equals_uncached_with_one_pre_drawn_view() {
 fn image_only_without_candidates() {
     let dir = tempfile::tempdir().unwrap();
     let images = digit_folder(&dir.path().join("digits"));
-    let out = finetune(
-        inputs(&images, false),
-        &config(1),
-        0,
-        &Device::flex(),
-        None,
-        &mut Silent,
-    )
-    .unwrap();
+    let out = train(&images, false, &config(1), 0, None, &mut Silent).unwrap();
     assert_eq!(out.report.dataset.modalities, vec!["image"]);
     assert!(out.trainable.text_head.is_none());
 }
