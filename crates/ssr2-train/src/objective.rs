@@ -18,8 +18,8 @@ pub struct ModalityOut {
 }
 
 /// What a batch knows besides the model outputs.
-pub struct BatchContext<'a> {
-    pub labels: &'a BatchLabels,
+pub struct BatchContext {
+    pub labels: BatchLabels,
     /// Pseudo-label per row (`2B`) chosen by the text branch, learnt by the image branch.
     pub pseudo_for_image: Option<Vec<Option<usize>>>,
     /// Pseudo-label per row chosen by the image branch, learnt by the text branch.
@@ -65,7 +65,13 @@ fn rep_loss(
                 batch_size,
                 route: LogdetRoute::Auto,
             };
-            let t = rate_terms(m.z.clone(), m.logits.clone(), ctx.labels, ctx.warmup, &scfg);
+            let t = rate_terms(
+                m.z.clone(),
+                m.logits.clone(),
+                &ctx.labels,
+                ctx.warmup,
+                &scfg,
+            );
             let loss = ssr2_loss(std::slice::from_ref(&t), ctx.warmup, batch_size);
             (loss, [t.r, t.rc_labelled, t.rc_unlabelled])
         }
@@ -110,7 +116,7 @@ pub fn batch_loss(
         sup_weight: cfg.sup_weight,
     };
     let (rep_img, rates_img) = rep_loss(image, ctx, cfg, batch_size);
-    let cls_img = branch_loss(image.logits.clone(), ctx.labels, ctx.teacher_temp, &ccfg).total;
+    let cls_img = branch_loss(image.logits.clone(), &ctx.labels, ctx.teacher_temp, &ccfg).total;
     let mut extra = zero();
     if let Some(p) = &ctx.pseudo_for_image {
         extra = extra + pseudo_label_loss(image.logits.clone(), p);
@@ -118,7 +124,7 @@ pub fn batch_loss(
     let (rep_txt, rates_txt, cls_txt) = match text {
         Some(t) => {
             let (rep, rates) = rep_loss(t, ctx, cfg, batch_size);
-            let cls = branch_loss(t.logits.clone(), ctx.labels, ctx.teacher_temp, &ccfg).total;
+            let cls = branch_loss(t.logits.clone(), &ctx.labels, ctx.teacher_temp, &ccfg).total;
             if let Some(p) = &ctx.pseudo_for_text {
                 extra = extra + pseudo_label_loss(t.logits.clone(), p);
             }

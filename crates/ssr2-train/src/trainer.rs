@@ -240,26 +240,15 @@ pub fn train(
                     z,
                 }
             });
-            let labels = BatchLabels {
-                labelled: idx.iter().map(|&i| ds.labelled[i]).collect(),
-                labels: idx.iter().map(|&i| ds.labels[i]).collect(),
-            };
-            let rows = |sel: &Selection| -> Vec<Option<usize>> {
-                idx.iter()
-                    .chain(idx.iter())
-                    .map(|i| sel.get(i).copied())
-                    .collect()
-            };
-            let ctx = BatchContext {
-                labels: &labels,
-                pseudo_for_image: by_text.as_ref().map(rows),
-                pseudo_for_text: by_image
-                    .as_ref()
-                    .filter(|_| epoch >= o.coteach_text_from)
-                    .map(rows),
+            let coteach_text = epoch >= o.coteach_text_from;
+            let ctx = batch_context(
+                ds,
+                idx,
+                (&by_image, &by_text),
+                coteach_text,
                 warmup,
                 teacher_temp,
-            };
+            );
             let loss = batch_loss(&image, text.as_ref(), &ctx, l, b);
             let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
             model = sgd.step(model, &mut grads, &|path: &str| {
@@ -324,6 +313,36 @@ pub fn train(
 
 /// Pseudo-labels chosen by one branch: `sample index -> class`.
 pub(crate) type Selection = HashMap<usize, usize>;
+
+/// Batch `idx` (each sample twice: two views) with its labels and the co-teaching pseudo-labels
+/// each branch learns from the other's `selected` (image, text) choice; the text branch learns
+/// from the image branch only when `coteach_text`.
+pub(crate) fn batch_context(
+    ds: &Dataset,
+    idx: &[usize],
+    selected: (&Option<Selection>, &Option<Selection>),
+    coteach_text: bool,
+    warmup: bool,
+    teacher_temp: f64,
+) -> BatchContext {
+    let (by_image, by_text) = selected;
+    let rows = |sel: &Selection| -> Vec<Option<usize>> {
+        idx.iter()
+            .chain(idx.iter())
+            .map(|i| sel.get(i).copied())
+            .collect()
+    };
+    BatchContext {
+        labels: BatchLabels {
+            labelled: idx.iter().map(|&i| ds.labelled[i]).collect(),
+            labels: idx.iter().map(|&i| ds.labels[i]).collect(),
+        },
+        pseudo_for_image: by_text.as_ref().map(rows),
+        pseudo_for_text: by_image.as_ref().filter(|_| coteach_text).map(rows),
+        warmup,
+        teacher_temp,
+    }
+}
 
 /// SPEC §6: per class, the most confident unlabelled samples of each branch, chosen by the image
 /// branch and by the text branch, from the logits of the unlabelled set.

@@ -11,13 +11,13 @@ use super::views::{pool_seed, view_seed};
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::eval::{Embedded, Evaluation, rta_config, score};
-use crate::objective::{BatchContext, ModalityOut, TERM_NAMES, batch_loss};
+use crate::objective::{ModalityOut, TERM_NAMES, batch_loss};
 use crate::optim::{Sgd, cosine_lr};
 use crate::report::{EpochRecord, RunReport};
 use crate::rng::Rng;
 use crate::sampler::epoch_batches;
 use crate::trainer::{
-    Checkpointing, EpochEnd, Progress, RunDir, Selection, build_report, end_epoch,
+    Checkpointing, EpochEnd, Progress, RunDir, batch_context, build_report, end_epoch,
     select_pseudo_labels, write_run,
 };
 use burn::optim::GradientsParams;
@@ -25,7 +25,6 @@ use burn::prelude::*;
 use ssr2_clip::{Clip, ClipTokenizer};
 use ssr2_core::classifier::predict;
 use ssr2_core::loss::cluster::teacher_temperature;
-use ssr2_core::loss::ssr2::BatchLabels;
 use ssr2_core::rta::RtaConfig;
 use ssr2_data::{Dataset, ImageList, Matrix};
 use std::sync::Arc;
@@ -456,26 +455,15 @@ pub fn finetune(
                 }
                 None => None,
             };
-            let labels = BatchLabels {
-                labelled: idx.iter().map(|&i| ds.labelled[i]).collect(),
-                labels: idx.iter().map(|&i| ds.labels[i]).collect(),
-            };
-            let rows = |sel: &Selection| -> Vec<Option<usize>> {
-                idx.iter()
-                    .chain(idx.iter())
-                    .map(|i| sel.get(i).copied())
-                    .collect()
-            };
-            let ctx_b = BatchContext {
-                labels: &labels,
-                pseudo_for_image: by_text.as_ref().map(rows),
-                pseudo_for_text: by_image
-                    .as_ref()
-                    .filter(|_| epoch >= o.coteach_text_from)
-                    .map(rows),
+            let coteach_text = epoch >= o.coteach_text_from;
+            let ctx_b = batch_context(
+                &ds,
+                idx,
+                (&by_image, &by_text),
+                coteach_text,
                 warmup,
                 teacher_temp,
-            };
+            );
             let loss = batch_loss(&image, text.as_ref(), &ctx_b, l, b);
             let mut grads = GradientsParams::from_grads(loss.total.backward(), &trainable);
             trainable = sgd.step(trainable, &mut grads, &|path: &str| {
