@@ -182,36 +182,23 @@ pub fn train(
     for epoch in start..o.epochs {
         let started = Instant::now();
         let warmup = epoch <= o.warmup_epochs;
-        let (by_image, by_text) = if use_text && !warmup {
-            // The previous epoch's evaluation already embedded the unlabelled set with these
-            // weights; only the first epoch after a resume has to embed it here.
-            let fresh;
-            let emb = match &last_eval {
-                Some(ev) => &ev.embedded,
-                None => {
-                    fresh = embed(
-                        &model.valid(),
-                        ds,
-                        &ds.unlabelled_indices(),
-                        &cfg.rta,
-                        device,
-                    );
-                    &fresh
-                }
-            };
-            select_pseudo_labels(emb, device)
-        } else {
-            (None, None)
-        };
-        let lr_head = cosine_lr(o.lr_head, o.lr_head_min, epoch, o.epochs);
+        let (by_image, by_text) = coteach_selection(
+            use_text && !warmup,
+            last_eval.as_ref(),
+            || {
+                Ok::<_, String>(embed(
+                    &model.valid(),
+                    ds,
+                    &ds.unlabelled_indices(),
+                    &cfg.rta,
+                    device,
+                ))
+            },
+            device,
+        )?;
+        let (lr_head, teacher_temp) = epoch_rates(cfg, epoch);
         let lr_backbone = o.lr_backbone;
         let l = &cfg.loss;
-        let teacher_temp = teacher_temperature(
-            epoch,
-            l.teacher_temp_start,
-            l.teacher_temp_end,
-            l.teacher_temp_epochs,
-        );
         let mut sample_rng = Rng::derive(seed, epoch as u64, 0);
         let mut aug_rng = Rng::derive(seed, epoch as u64, 1);
         let batches = epoch_batches(&ds.labelled, b, &mut sample_rng);
@@ -342,6 +329,42 @@ pub(crate) fn batch_context(
         warmup,
         teacher_temp,
     }
+}
+
+/// Head learning rate (cosine decay) and teacher temperature (ramp) of `epoch` (SPEC §8).
+pub(crate) fn epoch_rates(cfg: &TrainConfig, epoch: usize) -> (f64, f64) {
+    let (o, l) = (&cfg.optim, &cfg.loss);
+    let lr_head = cosine_lr(o.lr_head, o.lr_head_min, epoch, o.epochs);
+    let teacher_temp = teacher_temperature(
+        epoch,
+        l.teacher_temp_start,
+        l.teacher_temp_end,
+        l.teacher_temp_epochs,
+    );
+    (lr_head, teacher_temp)
+}
+
+/// The co-teaching selection before an epoch, when `active` (after warm-up, text branch on):
+/// from the previous epoch's evaluation, which embedded the unlabelled set with the current
+/// weights; only the first epoch after a resume calls `embed`.
+pub(crate) fn coteach_selection<E>(
+    active: bool,
+    last: Option<&Evaluation>,
+    embed: impl FnOnce() -> Result<Embedded, E>,
+    device: &Device,
+) -> Result<(Option<Selection>, Option<Selection>), E> {
+    if !active {
+        return Ok((None, None));
+    }
+    let fresh;
+    let emb = match last {
+        Some(ev) => &ev.embedded,
+        None => {
+            fresh = embed()?;
+            &fresh
+        }
+    };
+    Ok(select_pseudo_labels(emb, device))
 }
 
 /// SPEC §6: per class, the most confident unlabelled samples of each branch, chosen by the image

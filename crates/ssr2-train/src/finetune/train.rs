@@ -12,19 +12,18 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::eval::{Embedded, Evaluation, rta_config, score};
 use crate::objective::{ModalityOut, TERM_NAMES, batch_loss};
-use crate::optim::{Sgd, cosine_lr};
+use crate::optim::Sgd;
 use crate::report::{EpochRecord, RunReport};
 use crate::rng::Rng;
 use crate::sampler::epoch_batches;
 use crate::trainer::{
-    Checkpointing, EpochEnd, Progress, RunDir, batch_context, build_report, end_epoch,
-    select_pseudo_labels, write_run,
+    Checkpointing, EpochEnd, Progress, RunDir, batch_context, build_report, coteach_selection,
+    end_epoch, epoch_rates, write_run,
 };
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ssr2_clip::{Clip, ClipTokenizer};
 use ssr2_core::classifier::predict;
-use ssr2_core::loss::cluster::teacher_temperature;
 use ssr2_core::rta::RtaConfig;
 use ssr2_data::{Dataset, ImageList, Matrix};
 use std::sync::Arc;
@@ -361,34 +360,17 @@ pub fn finetune(
     for epoch in start..o.epochs {
         let started = Instant::now();
         let warmup = epoch <= o.warmup_epochs;
-        let (by_image, by_text) = if use_text && !warmup {
-            // The previous epoch's evaluation embedded the unlabelled set with these weights.
-            let fresh;
-            let emb = match &last_eval {
-                Some(ev) => &ev.embedded,
-                None => {
-                    fresh = ctx.embed(
-                        &frozen.valid(),
-                        &trainable.valid(),
-                        &unlabelled,
-                        cache.as_mut(),
-                        device,
-                    )?;
-                    &fresh
-                }
-            };
-            select_pseudo_labels(emb, device)
-        } else {
-            (None, None)
-        };
-        let lr_head = cosine_lr(o.lr_head, o.lr_head_min, epoch, o.epochs);
+        let (by_image, by_text) = coteach_selection(
+            use_text && !warmup,
+            last_eval.as_ref(),
+            || {
+                let (f, t) = (frozen.valid(), trainable.valid());
+                ctx.embed(&f, &t, &unlabelled, cache.as_mut(), device)
+            },
+            device,
+        )?;
+        let (lr_head, teacher_temp) = epoch_rates(cfg, epoch);
         let l = &cfg.loss;
-        let teacher_temp = teacher_temperature(
-            epoch,
-            l.teacher_temp_start,
-            l.teacher_temp_end,
-            l.teacher_temp_epochs,
-        );
         let batches = epoch_batches(&ds.labelled, b, &mut Rng::derive(seed, epoch as u64, 0));
         let mut text_rng = Rng::derive(seed, epoch as u64, 1);
         // Both views of each sample: rows 0..B are view 0, rows B..2B view 1.
