@@ -3,7 +3,9 @@
 # device, runs two epochs of `ssr2 train --mode finetune` on synthetic images at ViT-B/16 shape
 # with random weights (12-layer 768 vision + 12-layer 512 text, last blocks trainable, 9 RTA
 # texts per image and view), without and with the frozen-prefix cache, and prints step time,
-# images/s, loader wait and memory (host peak from ssr2, GPU peak from nvidia-smi sampling).
+# images/s, loader wait and memory (host peak from ssr2, GPU peak from nvidia-smi sampling);
+# then, where PyTorch and transformers are installed, one step of the PyTorch reference against
+# ours at the same shape (bench/finetune_step.py; BENCH=0 skips it). Worst case about 9 min.
 #
 # Build here (default wgpu = Vulkan; Burn's CUDA backend downloads LLVM at build time, so
 # FEATURE=cuda only on a networked machine):
@@ -21,7 +23,8 @@ DEVICE=${DEVICE:-wgpu}
 IMAGES=${IMAGES:-768}
 BATCH=${BATCH:-128}
 EPOCHS=${EPOCHS:-2}
-LIMIT=${LIMIT:-200}
+LIMIT=${LIMIT:-150}
+BENCH=${BENCH:-1}
 mkdir -p "$OUT"
 [ -e "$BIN.gz" ] && [ ! -e "$BIN" ] && gunzip -k "$BIN.gz"
 for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
@@ -54,3 +57,11 @@ run() { # $1 = label, rest = extra flags
 }
 run uncached
 run cached --cache-views 1
+if [ "$BENCH" = 1 ] && python3 -c "import torch, transformers" 2>/dev/null; then
+    echo "== one step: PyTorch reference vs ours, shape $SHAPE, B = $BATCH =="
+    TORCH_DEVICE=cpu
+    [ $GPU = 1 ] && TORCH_DEVICE=cuda
+    timeout 240 python3 bench/finetune_step.py --shape "$SHAPE" --batch "$BATCH" --steps 4 \
+        --device "$TORCH_DEVICE" --ours-device "$DEVICE" --bin "$BIN" 2>&1 | grep -v '^runs written'
+    echo "exit status ${PIPESTATUS[0]}"
+fi
