@@ -113,7 +113,8 @@ pick = lambda i, j: W[(i * 7 + j * 5) % len(W)]
 def texts(rows):
     base = ["a photo of a thing"] * len(rows)
     tags = [f"a photo of a {pick(i, j)} object" for i in rows for j in range(4)]
-    attrs = [f"thing which has a {pick(i, j + 4)} part" for i in rows for j in range(4)]
+    attrs = [f"thing which has a {pick(i, j + 4)} part" + " and a long curved edge" * ((i + 3 * j) % 4)
+             for i in rows for j in range(4)]
     return base + tags + attrs
 
 

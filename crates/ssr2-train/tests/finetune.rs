@@ -352,3 +352,30 @@ fn text_cache_is_exact_and_bounded_by_its_budget() {
         assert!(d < 1e-6, "cached text features differ by {d}");
     }
 }
+
+#[test]
+fn texts_encoded_by_length_equal_one_padded_batch() {
+    use ssr2_train::finetune::forward::encode_by_length;
+    let ad = Device::flex().autodiff();
+    let folder = ClipFolder::open(&tiny()).unwrap();
+    let (frozen, trainable) = split(folder.load(&ad).unwrap(), 10, true, 0, &ad);
+    let tok: ClipTokenizer = folder.tokenizer().unwrap();
+    // 40 texts from 1 to 30 words: more than one length group (at least 32 rows each).
+    let texts: Vec<String> = (0..40)
+        .map(|i| vec!["stroke"; 1 + (i * 7) % 30].join(" "))
+        .collect();
+    let tokens = tok.batch(&texts).unwrap();
+    assert!(tokens.length_groups(32).len() > 1);
+    let grouped = encode_by_length(&frozen, &trainable, &tokens, None, &ad);
+    let padded = trainable.text_features(&frozen, frozen.text_prefix(&tokens, &ad), &tokens.eos);
+    let (a, b) = (
+        grouped.try_into_vec_as::<f32>().unwrap(),
+        padded.try_into_vec_as::<f32>().unwrap(),
+    );
+    let d = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(d < 1e-6, "grouped vs padded features differ by {d}");
+}

@@ -108,7 +108,11 @@ pub fn candidates(n: usize) -> Candidates {
         attributes: (0..n)
             .map(|i| {
                 (0..4)
-                    .map(|j| format!("thing which has a {} part", pick(i, j + 4)))
+                    .map(|j| {
+                        // 5 to 17 words, like the lexicon's attributes (8-38 tokens).
+                        let more = " and a long curved edge".repeat((i + 3 * j) % 4);
+                        format!("thing which has a {} part{more}", pick(i, j + 4))
+                    })
                     .collect()
             })
             .collect(),
