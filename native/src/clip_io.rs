@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use rayon::prelude::*;
+use ssr2_clip::tokenizer::pad;
 use ssr2_clip::{Clip, ClipFolder, ClipTokenizer};
 use ssr2_data::{CLIP_MEAN, CLIP_STD, ImageSource, load_rgb, test_transform};
 
@@ -58,20 +59,30 @@ impl Model {
         (values(emb), values(pooled))
     }
 
-    /// Normalised projected embeddings of `texts`, in batches.
+    /// Normalised projected embeddings of `texts`, in their order. Batches are formed in order
+    /// of token length, each padded to its own longest (exact: attention is causal and pooling
+    /// happens at the end token), so a batch of short texts does no work for a long one.
     pub fn embed_texts<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
         batch: usize,
         mut progress: impl FnMut(usize),
     ) -> Result<Vec<f32>> {
-        let mut out = Vec::with_capacity(texts.len() * self.folder.config.projection_dim);
-        for chunk in texts.chunks(batch.max(1)) {
-            let tokens = self
-                .tokenizer
-                .batch(chunk)
-                .map_err(|e| Fail(e.to_string()))?;
-            out.extend(values(self.clip.encode_texts(&tokens, &self.device)));
+        let seqs = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t.as_ref()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Fail(e.to_string()))?;
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        order.sort_by_key(|&i| seqs[i].len());
+        let d = self.folder.config.projection_dim;
+        let mut out = vec![0f32; texts.len() * d];
+        for chunk in order.chunks(batch.max(1)) {
+            let group: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
+            let emb = values(self.clip.encode_texts(&pad(&group), &self.device));
+            for (k, &i) in chunk.iter().enumerate() {
+                out[i * d..(i + 1) * d].copy_from_slice(&emb[k * d..(k + 1) * d]);
+            }
             progress(chunk.len());
         }
         Ok(out)
