@@ -64,7 +64,7 @@ pub fn text_features(
 
 /// Unit-norm features of every row of `tokens`, in row order. Rows are encoded in groups of
 /// similar length, each padded only to its own longest (exact, see `Tokens::length_groups`):
-/// with lexicon texts this is about a third of the work of padding all to the longest.
+/// with lexicon-like texts it halved the `small` benchmark step (docs/FINETUNE.md).
 pub fn encode_by_length(
     frozen: &Frozen,
     trainable: &Trainable,
