@@ -7,6 +7,7 @@ use burn::module::{ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ssr2_clip::{Clip, ClipFolder, ClipTokenizer};
+use ssr2_core::rta::RtaConfig;
 use ssr2_data::image::{Rgb, RgbImage};
 use ssr2_data::{ImageList, OpenOptions, digits_raw, encode_png, open_image_dataset};
 use ssr2_train::TrainConfig;
@@ -14,6 +15,7 @@ use ssr2_train::finetune::forward::{image_features_from_pixels, row_texts, text_
 use ssr2_train::finetune::loader::{ImageLoader, Job};
 use ssr2_train::finetune::model::split;
 use ssr2_train::finetune::{Candidates, Inputs, Outcome, finetune};
+use ssr2_train::finetune::{Frozen, Trainable};
 use ssr2_train::trainer::{Progress, RunDir, Silent};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,6 +113,21 @@ fn train(
     )
 }
 
+/// The tiny CLIP split into its frozen and trainable parts on `ad`, and its tokenizer.
+fn tiny_model(ad: &Device) -> (Frozen, Trainable, ClipTokenizer) {
+    let folder = ClipFolder::open(&tiny()).unwrap();
+    let (frozen, trainable) = split(folder.load(ad).unwrap(), 10, true, 0, ad);
+    (frozen, trainable, folder.tokenizer().unwrap())
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}
+
 /// Every float parameter's values, in visiting order.
 #[derive(Default)]
 struct Values(Vec<Vec<f32>>);
@@ -185,8 +202,7 @@ fn frozen_parameters_get_no_gradients() {
     let dir = tempfile::tempdir().unwrap();
     let images = digit_folder(&dir.path().join("digits"));
     let ad = Device::flex().autodiff();
-    let folder = ClipFolder::open(&tiny()).unwrap();
-    let (frozen, trainable) = split(folder.load(&ad).unwrap(), 10, true, 0, &ad);
+    let (frozen, trainable, tok) = tiny_model(&ad);
     let loader = ImageLoader {
         items: Arc::new(images.items.iter().map(|i| i.source.clone()).collect()),
         size: 32,
@@ -203,12 +219,7 @@ fn frozen_parameters_get_no_gradients() {
     let c = candidates(&images);
     let rows: Vec<usize> = (0..8).collect();
     let texts = row_texts(&c, &rows, None);
-    let tok: ClipTokenizer = folder.tokenizer().unwrap();
-    let rta = ssr2_core::rta::RtaConfig {
-        base_weight: 0.1,
-        alpha: 0.5,
-        beta: 0.65,
-    };
+    let rta = RtaConfig::default();
     let zt = text_features(&frozen, &trainable, &tok, &c, 8, &texts, None, &rta, &ad).unwrap();
     let loss = (z * zt).sum().reshape([1]);
     let grads = loss.backward();
@@ -315,17 +326,11 @@ fn text_cache_is_exact_and_bounded_by_its_budget() {
     let dir = tempfile::tempdir().unwrap();
     let images = digit_folder(&dir.path().join("digits"));
     let ad = Device::flex().autodiff();
-    let folder = ClipFolder::open(&tiny()).unwrap();
-    let (frozen, trainable) = split(folder.load(&ad).unwrap(), 10, true, 0, &ad);
+    let (frozen, trainable, tok) = tiny_model(&ad);
     let c = candidates(&images);
     let rows: Vec<usize> = (0..8).collect();
     let texts = row_texts(&c, &rows, None);
-    let tok: ClipTokenizer = folder.tokenizer().unwrap();
-    let rta = ssr2_core::rta::RtaConfig {
-        base_weight: 0.1,
-        alpha: 0.5,
-        beta: 0.65,
-    };
+    let rta = RtaConfig::default();
     let run = |cache: Option<(&mut PrefixCache, usize)>| {
         text_features(&frozen, &trainable, &tok, &c, 8, &texts, cache, &rta, &ad)
             .unwrap()
@@ -344,11 +349,7 @@ fn text_cache_is_exact_and_bounded_by_its_budget() {
     assert_eq!(full.texts.len(), distinct.len());
     assert!(full.text_bytes > 0 && full.bytes() == full.text_bytes);
     for other in [&none_kept, &first, &again] {
-        let d = plain
-            .iter()
-            .zip(other.iter())
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let d = max_abs_diff(&plain, other);
         assert!(d < 1e-6, "cached text features differ by {d}");
     }
 }
@@ -357,9 +358,7 @@ fn text_cache_is_exact_and_bounded_by_its_budget() {
 fn texts_encoded_by_length_equal_one_padded_batch() {
     use ssr2_train::finetune::forward::encode_by_length;
     let ad = Device::flex().autodiff();
-    let folder = ClipFolder::open(&tiny()).unwrap();
-    let (frozen, trainable) = split(folder.load(&ad).unwrap(), 10, true, 0, &ad);
-    let tok: ClipTokenizer = folder.tokenizer().unwrap();
+    let (frozen, trainable, tok) = tiny_model(&ad);
     // 40 texts from 1 to 30 words: more than one length group (at least 32 rows each).
     let texts: Vec<String> = (0..40)
         .map(|i| vec!["stroke"; 1 + (i * 7) % 30].join(" "))
@@ -372,10 +371,6 @@ fn texts_encoded_by_length_equal_one_padded_batch() {
         grouped.try_into_vec_as::<f32>().unwrap(),
         padded.try_into_vec_as::<f32>().unwrap(),
     );
-    let d = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
+    let d = max_abs_diff(&a, &b);
     assert!(d < 1e-6, "grouped vs padded features differ by {d}");
 }
