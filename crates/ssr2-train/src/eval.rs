@@ -29,6 +29,48 @@ pub struct Embedded {
     pub preds: Vec<usize>,
 }
 
+impl Embedded {
+    /// Nothing yet for `idx`; filled chunk by chunk with [`Embedded::push`] (both modes).
+    pub(crate) fn start(idx: &[usize], classes: usize, dim: usize, with_text: bool) -> Self {
+        Embedded {
+            indices: idx.to_vec(),
+            z_image: vec![],
+            dim,
+            z_text: with_text.then(Vec::new),
+            logits_image: vec![],
+            logits_text: with_text.then(Vec::new),
+            classes,
+            preds: vec![],
+        }
+    }
+
+    /// Appends one chunk: image features and logits, and text features and logits when the text
+    /// branch runs; the prediction combines both logits (SPEC §2).
+    pub(crate) fn push(
+        &mut self,
+        z: Tensor<2>,
+        li: Tensor<2>,
+        text: Option<(Tensor<2>, Tensor<2>)>,
+    ) {
+        let lt = text.as_ref().map(|(_, lt)| lt.clone());
+        let p = predict(li.clone(), lt);
+        self.preds.extend(
+            p.try_into_vec_as::<i64>()
+                .expect("read")
+                .into_iter()
+                .map(|v| v as usize),
+        );
+        self.z_image.extend(read(z));
+        self.logits_image.extend(read(li));
+        if let (Some((zt, lt)), Some(z_text), Some(logits_text)) =
+            (text, self.z_text.as_mut(), self.logits_text.as_mut())
+        {
+            z_text.extend(read(zt));
+            logits_text.extend(read(lt));
+        }
+    }
+}
+
 pub fn rta_config(s: &RtaSettings) -> RtaConfig {
     RtaConfig {
         base_weight: s.base_weight,
@@ -51,47 +93,28 @@ pub fn embed(
     device: &Device,
 ) -> Embedded {
     let rta = rta_config(rta);
-    let (mut z_image, mut z_text, mut logits_image, mut logits_text, mut preds) =
-        (vec![], vec![], vec![], vec![], vec![]);
     let use_text = model.text.is_some() && ds.text.is_some();
+    let [classes, dim] = model.image.head.weight.dims();
+    let mut out = Embedded::start(idx, classes, dim, use_text);
     for chunk in idx.chunks(CHUNK) {
         let z = model
             .image
             .adapter
             .forward(image_input(ds, chunk, None, device));
         let li = model.image.head.forward(z.clone());
-        let zt = use_text.then(|| model.embed_text(text_input(ds, chunk, None, device), &rta));
-        let lt = zt
-            .clone()
-            .map(|zt| model.text.as_ref().expect("text branch").head.forward(zt));
-        let p = predict(li.clone(), lt.clone());
-        preds.extend(
-            p.try_into_vec_as::<i64>()
-                .expect("read")
-                .into_iter()
-                .map(|v| v as usize),
-        );
-        z_image.extend(read(z));
-        if let Some(zt) = zt {
-            z_text.extend(read(zt));
-        }
-        logits_image.extend(read(li));
-        if let Some(lt) = lt {
-            logits_text.extend(read(lt));
-        }
+        let text = use_text.then(|| {
+            let zt = model.embed_text(text_input(ds, chunk, None, device), &rta);
+            let lt = model
+                .text
+                .as_ref()
+                .expect("text branch")
+                .head
+                .forward(zt.clone());
+            (zt, lt)
+        });
+        out.push(z, li, text);
     }
-    let dim = model.image.head.weight.dims()[1];
-    let classes = model.image.head.weight.dims()[0];
-    Embedded {
-        indices: idx.to_vec(),
-        z_image,
-        dim,
-        z_text: use_text.then_some(z_text),
-        logits_image,
-        logits_text: use_text.then_some(logits_text),
-        classes,
-        preds,
-    }
+    out
 }
 
 /// Everything measured on one evaluation.

@@ -23,7 +23,6 @@ use crate::trainer::{
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ssr2_clip::{Clip, ClipTokenizer};
-use ssr2_core::classifier::predict;
 use ssr2_core::rta::RtaConfig;
 use ssr2_data::{Dataset, ImageList, Matrix};
 use std::sync::Arc;
@@ -151,10 +150,8 @@ impl Ctx<'_> {
         mut cache: Option<&mut PrefixCache>,
         device: &Device,
     ) -> Result<Embedded, String> {
-        let (mut z_image, mut logits_image, mut logits_text, mut preds) =
-            (vec![], vec![], vec![], vec![]);
-        let mut z_text = vec![];
-        let read = |t: Tensor<2>| t.try_into_vec_as::<f32>().expect("synchronous read");
+        let [classes, dim] = trainable.image_head.weight.dims();
+        let mut out = Embedded::start(idx, classes, dim, trainable.text_head.is_some());
         for chunk in idx.chunks(self.cfg.finetune.eval_batch) {
             let keys: Vec<ImageKey> = chunk.iter().map(|&i| (i, None)).collect();
             let pixels = match &cache {
@@ -172,39 +169,17 @@ impl Ctx<'_> {
             };
             let z = self.image_features(frozen, trainable, &keys, pixels, cache.as_deref(), device);
             let li = trainable.image_head.forward(z.clone());
-            let lt = match &trainable.text_head {
+            let text = match &trainable.text_head {
                 Some(head) => {
                     let zt =
                         self.texts(frozen, trainable, chunk, None, cache.as_deref_mut(), device)?;
-                    z_text.extend(read(zt.clone()));
-                    Some(head.forward(zt))
+                    Some((zt.clone(), head.forward(zt)))
                 }
                 None => None,
             };
-            let p = predict(li.clone(), lt.clone());
-            preds.extend(
-                p.try_into_vec_as::<i64>()
-                    .expect("read")
-                    .into_iter()
-                    .map(|v| v as usize),
-            );
-            z_image.extend(read(z));
-            logits_image.extend(read(li));
-            if let Some(lt) = lt {
-                logits_text.extend(read(lt));
-            }
+            out.push(z, li, text);
         }
-        let [classes, dim] = trainable.image_head.weight.dims();
-        Ok(Embedded {
-            indices: idx.to_vec(),
-            z_image,
-            dim,
-            z_text: trainable.text_head.is_some().then_some(z_text),
-            logits_image,
-            logits_text: trainable.text_head.is_some().then_some(logits_text),
-            classes,
-            preds,
-        })
+        Ok(out)
     }
 }
 
