@@ -58,7 +58,6 @@ pub fn LineChart(
     let (y0, y1) = y_domain(series.iter().flat_map(|s| s.values.iter().copied()), false);
     let xs = Linear::new((0.0, (n.max(2) - 1) as f64), (PAD_L, width - PAD_R));
     let ys = Linear::new((y0, y1), (height - PAD_B, PAD_T));
-    let y_ticks = ticks(y0, y1, 4);
     let lines = series
         .iter()
         .map(|s| {
@@ -72,16 +71,7 @@ pub fn LineChart(
             view! { <polyline points=pts.join(" ") fill="none" stroke=s.colour.clone() stroke-width="1.6"/> }
         })
         .collect_view();
-    let grid = y_ticks
-        .into_iter()
-        .map(|t| {
-            let y = ys.map(t);
-            view! {
-                <line x1=PAD_L x2=width - PAD_R y1=y y2=y stroke="#e4e4e4"/>
-                <text x=PAD_L - 4.0 y=y + 3.0 text-anchor="end" class="tick">{fmt_tick(t)}</text>
-            }
-        })
-        .collect_view();
+    let grid = y_grid(&ys, (y0, y1), width);
     let legend = series
         .iter()
         .map(|s| {
@@ -103,6 +93,20 @@ pub fn LineChart(
     }
 }
 
+/// Horizontal grid lines, each labelled with its value, at the ticks of `[y0, y1]`.
+fn y_grid(ys: &Linear, (y0, y1): (f64, f64), width: f64) -> impl IntoView {
+    ticks(y0, y1, 4)
+        .into_iter()
+        .map(|t| {
+            let y = ys.map(t);
+            view! {
+                <line x1=PAD_L x2=width - PAD_R y1=y y2=y stroke="#e4e4e4"/>
+                <text x=PAD_L - 4.0 y=y + 3.0 text-anchor="end" class="tick">{fmt_tick(t)}</text>
+            }
+        })
+        .collect_view()
+}
+
 /// Vertical bars from zero, one per entry, labelled underneath.
 #[component]
 pub fn BarChart(
@@ -113,16 +117,7 @@ pub fn BarChart(
     let (y0, y1) = y_domain(bars.iter().map(|b| b.value), true);
     let ys = Linear::new((y0, y1), (height - PAD_B, PAD_T));
     let slot = (width - PAD_L - PAD_R) / bars.len().max(1) as f64;
-    let grid = ticks(y0, y1, 4)
-        .into_iter()
-        .map(|t| {
-            let y = ys.map(t);
-            view! {
-                <line x1=PAD_L x2=width - PAD_R y1=y y2=y stroke="#e4e4e4"/>
-                <text x=PAD_L - 4.0 y=y + 3.0 text-anchor="end" class="tick">{fmt_tick(t)}</text>
-            }
-        })
-        .collect_view();
+    let grid = y_grid(&ys, (y0, y1), width);
     let rects = bars
         .iter()
         .enumerate()
