@@ -26,11 +26,7 @@ EPOCHS=${EPOCHS:-2}
 LIMIT=${LIMIT:-150}
 BENCH=${BENCH:-1}
 mkdir -p "$OUT"
-[ -e "$BIN.gz" ] && [ ! -e "$BIN" ] && gunzip -k "$BIN.gz"
-for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
-ldconfig 2>/dev/null
-[ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+. "$(dirname "$0")/gpu-env.sh"
 GPU=0
 if command -v nvidia-smi >/dev/null; then
     GPU=1

@@ -4,11 +4,7 @@
 # Build and carry exactly as in scripts/gpu-core-check.sh (gpu-bin/ssr2.gz and .gl/).
 set -u
 BIN=${BIN:-gpu-bin/ssr2}
-[ -e "$BIN.gz" ] && [ ! -e "$BIN" ] && gunzip -k "$BIN.gz"
-for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
-ldconfig 2>/dev/null
-[ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+. "$(dirname "$0")/gpu-env.sh"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 echo "== CLIP ViT-B/16 image encoding, batch 32: PyTorch CUDA vs ours on wgpu =="
 timeout 240 python3 bench/clip_images.py --device cuda --ours-device wgpu --bin "$BIN" --reps 10

@@ -15,11 +15,7 @@ set -u
 BIN=${BIN:-gpu-bin/ssr2}
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
-[ -e "$BIN.gz" ] && [ ! -e "$BIN" ] && gunzip -k "$BIN.gz"
-for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
-ldconfig 2>/dev/null
-[ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+. "$(dirname "$0")/gpu-env.sh"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 echo "== SSR2 loss (2B = 256, d = 512, K = 200): ours on wgpu (both log-det routes) and on the CPU =="
 timeout 150 "$BIN" bench --device wgpu --route host
