@@ -58,8 +58,8 @@ out = subprocess.run([args.bin, "bench-clip", "--batch", str(args.batch), "--lay
 ours = json.loads(out.stdout)
 ours_ips = ours["images_per_s"]
 print(f"CLIP ViT-B/16 image encoding, {args.layers} layers, batch {args.batch}, {args.threads} threads")
-print(f"| implementation | device | images/s |")
-print(f"|---|---|---|")
+print("| implementation | device | images/s |")
+print("|---|---|---|")
 print(f"| transformers {__import__('transformers').__version__} / torch {torch.__version__} | {args.device} | {torch_ips:.1f} |")
 print(f"| ssr2 (Burn) | {args.ours_device} | {ours_ips:.1f} |")
 print(f"ratio ours / PyTorch: {ours_ips / torch_ips:.2f}x")

@@ -18,7 +18,6 @@ loop does not do (it gets ready tensors), and is reported without and with the p
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import tempfile
@@ -72,37 +71,11 @@ for m in trainable:
         p_.requires_grad_(True)
 
 
-class Cosine(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.v = torch.nn.Parameter(torch.empty(K, proj).uniform_(-proj ** -0.5, proj ** -0.5))
-        self.g = torch.nn.Parameter(torch.ones(K))
-
-    def forward(self, z):
-        return F.normalize(z, dim=1) @ F.normalize(self.v, dim=1).T * self.g
-
-
-head_i, head_t = Cosine().to(dev), Cosine().to(dev)
+head_i, head_t = ref.Cosine(K, proj).to(dev), ref.Cosine(K, proj).to(dev)
 opt = torch.optim.SGD([
     {"params": list(head_i.parameters()) + list(head_t.parameters()), "lr": 0.1},
     {"params": [p_ for m in trainable for p_ in m.parameters()], "lr": 1e-3},
 ])
-
-
-def branch(logits, lab, y, t_temp=0.035):
-    sup = torch.cat([f[lab] for f in (logits / 0.1).chunk(2)])
-    ce = F.cross_entropy(sup, torch.cat([y[lab]] * 2))
-    q = F.softmax(logits.detach() / t_temp, 1).chunk(2)
-    s = F.log_softmax(logits / 0.05, 1).chunk(2)
-    distill = ((-q[0] * s[1]).sum(1).mean() + (-q[1] * s[0]).sum(1).mean()) / 2
-    pbar = F.softmax(logits / 0.05, 1).mean(0)
-    me = (pbar * torch.log(pbar)).sum() + math.log(K)
-    return 0.2 * ce + 0.8 * (distill + 2 * me)
-
-
-def pseudo(logits, sel):
-    rows = sel >= 0
-    return F.cross_entropy(logits[rows] / 0.1, sel[rows]) if rows.any() else logits.sum() * 0
 
 
 # The texts of synthetic.rs's `candidates`.
@@ -139,7 +112,7 @@ def step(seed):
     sel = torch.where(torch.rand(2 * B, generator=g) < 0.5, torch.randint(0, K, (2 * B,), generator=g), -1).to(dev)
     lab, y = lab.to(dev), y.to(dev)
     loss = (ref.ssr2_loss(z_i, l_i, lab, y, B) + ref.ssr2_loss(z_t, l_t, lab, y, B)
-            + branch(l_i, lab, y) + branch(l_t, lab, y) + pseudo(l_i, sel) + pseudo(l_t, sel))
+            + ref.branch(l_i, lab, y, 0.035) + ref.branch(l_t, lab, y, 0.035) + ref.pseudo(l_i, sel) + ref.pseudo(l_t, sel))
     opt.zero_grad()
     loss.backward()
     opt.step()

@@ -1,8 +1,11 @@
 """The reference SSR2 loss in PyTorch, as hewei98/SSR2-GCD computes it (K matrices of d x d and
-torch.logdet with autograd), shared by the benchmark scripts."""
+torch.logdet with autograd), and the reference's cosine classifier, SimGCD classification block
+and co-teaching pseudo-label loss, shared by the benchmark scripts."""
+import math
 import os
 
 import torch
+import torch.nn.functional as F
 
 # torch 2.15 + MKL 2024.2 on a 2-core VM: multi-threaded *batched* LU returned invalid pivots for
 # these matrices and the backward failed in lu_solve; one logdet per matrix is the same work.
@@ -63,3 +66,34 @@ def find_working_logdet(first_step):
 
 def how():
     return "batched logdet" if BATCHED else "logdet per class"
+
+
+class Cosine(torch.nn.Module):
+    """Cosine classifier with a gain per class: k classes over d-dimensional features."""
+
+    def __init__(self, k, d):
+        super().__init__()
+        self.v = torch.nn.Parameter(torch.empty(k, d).uniform_(-d ** -0.5, d ** -0.5))
+        self.g = torch.nn.Parameter(torch.ones(k))
+
+    def forward(self, z):
+        return F.normalize(z, dim=1) @ F.normalize(self.v, dim=1).T * self.g
+
+
+def branch(logits, lab, y, t_temp):
+    """SimGCD block of one branch over two views: supervised CE, self-distillation, mean entropy."""
+    k = logits.shape[1]
+    sup = torch.cat([f[lab] for f in (logits / 0.1).chunk(2)])
+    ce = F.cross_entropy(sup, torch.cat([y[lab]] * 2))
+    q = F.softmax(logits.detach() / t_temp, 1).chunk(2)
+    s = F.log_softmax(logits / 0.05, 1).chunk(2)
+    distill = ((-q[0] * s[1]).sum(1).mean() + (-q[1] * s[0]).sum(1).mean()) / 2
+    pbar = F.softmax(logits / 0.05, 1).mean(0)
+    me = (pbar * torch.log(pbar)).sum() + math.log(k)
+    return 0.2 * ce + 0.8 * (distill + 2 * me)
+
+
+def pseudo(logits, sel):
+    """Co-teaching: CE on the rows the other branch selected (sel >= 0)."""
+    rows = sel >= 0
+    return F.cross_entropy(logits[rows] / 0.1, sel[rows]) if rows.any() else logits.sum() * 0

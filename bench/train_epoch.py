@@ -15,7 +15,6 @@ Needs: pip install torch.
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import tempfile
@@ -52,38 +51,12 @@ attrs = F.normalize(torch.randn(N, A, d), dim=2)
 
 
 # ------------------------------------------------------------------ model
-class Cosine(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.v = torch.nn.Parameter(torch.empty(K, d).uniform_(-d ** -0.5, d ** -0.5))
-        self.g = torch.nn.Parameter(torch.ones(K))
-
-    def forward(self, z):
-        return F.normalize(z, dim=1) @ F.normalize(self.v, dim=1).T * self.g
-
-
 adapt_i, adapt_t = torch.nn.Linear(d, d), torch.nn.Linear(d, d)
-head_i, head_t = Cosine(), Cosine()
+head_i, head_t = ref.Cosine(K, d), ref.Cosine(K, d)
 opt = torch.optim.SGD([
     {"params": list(head_i.parameters()) + list(head_t.parameters()), "lr": 0.1},
     {"params": list(adapt_i.parameters()) + list(adapt_t.parameters()), "lr": 0.05},
 ])
-
-def branch(logits, lab, y, t_temp=0.02):
-    sup = torch.cat([f[lab] for f in (logits / 0.1).chunk(2)])
-    ce = F.cross_entropy(sup, torch.cat([y[lab]] * 2))
-    q = F.softmax(logits.detach() / t_temp, 1).chunk(2)
-    s = F.log_softmax(logits / 0.05, 1).chunk(2)
-    distill = ((-q[0] * s[1]).sum(1).mean() + (-q[1] * s[0]).sum(1).mean()) / 2
-    pbar = F.softmax(logits / 0.05, 1).mean(0)
-    me = (pbar * torch.log(pbar)).sum() + math.log(K)
-    return 0.2 * ce + 0.8 * (distill + 2 * me)
-
-
-def pseudo(logits, sel):
-    rows = sel >= 0
-    return F.cross_entropy(logits[rows] / 0.1, sel[rows]) if rows.any() else logits.sum() * 0
-
 
 def view(x):
     rms = x.pow(2).mean(-1, keepdim=True).sqrt()
@@ -107,8 +80,8 @@ def step(idx):
     z_t = rta(torch.cat([view(tags[idx]), view(tags[idx])]), torch.cat([view(attrs[idx]), view(attrs[idx])]))
     l_i, l_t = head_i(z_i), head_t(z_t)
     both = torch.cat([idx, idx])
-    loss = (ref.ssr2_loss(z_i, l_i, lab, y, B, eps) + ref.ssr2_loss(z_t, l_t, lab, y, B, eps) + branch(l_i, lab, y) + branch(l_t, lab, y)
-            + pseudo(l_i, sel_t[both]) + pseudo(l_t, sel_i[both]))
+    loss = (ref.ssr2_loss(z_i, l_i, lab, y, B, eps) + ref.ssr2_loss(z_t, l_t, lab, y, B, eps) + ref.branch(l_i, lab, y, 0.02) + ref.branch(l_t, lab, y, 0.02)
+            + ref.pseudo(l_i, sel_t[both]) + ref.pseudo(l_t, sel_i[both]))
     opt.zero_grad()
     loss.backward()
     opt.step()
