@@ -71,7 +71,7 @@ pub fn LineChart(
             view! { <polyline points=pts.join(" ") fill="none" stroke=s.colour.clone() stroke-width="1.6"/> }
         })
         .collect_view();
-    let grid = y_grid(&ys, (y0, y1), width);
+    let grid = y_grid(ys, (y0, y1), width);
     let legend = series
         .iter()
         .map(|s| {
@@ -94,7 +94,7 @@ pub fn LineChart(
 }
 
 /// Horizontal grid lines, each labelled with its value, at the ticks of `[y0, y1]`.
-fn y_grid(ys: &Linear, (y0, y1): (f64, f64), width: f64) -> impl IntoView {
+fn y_grid(ys: Linear, (y0, y1): (f64, f64), width: f64) -> impl IntoView {
     ticks(y0, y1, 4)
         .into_iter()
         .map(|t| {
@@ -117,7 +117,7 @@ pub fn BarChart(
     let (y0, y1) = y_domain(bars.iter().map(|b| b.value), true);
     let ys = Linear::new((y0, y1), (height - PAD_B, PAD_T));
     let slot = (width - PAD_L - PAD_R) / bars.len().max(1) as f64;
-    let grid = y_grid(&ys, (y0, y1), width);
+    let grid = y_grid(ys, (y0, y1), width);
     let rects = bars
         .iter()
         .enumerate()
