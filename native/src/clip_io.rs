@@ -73,13 +73,13 @@ impl Model {
             .map(|t| self.tokenizer.encode(t.as_ref()))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Fail(e.to_string()))?;
-        let mut order: Vec<usize> = (0..seqs.len()).collect();
-        order.sort_by_key(|&i| seqs[i].len());
+        let all = pad(&seqs);
+        let mut order: Vec<usize> = (0..all.batch()).collect();
+        order.sort_by_key(|&i| all.eos[i]);
         let d = self.folder.config.projection_dim;
         let mut out = vec![0f32; texts.len() * d];
         for chunk in order.chunks(batch.max(1)) {
-            let group: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
-            let emb = values(self.clip.encode_texts(&pad(&group), &self.device));
+            let emb = values(self.clip.encode_texts(&all.select(chunk), &self.device));
             for (k, &i) in chunk.iter().enumerate() {
                 out[i * d..(i + 1) * d].copy_from_slice(&emb[k * d..(k + 1) * d]);
             }
