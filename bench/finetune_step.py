@@ -39,7 +39,11 @@ p.add_argument("--ours-device", default="cpu", help="ssr2 --device")
 p.add_argument("--threads", type=int, default=os.cpu_count())
 p.add_argument("--bin", default=os.path.join(HERE, "..", "target", "release", "ssr2"))
 p.add_argument("--tokenizer", default=os.path.join(HERE, "..", "tests", "reference", "clip-tiny"))
+p.add_argument("--tf32", action="store_true",
+               help="let PyTorch's CUDA matmuls use TF32 (Burn's CUDA autotune may pick TF32 tensor-core kernels for f32)")
 args = p.parse_args()
+torch.backends.cuda.matmul.allow_tf32 = args.tf32
+torch.backends.cudnn.allow_tf32 = args.tf32
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 dev = torch.device(args.device)
@@ -162,6 +166,7 @@ plain_ms, cached_ms = ours(0), ours(1)
 print(f"fine-tune step, shape {args.shape}: {2 * B} image rows, 9 x {2 * B} texts, K = {K}; "
       f"PyTorch on {args.device}, ours on {args.ours_device}, {args.threads} threads")
 print(f"{'implementation':<52} {'ms/step':>9} {'vs PyTorch':>10}")
-print(f"{'PyTorch ' + torch.__version__ + ' + transformers (' + ref.how() + ')':<52} {torch_ms:>9.1f} {1.0:>9.2f}x")
+how = ref.how() + (", TF32" if args.tf32 else "")
+print(f"{'PyTorch ' + torch.__version__ + ' + transformers (' + how + ')':<52} {torch_ms:>9.1f} {1.0:>9.2f}x")
 print(f"{'ssr2 train --mode finetune':<52} {plain_ms:>9.1f} {torch_ms / plain_ms:>9.2f}x")
 print(f"{'ssr2 train --mode finetune --cache-views 1':<52} {cached_ms:>9.1f} {torch_ms / cached_ms:>9.2f}x")

@@ -57,7 +57,7 @@ if [ "$BENCH" = 1 ] && python3 -c "import torch, transformers" 2>/dev/null; then
     echo "== one step: PyTorch reference vs ours, shape $SHAPE, B = $BATCH =="
     TORCH_DEVICE=cpu
     [ $GPU = 1 ] && TORCH_DEVICE=cuda
-    timeout 240 python3 bench/finetune_step.py --shape "$SHAPE" --batch "$BATCH" --steps 4 \
-        --device "$TORCH_DEVICE" --ours-device "$DEVICE" --bin "$BIN" 2>&1 | grep -v '^runs written'
+    timeout "${BENCH_LIMIT:-240}" python3 bench/finetune_step.py --shape "$SHAPE" --batch "$BATCH" --steps 4 \
+        --device "$TORCH_DEVICE" --ours-device "$DEVICE" --bin "$BIN" ${BENCH_FLAGS:-} 2>&1 | grep -v '^runs written'
     echo "exit status ${PIPESTATUS[0]}"
 fi

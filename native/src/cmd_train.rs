@@ -108,13 +108,58 @@ pub fn device(name: &str) -> Result<Device> {
     match name {
         "cpu" => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
-        "cuda" => Ok(Device::cuda(0)),
+        "cuda" => started(
+            Device::cuda(0),
+            "cuda",
+            "it needs an NVIDIA driver (libcuda.so.1), NVRTC (libnvrtc.so on the library path) \
+             and the CUDA headers (CUDA_PATH, default /usr/local/cuda)",
+        ),
         #[cfg(feature = "wgpu")]
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::default())),
+        "wgpu" => started(
+            Device::wgpu(burn::tensor::DeviceKind::default()),
+            "wgpu",
+            "it needs a Vulkan, Metal or DX12 driver (`vulkaninfo` lists what Vulkan sees)",
+        ),
         other => Err(Fail::arg(format!(
             "--device {other}: this build has no {other} support (rebuild with `--features {other}`)"
         ))),
     }
+}
+
+/// Runs one tiny operation so that a GPU which cannot start is a one-line error here instead of a
+/// panic deep inside a run (Burn starts devices lazily and panics on failure, often on its own
+/// device thread, so the first panic message from any thread is the one that says why).
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn started(device: Device, name: &str, needs: &str) -> Result<Device> {
+    use std::sync::{Arc, Mutex};
+    let first: Arc<Mutex<Option<String>>> = Arc::default();
+    let seen = first.clone();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
+        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.is_none() {
+            *seen = text;
+        }
+    }));
+    let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Tensor::<1>::zeros([1], &device).into_data()
+    }));
+    std::panic::set_hook(hook);
+    if probe.is_ok() {
+        return Ok(device);
+    }
+    let why = first.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let why = why.unwrap_or_else(|| "unknown error".into());
+    let why: Vec<&str> = why.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    Err(Fail::arg(format!(
+        "--device {name}: the device did not start ({}); {needs}",
+        why.join(" ")
+    )))
 }
 
 fn read_config(path: &PathBuf) -> Result<TrainConfig> {

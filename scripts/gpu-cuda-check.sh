@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The CUDA build on the accelerator machine in one call (the `device` tool), about 9 min: checks
+# that Burn's CUDA backend starts (NVRTC + headers found), compares tiny-CLIP text embeddings on
+# CUDA with transformers (max abs diff; Burn's autotune may pick TF32 tensor-core matmuls for f32),
+# times the SSR2 loss, then runs scripts/gpu-check.sh with --device cuda (two fine-tune epochs at
+# ViT-B/16 shape without and with the prefix cache, then one step of the PyTorch reference next to
+# ours). Stops after the first part when CUDA does not start, so the wgpu check still fits.
+#
+# Here:  bash scripts/cuda-llvm.sh     (offline stand-in for the LLVM bundle; see that script)
+#        CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 --features cuda
+#        (13000: the CUDA API of the device image, driver 580 / nvcc 13.0; cudarc loads what it needs at run time)
+#        mkdir -p gpu-cuda && strip -o gpu-cuda/ssr2 target-cuda/release/ssr2 && gzip -f gpu-cuda/ssr2
+# There: bash scripts/gpu-cuda-check.sh    (carry gpu-cuda and .gl)
+set -u
+export BIN=${BIN:-gpu-cuda/ssr2}
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+. "$(dirname "$0")/gpu-env.sh"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+echo "CUDA_PATH=${CUDA_PATH:-unset (using /usr/local/cuda)}; libnvrtc: $(ls /tmp/ssr2-cudalib 2>/dev/null)"
+echo "== tiny CLIP text embeddings on CUDA vs transformers =="
+if ! timeout 90 "$BIN" embed-text --model tests/reference/clip-tiny --texts tests/reference/clip-tiny/texts.txt \
+    --out "$OUT/t.npy" --device cuda --quiet; then
+    echo "CUDA did not start (exit status above); stopping here"
+    exit 1
+fi
+python3 - "$OUT/t.npy" <<'PY'
+import sys
+import numpy as np
+from safetensors.numpy import load_file
+ours = np.load(sys.argv[1])
+ref = load_file("tests/reference/clip-tiny/expected.safetensors")["text_embeds"]
+print("text embeddings on cuda: max abs diff", float(np.abs(ours - ref).max()))
+PY
+echo "== SSR2 loss (2B = 256, d = 512, K = 200) on CUDA =="
+timeout 60 "$BIN" bench --device cuda --route host
+DEVICE=cuda LIMIT=${LIMIT:-130} BENCH_LIMIT=${BENCH_LIMIT:-200} bash "$(dirname "$0")/gpu-check.sh"
