@@ -7,8 +7,7 @@
 # then, where PyTorch and transformers are installed, one step of the PyTorch reference against
 # ours at the same shape (bench/finetune_step.py; BENCH=0 skips it). Worst case about 9 min.
 #
-# Build here (default wgpu = Vulkan; Burn's CUDA backend downloads LLVM at build time, so
-# FEATURE=cuda only on a networked machine):
+# Build here (default wgpu = Vulkan; for CUDA see scripts/gpu-cuda-check.sh, which calls this):
 #   FEATURE=${FEATURE:-wgpu}
 #   CARGO_TARGET_DIR=target-$FEATURE cargo build --release -p ssr2 --features $FEATURE
 #   mkdir -p gpu-bin && strip -o gpu-bin/ssr2 target-$FEATURE/release/ssr2 && gzip -f gpu-bin/ssr2

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # One short run on the accelerator machine (the `device` tool): the SSR2 loss and the trainer on
 # the GPU through wgpu (Vulkan), against the CPU device and against PyTorch on the same GPU.
-# (Burn's CUDA backend cannot be built offline here: cubecl-cuda 0.11 downloads LLVM at build
-# time. With internet, `cargo build --release -p ssr2 --features cuda` and `--device cuda`.)
+# (CUDA: scripts/gpu-cuda-check.sh.)
 #
 # Here:   CARGO_TARGET_DIR=target-wgpu cargo build --release -p ssr2 --features wgpu
 #         mkdir -p gpu-bin && strip -o gpu-bin/ssr2 target-wgpu/release/ssr2 && gzip -f gpu-bin/ssr2

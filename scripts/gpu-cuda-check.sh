@@ -7,10 +7,13 @@
 # ours). Stops after the first part when CUDA does not start, so the wgpu check still fits.
 #
 # Here:  bash scripts/cuda-llvm.sh     (offline stand-in for the LLVM bundle; see that script)
-#        CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 --features cuda
-#        (13000: the CUDA API of the device image, driver 580 / nvcc 13.0; cudarc loads what it needs at run time)
+#        CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 \
+#            --features cuda-nvrtc      (kernels by NVRTC; `cuda` alone: through LLVM -> ssr2-llvm)
+#        (13000: the CUDA API of the device image, driver 580 / nvcc 13.0; cudarc loads what it
+#        needs at run time)
 #        mkdir -p gpu-cuda && strip -o gpu-cuda/ssr2 target-cuda/release/ssr2 && gzip -f gpu-cuda/ssr2
-# There: bash scripts/gpu-cuda-check.sh    (carry gpu-cuda and .gl)
+# There: bash scripts/gpu-cuda-check.sh    (carry gpu-cuda/ssr2.gz and .gl: one 41 MB binary per
+#        call; BIN=gpu-cuda/ssr2-llvm with carry gpu-cuda/ssr2-llvm.gz for the LLVM build)
 set -u
 export BIN=${BIN:-gpu-cuda/ssr2}
 OUT=${OUT:-gpu-out}

@@ -126,7 +126,7 @@ pub fn device(name: &str) -> Result<Device> {
     }
 }
 
-/// Runs one tiny operation so that a GPU which cannot start is a one-line error here instead of a
+/// Runs one tiny kernel so that a GPU which cannot start is a one-line error here instead of a
 /// panic deep inside a run (Burn starts devices lazily and panics on failure, often on its own
 /// device thread, so the first panic message from any thread is the one that says why).
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
@@ -147,7 +147,8 @@ fn started(device: Device, name: &str, needs: &str) -> Result<Device> {
         }
     }));
     let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Tensor::<1>::zeros([1], &device).into_data()
+        // A computed value, not a fill: the kernel compiler (NVRTC/LLVM, WGSL) must work too.
+        Tensor::<1>::ones([2], &device).add_scalar(1.0).sum().into_data()
     }));
     std::panic::set_hook(hook);
     if probe.is_ok() {
