@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The CUDA build on the accelerator machine in one call (the `device` tool), about 9 min: checks
 # that Burn's CUDA backend starts (NVRTC + headers found), compares tiny-CLIP text embeddings on
-# CUDA with transformers (max abs diff; Burn's autotune may pick TF32 tensor-core matmuls for f32),
-# times the SSR2 loss, then runs scripts/gpu-check.sh with --device cuda (two fine-tune epochs at
-# ViT-B/16 shape without and with the prefix cache, then one step of the PyTorch reference next to
-# ours). Stops after the first part when CUDA does not start, so the wgpu check still fits.
+# CUDA with transformers and the coding rates with numpy f64 (Burn's autotune may pick TF32
+# tensor-core matmuls for f32, which these diffs would show), times the SSR2 loss, then runs
+# scripts/gpu-check.sh with --device cuda (two fine-tune epochs at ViT-B/16 shape without and
+# with the prefix cache, then one step of the PyTorch reference next to ours). Stops after the
+# first part when CUDA does not start, so a wgpu check still fits in the session's device time.
 #
 # Here:  bash scripts/cuda-llvm.sh     (offline stand-in for the LLVM bundle; see that script)
 #        CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 \
@@ -35,6 +36,8 @@ ours = np.load(sys.argv[1])
 ref = load_file("tests/reference/clip-tiny/expected.safetensors")["text_embeds"]
 print("text embeddings on cuda: max abs diff", float(np.abs(ours - ref).max()))
 PY
+echo "== coding rates at paper shape on CUDA vs numpy f64 (matrix products on the device) =="
+timeout 60 python3 bench/rate_device.py --device cuda --bin "$BIN"
 echo "== SSR2 loss (2B = 256, d = 512, K = 200) on CUDA =="
 timeout 60 "$BIN" bench --device cuda --route host
 DEVICE=cuda LIMIT=${LIMIT:-130} BENCH_LIMIT=${BENCH_LIMIT:-200} bash "$(dirname "$0")/gpu-check.sh"

@@ -243,7 +243,7 @@ fn bad_input_is_one_line_and_status_2() {
     let missing = d.join("missing.npy");
 
     let truth = fixture("metrics_true.npy");
-    let cases: [(&[&str], &str, &str); 10] = [
+    let cases: [(&[&str], &str, &str); 11] = [
         (&["rate", "--z", p(&missing)], "missing.npy", "cannot open"),
         (&["rate", "--z", p(&text)], "notes.npy", "not a .npy"),
         (&["rate", "--z", p(&flat_z)], "flat.npy", "2-D"),
@@ -273,6 +273,12 @@ fn bad_input_is_one_line_and_status_2() {
             "float32 or float64",
         ),
         (&["rate", "--z", zs, "--eps2", "0"], "--eps2", "positive"),
+        // The default build has the CPU device only (the tests run it).
+        (
+            &["rate", "--z", zs, "--device", "cuda"],
+            "--device cuda",
+            "--features cuda",
+        ),
         (
             &[
                 "metrics",

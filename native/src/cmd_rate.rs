@@ -32,6 +32,10 @@ pub struct RateArgs {
     /// directory (float32, created if missing).
     #[arg(long, value_name = "DIR")]
     grads: Option<PathBuf>,
+    /// Device: cpu, wgpu or cuda (when built with those features). The log-determinants run in
+    /// f64 on the host either way; the products that build the matrices run on the device.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
+    device: String,
 }
 
 enum Members {
@@ -78,10 +82,11 @@ pub fn run(args: &RateArgs) -> Result<()> {
     if let Some(dir) = grads {
         std::fs::create_dir_all(dir).map_err(|e| Fail::output(dir, e))?;
     }
+    let device = crate::cmd_train::device(&args.device)?;
     let device = if grads.is_some() {
-        Device::flex().autodiff()
+        device.autodiff()
     } else {
-        Device::flex()
+        device
     };
     // A fresh leaf per term, so each gradient file holds the gradient of one term only.
     let leaf = |data: &Matrix| {
@@ -139,7 +144,7 @@ pub fn run(args: &RateArgs) -> Result<()> {
 
 fn scalar(t: Tensor<1>) -> f64 {
     t.try_into_vec_as::<f32>()
-        .expect("CPU tensors read synchronously")[0] as f64
+        .expect("native reads are synchronous")[0] as f64
 }
 
 fn write_grad(dir: &Path, name: &str, grad: Option<Tensor<2>>) -> Result<()> {
@@ -147,7 +152,7 @@ fn write_grad(dir: &Path, name: &str, grad: Option<Tensor<2>>) -> Result<()> {
     let shape = grad.dims();
     let data = grad
         .try_into_vec_as::<f32>()
-        .expect("CPU tensors read synchronously");
+        .expect("native reads are synchronous");
     npy::write_f32(&dir.join(name), &shape, &data)
 }
 
