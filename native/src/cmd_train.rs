@@ -148,7 +148,10 @@ fn started(device: Device, name: &str, needs: &str) -> Result<Device> {
     }));
     let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // A computed value, not a fill: the kernel compiler (NVRTC/LLVM, WGSL) must work too.
-        Tensor::<1>::ones([2], &device).add_scalar(1.0).sum().into_data()
+        Tensor::<1>::ones([2], &device)
+            .add_scalar(1.0)
+            .sum()
+            .into_data()
     }));
     std::panic::set_hook(hook);
     if probe.is_ok() {
@@ -156,7 +159,11 @@ fn started(device: Device, name: &str, needs: &str) -> Result<Device> {
     }
     let why = first.lock().unwrap_or_else(|e| e.into_inner()).take();
     let why = why.unwrap_or_else(|| "unknown error".into());
-    let why: Vec<&str> = why.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let why: Vec<&str> = why
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     Err(Fail::arg(format!(
         "--device {name}: the device did not start ({}); {needs}",
         why.join(" ")
