@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Lets `cargo build --features cuda` work offline. Burn 0.22's CUDA backend (cubecl-cuda) links
-# LLVM for its optional PTX path through tracel-llvm-bundler, whose build script downloads an
+# Lets `cargo build --features cuda` (or `cuda-nvrtc`) work offline. Burn 0.22's CUDA backend
+# (cubecl-cuda) always links LLVM, through tracel-llvm-bundler, whose build script downloads an
 # LLVM 23.1 bundle from GitHub unless the bundle directory already holds its install marker.
-# This script fills that directory with a stand-in built on Debian's LLVM 22 (apt: llvm-22-dev,
-# which has the static libraries): an `llvm-config` wrapper and a lib dir of links. Burn's CUDA
-# kernels are compiled by NVRTC at run time (the default CUDA compiler), not through LLVM.
-# Usage: bash scripts/cuda-llvm.sh   then   CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 --features cuda
+# This script fills that directory with a stand-in made of Debian's LLVM 22 (apt: llvm-22-dev,
+# which has the static libraries): an `llvm-config` wrapper and a lib dir of links. With feature
+# `cuda` the kernels are compiled to PTX by this LLVM at run time (LLVM 22 emits PTX up to 9.0,
+# what a CUDA 13.0 driver takes); with `cuda-nvrtc` by NVRTC, and LLVM is linked but unused.
+# Usage: bash scripts/cuda-llvm.sh
+#        CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 --features cuda-nvrtc
+# To go back to the real bundle (with internet): rm -r ~/.local/share/tracel/tracel-llvm-23.1.0-4
 set -eu
 LLVM=${LLVM:-/usr/lib/llvm-22}
 [ -x "$LLVM/bin/llvm-config" ] || { echo "no $LLVM/bin/llvm-config: apt-get install llvm-22-dev" >&2; exit 1; }
@@ -28,5 +31,6 @@ printf '%s\n' "\$out" | sed -e "s#$LLVM/lib#$BUNDLE/lib#g" -e 's# -lPolly\(ISL\)
     -e 's# [^ ]*libz3[^ ]*##g' -e 's# -lxml2##g'
 WRAP
 chmod +x "$BUNDLE/bin/llvm-config"
-touch "$BUNDLE/.tracel-llvm-installed"
+# The bundler's install marker (cubecl-llvm rebuilds when it changes: leave an existing one).
+[ -e "$BUNDLE/.tracel-llvm-installed" ] || touch "$BUNDLE/.tracel-llvm-installed"
 echo "LLVM stand-in ready: $BUNDLE ($("$BUNDLE/bin/llvm-config" --version))"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: native tests on the CPU device, then a wasm32 build check of ssr2-core.
-# Needs Debian's rustc-web, cargo-web, rust-web-src and lld-22 for the wasm check (see README);
+# The whole test suite: native tests on the CPU device, a compile check of the CUDA build, then a
+# wasm32 build check of ssr2-core. The CUDA check needs Debian's llvm-22-dev (scripts/cuda-llvm.sh;
+# SKIP_CUDA=1 skips it); the wasm check rustc-web, cargo-web, rust-web-src and lld-22 (see README);
 # SKIP_WASM=1 skips that step (and the browser app); SKIP_WEB=1 skips only the browser app
 # (scripts/test-web.sh: builds web/, trains one seed, runs the Playwright test in chromium).
 set -euo pipefail
@@ -8,6 +9,16 @@ cd "$(dirname "$0")/.."
 
 echo "== native tests (CPU device: flex) =="
 cargo test --release --workspace
+
+if [ "${SKIP_CUDA:-0}" = "1" ]; then
+    echo "== CUDA build check skipped (SKIP_CUDA=1) =="
+else
+    # No GPU here: this only proves that the code behind the cuda features compiles (2.5 min cold).
+    echo "== the CUDA build compiles (cargo check --features cuda-nvrtc) =="
+    scripts/cuda-llvm.sh
+    CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda-check \
+        cargo check --release -p ssr2 --features cuda-nvrtc
+fi
 
 if [ "${SKIP_WASM:-0}" = "1" ]; then
     echo "== wasm32 check and browser app skipped (SKIP_WASM=1) =="
