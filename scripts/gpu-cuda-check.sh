@@ -8,26 +8,39 @@
 # first part when CUDA does not start, so a wgpu check still fits in the session's device time.
 #
 # Here:  bash scripts/cuda-llvm.sh     (offline stand-in for the LLVM bundle; see that script)
-#        CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 \
-#            --features cuda-nvrtc      (kernels by NVRTC; `cuda` alone: through LLVM -> ssr2-llvm)
+#        for f in cuda-nvrtc cuda; do
+#            CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda cargo build --release -p ssr2 --features $f
+#            n=gpu-cuda/ssr2; [ $f = cuda ] && n=gpu-cuda/ssr2-llvm
+#            mkdir -p gpu-cuda && strip -o $n target-cuda/release/ssr2 && xz -9 -T2 -f $n
+#        done
 #        (13000: the CUDA API of the device image, driver 580 / nvcc 13.0; cudarc loads what it
-#        needs at run time)
-#        mkdir -p gpu-cuda && strip -o gpu-cuda/ssr2 target-cuda/release/ssr2 && gzip -f gpu-cuda/ssr2
-# There: bash scripts/gpu-cuda-check.sh    (carry gpu-cuda/ssr2.gz and .gl: one 41 MB binary per
-#        call; BIN=gpu-cuda/ssr2-llvm with carry gpu-cuda/ssr2-llvm.gz for the LLVM build)
+#        needs at run time. xz: 26 MB each, so both fit the 64 MiB a call carries.)
+# There: bash scripts/gpu-cuda-check.sh    (carry gpu-cuda, holding only the .xz files, and .gl).
+#        The NVRTC build is tried
+#        first; when it cannot start, the LLVM build (kernels through LLVM 22).
 set -u
-export BIN=${BIN:-gpu-cuda/ssr2}
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
+export BIN=${BIN:-gpu-cuda/ssr2}
 . "$(dirname "$0")/gpu-env.sh"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-echo "CUDA_PATH=${CUDA_PATH:-unset (using /usr/local/cuda)}; libnvrtc: $(ls /tmp/ssr2-cudalib 2>/dev/null)"
-echo "== tiny CLIP text embeddings on CUDA vs transformers =="
-if ! timeout 90 "$BIN" embed-text --model tests/reference/clip-tiny --texts tests/reference/clip-tiny/texts.txt \
-    --out "$OUT/t.npy" --device cuda --quiet; then
-    echo "CUDA did not start (exit status above); stopping here"
+echo "CUDA_PATH=${CUDA_PATH:-unset (using /usr/local/cuda)}; LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+ok=""
+for b in "$BIN" gpu-cuda/ssr2-llvm; do
+    unpack "$b"
+    [ -x "$b" ] || continue
+    echo "== $b: tiny CLIP text embeddings on CUDA vs transformers =="
+    if timeout 90 "$b" embed-text --model tests/reference/clip-tiny \
+        --texts tests/reference/clip-tiny/texts.txt --out "$OUT/t.npy" --device cuda --quiet; then
+        ok=$b
+        break
+    fi
+done
+if [ -z "$ok" ]; then
+    echo "CUDA did not start with any carried build (errors above); stopping here"
     exit 1
 fi
+export BIN=$ok
 python3 - "$OUT/t.npy" <<'PY'
 import sys
 import numpy as np

@@ -1,7 +1,17 @@
 # Sourced by the scripts/gpu-*-check.sh scripts on the accelerator machine: unpacks the carried
-# binary ($BIN.gz), installs the carried Vulkan loader and glvnd debs (.gl/) and points Vulkan at
-# NVIDIA's driver.
-[ -e "$BIN.gz" ] && [ ! -e "$BIN" ] && gunzip -k "$BIN.gz"
+# binary ($BIN.gz or $BIN.xz), installs the carried Vulkan loader and glvnd debs (.gl/), points
+# Vulkan at NVIDIA's driver and CUDA builds at NVRTC and the CUDA headers.
+unpack() { # $1 = binary path; unpacks $1.gz or $1.xz next to it unless $1 exists
+    [ -e "$1" ] && return 0
+    if [ -e "$1.gz" ]; then
+        gunzip -k "$1.gz"
+    elif [ -e "$1.xz" ]; then
+        xz -dk "$1.xz" 2>/dev/null || python3 -c 'import lzma, shutil, sys
+shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1.xz" "$1"
+    fi
+    [ -e "$1" ] && chmod +x "$1"
+}
+unpack "$BIN"
 for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
 ldconfig 2>/dev/null
 [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
