@@ -16,8 +16,8 @@
 #        (13000: the CUDA API of the device image, driver 580 / nvcc 13.0; cudarc loads what it
 #        needs at run time. xz: 26 MB each, so both fit the 64 MiB a call carries.)
 # There: bash scripts/gpu-cuda-check.sh    (carry gpu-cuda, holding only the .xz files, and .gl).
-#        The NVRTC build is tried
-#        first; when it cannot start, the LLVM build (kernels through LLVM 22).
+#        The NVRTC build is tried first; when it cannot start, the LLVM build (kernels through
+#        LLVM 22).
 set -u
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
