@@ -13,6 +13,10 @@ set -eu
 LLVM=${LLVM:-/usr/lib/llvm-22}
 [ -x "$LLVM/bin/llvm-config" ] || { echo "no $LLVM/bin/llvm-config: apt-get install llvm-22-dev" >&2; exit 1; }
 BUNDLE=${XDG_DATA_HOME:-$HOME/.local/share}/tracel/tracel-llvm-23.1.0-4
+if [ -e "$BUNDLE/.tracel-llvm-installed" ] && ! grep -qs 'scripts/cuda-llvm.sh' "$BUNDLE/bin/llvm-config"; then
+    echo "the real LLVM bundle is installed in $BUNDLE: nothing to do"
+    exit 0
+fi
 mkdir -p "$BUNDLE/bin" "$BUNDLE/lib"
 ln -sfn "$LLVM/include" "$BUNDLE/include"
 for a in "$LLVM"/lib/*.a; do ln -sf "$a" "$BUNDLE/lib/"; done
