@@ -165,8 +165,8 @@ workers = {os.cpu_count()}
 plain_ms, cached_ms = ours(0), ours(1)
 print(f"fine-tune step, shape {args.shape}: {2 * B} image rows, 9 x {2 * B} texts, K = {K}; "
       f"PyTorch on {args.device}, ours on {args.ours_device}, {args.threads} threads")
-print(f"{'implementation':<52} {'ms/step':>9} {'vs PyTorch':>10}")
-how = ref.how() + (", TF32" if args.tf32 else "")
-print(f"{'PyTorch ' + torch.__version__ + ' + transformers (' + how + ')':<52} {torch_ms:>9.1f} {1.0:>9.2f}x")
-print(f"{'ssr2 train --mode finetune':<52} {plain_ms:>9.1f} {torch_ms / plain_ms:>9.2f}x")
-print(f"{'ssr2 train --mode finetune --cache-views 1':<52} {cached_ms:>9.1f} {torch_ms / cached_ms:>9.2f}x")
+print(f"{'implementation':<58} {'ms/step':>9} {'vs PyTorch':>10}")
+how = ref.how() + (", TF32" if args.tf32 and dev.type == "cuda" else "")
+print(f"{'PyTorch ' + torch.__version__ + ' + transformers (' + how + ')':<58} {torch_ms:>9.1f} {1.0:>9.2f}x")
+print(f"{'ssr2 train --mode finetune':<58} {plain_ms:>9.1f} {torch_ms / plain_ms:>9.2f}x")
+print(f"{'ssr2 train --mode finetune --cache-views 1':<58} {cached_ms:>9.1f} {torch_ms / cached_ms:>9.2f}x")
