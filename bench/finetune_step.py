@@ -40,10 +40,8 @@ p.add_argument("--threads", type=int, default=os.cpu_count())
 p.add_argument("--bin", default=os.path.join(HERE, "..", "target", "release", "ssr2"))
 p.add_argument("--tokenizer", default=os.path.join(HERE, "..", "tests", "reference", "clip-tiny"))
 p.add_argument("--tf32", action="store_true",
-               help="let PyTorch's CUDA matmuls use TF32 (Burn's CUDA autotune may pick TF32 tensor-core kernels for f32)")
+               help="on CUDA, also time PyTorch with TF32 matmuls (Burn's CUDA autotune may pick TF32 kernels for f32)")
 args = p.parse_args()
-torch.backends.cuda.matmul.allow_tf32 = args.tf32
-torch.backends.cudnn.allow_tf32 = args.tf32
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 dev = torch.device(args.device)
@@ -124,14 +122,22 @@ def step(seed):
         torch.cuda.synchronize()
 
 
-if dev.type == "cpu":
-    ref.find_working_logdet(lambda: step(0))
-else:
-    step(0)
-t = time.perf_counter()
-for s in range(args.steps):
-    step(s + 1)
-torch_ms = 1e3 * (time.perf_counter() - t) / args.steps
+def time_torch(tf32):
+    # PyTorch's default keeps f32 matmuls in full f32 (TF32 off).
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    if dev.type == "cpu":
+        ref.find_working_logdet(lambda: step(0))
+    else:
+        step(0)
+    t = time.perf_counter()
+    for s in range(args.steps):
+        step(s + 1)
+    return 1e3 * (time.perf_counter() - t) / args.steps
+
+
+torch_ms = time_torch(False)
+tf32_ms = time_torch(True) if args.tf32 and dev.type == "cuda" else None
 
 
 # ------------------------------------------------------------------ ours
@@ -165,8 +171,9 @@ workers = {os.cpu_count()}
 plain_ms, cached_ms = ours(0), ours(1)
 print(f"fine-tune step, shape {args.shape}: {2 * B} image rows, 9 x {2 * B} texts, K = {K}; "
       f"PyTorch on {args.device}, ours on {args.ours_device}, {args.threads} threads")
-print(f"{'implementation':<58} {'ms/step':>9} {'vs PyTorch':>10}")
-how = ref.how() + (", TF32" if args.tf32 and dev.type == "cuda" else "")
-print(f"{'PyTorch ' + torch.__version__ + ' + transformers (' + how + ')':<58} {torch_ms:>9.1f} {1.0:>9.2f}x")
-print(f"{'ssr2 train --mode finetune':<58} {plain_ms:>9.1f} {torch_ms / plain_ms:>9.2f}x")
-print(f"{'ssr2 train --mode finetune --cache-views 1':<58} {cached_ms:>9.1f} {torch_ms / cached_ms:>9.2f}x")
+name = f"PyTorch {torch.__version__} + transformers ({ref.how()}"
+rows = [(name + ")", torch_ms)] + ([(name + ", TF32)", tf32_ms)] if tf32_ms else [])
+rows += [("ssr2 train --mode finetune", plain_ms), ("ssr2 train --mode finetune --cache-views 1", cached_ms)]
+print(f"{'implementation':<58} {'ms/step':>9} {'vs PyTorch':>10}" + (f" {'vs TF32':>8}" if tf32_ms else ""))
+for label, ms in rows:
+    print(f"{label:<58} {ms:>9.1f} {torch_ms / ms:>9.2f}x" + (f" {tf32_ms / ms:>7.2f}x" if tf32_ms else ""))

@@ -5,7 +5,8 @@
 # texts per image and view), without and with the frozen-prefix cache, and prints step time,
 # images/s, loader wait and memory (host peak from ssr2, GPU peak from nvidia-smi sampling);
 # then, where PyTorch and transformers are installed, one step of the PyTorch reference against
-# ours at the same shape (bench/finetune_step.py; BENCH=0 skips it). Worst case about 9 min.
+# ours at the same shape (bench/finetune_step.py, PyTorch timed with TF32 off and on; BENCH=0
+# skips it). Worst case about 9 min.
 #
 # Build here (default wgpu = Vulkan; for CUDA see scripts/gpu-cuda-check.sh, which calls this):
 #   FEATURE=${FEATURE:-wgpu}
@@ -57,6 +58,6 @@ if [ "$BENCH" = 1 ] && python3 -c "import torch, transformers" 2>/dev/null; then
     TORCH_DEVICE=cpu
     [ $GPU = 1 ] && TORCH_DEVICE=cuda
     timeout "${BENCH_LIMIT:-240}" python3 bench/finetune_step.py --shape "$SHAPE" --batch "$BATCH" --steps 4 \
-        --device "$TORCH_DEVICE" --ours-device "$DEVICE" --bin "$BIN" ${BENCH_FLAGS:-} 2>&1 | grep -v '^runs written'
+        --device "$TORCH_DEVICE" --ours-device "$DEVICE" --bin "$BIN" ${BENCH_FLAGS---tf32} 2>&1 | grep -v '^runs written'
     echo "exit status ${PIPESTATUS[0]}"
 fi
