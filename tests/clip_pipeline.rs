@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ssr2_core::testutil::max_abs_diff;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ssr2"))
 }
@@ -55,14 +57,6 @@ fn expected(name: &str) -> (Vec<usize>, Vec<f32>) {
         .collect();
     (t.shape().to_vec(), v)
 }
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 /// `ssr2 COMMAND --model tiny --INPUT_FLAG input --out OUT` against transformers' `expected` tensor.
 fn embed_matches_transformers(command: &str, input_flag: &str, input: &Path, expected_name: &str) {
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use ssr2_clip::{Checkpoint, ClipError, ClipFolder, Source};
+use ssr2_core::testutil::max_abs_diff;
 
 /// The committed tiny model, or another folder written by the same script
 /// (`SSR2_CLIP_PARITY_DIR`, e.g. the full ViT-B/16 shape check).
@@ -30,14 +31,6 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 fn expected(name: &str, shape: &[usize]) -> Vec<f32> {
     let ck = Checkpoint::open(&tiny_dir().join("expected.safetensors")).unwrap();
     ck.get(name, shape).unwrap()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn texts() -> Vec<String> {

@@ -14,8 +14,9 @@ pub mod ops;
 pub mod rate;
 pub mod rta;
 
-#[cfg(test)]
-mod testutil;
+#[cfg(any(test, feature = "testutil"))]
+#[doc(hidden)]
+pub mod testutil;
 
 pub use logdet::LogdetRoute;
 pub use rate::{coding_rate, coding_rate_hard, coding_rate_soft};

@@ -8,6 +8,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ssr2_clip::{Clip, ClipFolder, ClipTokenizer};
 use ssr2_core::rta::RtaConfig;
+use ssr2_core::testutil::max_abs_diff;
 use ssr2_data::image::{Rgb, RgbImage};
 use ssr2_data::{ImageList, OpenOptions, digits_raw, encode_png, open_image_dataset};
 use ssr2_train::TrainConfig;
@@ -118,14 +119,6 @@ fn tiny_model(ad: &Device) -> (Frozen, Trainable, ClipTokenizer) {
     let folder = ClipFolder::open(&tiny()).unwrap();
     let (frozen, trainable) = split(folder.load(ad).unwrap(), 10, true, 0, ad);
     (frozen, trainable, folder.tokenizer().unwrap())
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max)
 }
 
 /// Every float parameter's values, in visiting order.
