@@ -41,14 +41,7 @@ if [ -z "$ok" ]; then
     exit 1
 fi
 export BIN=$ok
-python3 - "$OUT/t.npy" <<'PY'
-import sys
-import numpy as np
-from safetensors.numpy import load_file
-ours = np.load(sys.argv[1])
-ref = load_file("tests/reference/clip-tiny/expected.safetensors")["text_embeds"]
-print("text embeddings on cuda: max abs diff", float(np.abs(ours - ref).max()))
-PY
+tiny_text_diff "$OUT/t.npy" cuda
 echo "== coding rates at paper shape on CUDA vs numpy f64 (matrix products on the device) =="
 timeout 60 python3 bench/rate_device.py --device cuda --bin "$BIN"
 echo "== SSR2 loss (2B = 256, d = 512, K = 200) on CUDA =="

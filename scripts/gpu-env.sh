@@ -16,7 +16,19 @@ for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
 ldconfig 2>/dev/null
 [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
     export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-# CUDA build (`--device cuda`): Burn compiles its kernels with NVRTC at run time, which needs
+# Max abs diff of the tiny model's text embeddings written by `embed-text` ($1, .npy) from
+# transformers' (tests/reference/clip-tiny), labelled with the device name $2.
+tiny_text_diff() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+import numpy as np
+from safetensors.numpy import load_file
+ours = np.load(sys.argv[1])
+ref = load_file("tests/reference/clip-tiny/expected.safetensors")["text_embeds"]
+print(f"text embeddings on {sys.argv[2]}: max abs diff", float(np.abs(ours - ref).max()))
+PY
+}
+# CUDA builds (`--device cuda`): the NVRTC build compiles its kernels at run time, which needs
 # libnvrtc and the CUDA headers (cuda_fp16.h, mma.h, ...). Without a toolkit in /usr/local/cuda,
 # take both from the NVIDIA wheels that PyTorch installs (nvidia/*/lib, nvidia/*/include).
 if [ -d /usr/local/cuda/lib64 ]; then
