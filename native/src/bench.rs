@@ -69,7 +69,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let step = || {
         let z = z0.clone().detach().require_grad();
         let logits = logits0.clone().detach().require_grad();
-        let terms = rate_terms(z.clone(), logits.clone(), &batch, false, &cfg);
+        let terms = rate_terms(z.clone(), logits.clone(), &batch, false, &cfg)
+            .expect("random unit rows have finite coding rates");
         let loss = ssr2_loss(&[terms], false, b);
         let grads = loss.clone().backward();
         let gz = z.grad(&grads).expect("z is tracked").sum();

@@ -8,7 +8,7 @@ use ssr2_train::checkpoint::load_heads;
 use ssr2_train::eval::evaluate;
 use ssr2_train::model::HeadModel;
 use ssr2_train::report::{RunReport, check_header};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Re-evaluate the heads saved in a run directory (heads.safetensors) on the run's data and
 /// print All / Old / New; also checks them against the numbers in report.json.
@@ -45,6 +45,8 @@ fn run_dirs(root: &PathBuf) -> Result<Vec<PathBuf>> {
 pub fn run(args: &EvalArgs) -> Result<()> {
     let device = device(&args.device)?;
     let mut reports = Vec::new();
+    let mut differ = Vec::new();
+    let mut first_cfg: Option<(PathBuf, TrainConfig)> = None;
     for dir in run_dirs(&args.run)? {
         let path = dir.join("report.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Fail::input(&path, e))?;
@@ -56,23 +58,64 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let cfg_path = dir.join("config.toml");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| Fail::input(&cfg_path, e))?;
         let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
+        same_run(&mut first_cfg, &cfg_path, &cfg)?;
         let ds = load_dataset(&cfg, report.seed)?;
         let use_text = report.dataset.modalities.iter().any(|m| m == "text");
         let mut model = HeadModel::for_dataset(&cfg.model, &ds, use_text, &device);
         load_heads(&dir.join(&report.heads), &mut model).map_err(Fail::arg)?;
         let ev = evaluate(&model, &ds, &cfg.rta, &cfg.eval, &device);
-        let agrees = (ev.accuracy.all - report.final_scores.all).abs() < 1e-9;
+        let s = &report.final_scores;
+        let close = |a: f64, b: Option<f64>| match b {
+            Some(b) => (a - b).abs() < 1e-9,
+            None => a.is_nan(),
+        };
+        let agrees = close(ev.accuracy.all, Some(s.all))
+            && close(ev.accuracy.old, s.old)
+            && close(ev.accuracy.new, s.new);
         eprintln!(
             "{}: All {:.4} ({} report.json)",
             dir.display(),
             ev.accuracy.all,
             if agrees { "matches" } else { "DIFFERS from" }
         );
+        if !agrees {
+            differ.push(dir.display().to_string());
+        }
         report.final_scores.all = ev.accuracy.all;
         report.final_scores.old = ssr2_train::report::finite(ev.accuracy.old);
         report.final_scores.new = ssr2_train::report::finite(ev.accuracy.new);
         reports.push(report);
     }
     print_table(&reports);
+    if !differ.is_empty() {
+        return Err(Fail::arg(format!(
+            "re-evaluated scores differ from report.json in {} (the data or weights changed since training)",
+            differ.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Seeds evaluated together must come from one run: the same settings apart from the seeds.
+fn same_run(
+    first: &mut Option<(PathBuf, TrainConfig)>,
+    path: &Path,
+    cfg: &TrainConfig,
+) -> Result<()> {
+    let mut this = cfg.clone();
+    this.seeds.clear();
+    match first {
+        None => *first = Some((path.to_path_buf(), this)),
+        Some((p, c)) if *c != this => {
+            return Err(Fail::input(
+                path,
+                format!(
+                    "settings differ from {}: these seed folders come from different runs",
+                    p.display()
+                ),
+            ));
+        }
+        _ => {}
+    }
     Ok(())
 }

@@ -202,13 +202,19 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Fail::output(path, e))
 }
 
-/// One finished batch: embeddings then pooled features, little-endian f32.
+/// Hex digits of the SHA-256 that ends every part file.
+const DIGEST_LEN: usize = 64;
+
+/// One finished batch: embeddings then pooled features, little-endian f32, then the SHA-256 of
+/// those bytes (so a part corrupted in place is recomputed, never used).
 fn write_part(path: &Path, emb: &[f32], pooled: &[f32]) -> Result<()> {
-    let bytes: Vec<u8> = emb
+    let mut bytes: Vec<u8> = emb
         .iter()
         .chain(pooled)
         .flat_map(|v| v.to_le_bytes())
         .collect();
+    let digest = ssr2_data::sha256_hex(&bytes);
+    bytes.extend(digest.as_bytes());
     write_atomic(path, &bytes)
 }
 
@@ -216,11 +222,18 @@ fn read_part(path: &Path, rows: usize, d: usize, h: usize) -> Result<Option<(Vec
     let Ok(bytes) = std::fs::read(path) else {
         return Ok(None);
     };
-    if bytes.len() != rows * (d + h) * 4 {
-        // A torn or foreign file: recompute that batch.
+    let data_len = rows * (d + h) * 4;
+    let intact = bytes.len() == data_len + DIGEST_LEN
+        && ssr2_data::sha256_hex(&bytes[..data_len]).as_bytes() == &bytes[data_len..];
+    if !intact {
+        // A torn, corrupted or foreign file: recompute that batch.
+        eprintln!(
+            "{}: damaged (size or checksum), recomputing it",
+            path.display()
+        );
         return Ok(None);
     }
-    let v: Vec<f32> = bytes
+    let v: Vec<f32> = bytes[..data_len]
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();

@@ -4,7 +4,7 @@ use crate::fail::{Fail, Result};
 use crate::npy::{self, Matrix};
 use burn::prelude::*;
 use clap::Args;
-use ssr2_core::{LogdetRoute, coding_rate, coding_rate_hard, coding_rate_soft};
+use ssr2_core::{LogdetRoute, RateError, coding_rate, coding_rate_hard, coding_rate_soft};
 use std::path::{Path, PathBuf};
 
 /// Coding rate R(Z), class coding rate R_c and their difference delta R = R - R_c (SPEC §3).
@@ -52,6 +52,15 @@ pub fn run(args: &RateArgs) -> Result<()> {
         )));
     }
     let z = npy::read_matrix(&args.z, "Z")?;
+    if z.rows == 0 || z.cols == 0 {
+        return Err(Fail::input(
+            &args.z,
+            format!(
+                "Z must have at least one row and one column, got shape [{}, {}]",
+                z.rows, z.cols
+            ),
+        ));
+    }
     let members = match (&args.labels, &args.probs) {
         (Some(p), _) => {
             let y = npy::read_labels(p, "labels")?;
@@ -97,9 +106,16 @@ pub fn run(args: &RateArgs) -> Result<()> {
         if grads.is_some() { t.require_grad() } else { t }
     };
     let route = LogdetRoute::Auto;
+    // The rates fail only on float32 overflow; say which input caused it.
+    let rate_fail = |e: RateError| match e {
+        RateError::BadEps2(_) | RateError::ScaleOverflow { .. } => {
+            Fail::arg(format!("--eps2: {e}"))
+        }
+        _ => Fail::input(&args.z, e),
+    };
 
     let zr = leaf(&z);
-    let r = coding_rate(zr.clone(), args.eps2, route);
+    let r = coding_rate(zr.clone(), args.eps2, route).map_err(rate_fail)?;
     let r_val = scalar(r.clone());
     if let Some(dir) = grads {
         write_grad(dir, "dR_dZ.npy", zr.grad(&r.backward()))?;
@@ -112,7 +128,10 @@ pub fn run(args: &RateArgs) -> Result<()> {
             let k = y.iter().max().map_or(0, |m| m + 1);
             (
                 Some(k),
-                Some((coding_rate_hard(zc.clone(), y, args.eps2, route), None)),
+                Some((
+                    coding_rate_hard(zc.clone(), y, args.eps2, route).map_err(rate_fail)?,
+                    None,
+                )),
             )
         }
         Members::Soft(p) => {
@@ -120,7 +139,8 @@ pub fn run(args: &RateArgs) -> Result<()> {
             (
                 Some(p.cols),
                 Some((
-                    coding_rate_soft(zc.clone(), pt.clone(), args.eps2, route),
+                    coding_rate_soft(zc.clone(), pt.clone(), args.eps2, route)
+                        .map_err(rate_fail)?,
                     Some(pt),
                 )),
             )

@@ -8,7 +8,7 @@ use ssr2_data::Dataset;
 use ssr2_train::config::{DataSource, InterModal, RepLoss, TrainConfig};
 use ssr2_train::report::{EpochRecord, RunReport};
 use ssr2_train::{PRESETS, Progress, RunDir};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Train SSR2-GCD on features and print All / Old / New accuracy on the unlabelled set.
 ///
@@ -52,12 +52,18 @@ pub struct TrainArgs {
     /// Device: cpu (always available), wgpu or cuda (when built with those features).
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
     device: String,
-    /// Output directory; each seed writes OUT/seed-N.
-    #[arg(long, default_value = "runs/latest")]
-    out: PathBuf,
+    /// Output directory; each seed writes OUT/seed-N. Default runs/latest, which each new run
+    /// replaces; a directory given here that already holds a run is refused (see --overwrite).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     /// Continue the runs in this directory from their last checkpoints (same settings).
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
+    /// Replace a run already in --out (its config.toml and seed-N folders are deleted first).
+    /// Without it, training into a directory that holds a run is refused, so seeds of two
+    /// different runs never end up in one table.
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -358,13 +364,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         return Ok(());
     }
     let device = device(&args.device)?;
-    let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
+    // runs/latest is, by its name, replaced by every new run; a chosen --out is protected.
+    let (out, replace) = match (&args.resume, &args.out) {
+        (Some(dir), _) => (dir.clone(), false),
+        (None, Some(dir)) => (dir.clone(), args.overwrite),
+        (None, None) => (PathBuf::from("runs/latest"), true),
+    };
     let multi = MultiProgress::new();
     if args.quiet {
         multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     // Written first, so that `--resume OUT` finds the settings even if the run is killed.
     if args.resume.is_none() {
+        claim_out_dir(&out, replace)?;
         std::fs::create_dir_all(&out).map_err(|e| Fail::output(&out, e))?;
         let tmp = out.join("config.toml.partial");
         std::fs::write(&tmp, cfg.to_toml()).map_err(|e| Fail::output(&tmp, e))?;
@@ -397,6 +409,56 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     print_table(&reports);
     eprintln!("runs written to {}", out.display());
+    Ok(())
+}
+
+/// The parts of `out` that belong to a run: its config.toml and seed-N folders.
+fn run_entries(out: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            name == "config.toml"
+                || name == "report.json"
+                || (p.is_dir()
+                    && name
+                        .strip_prefix("seed-")
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Refuses to train into a directory holding a run, unless `overwrite`, which removes that run
+/// (only its config.toml and seed-N folders; anything else in the directory is left alone).
+fn claim_out_dir(out: &Path, overwrite: bool) -> Result<()> {
+    let old = run_entries(out);
+    if old.is_empty() {
+        return Ok(());
+    }
+    if !overwrite {
+        return Err(Fail::input(
+            out,
+            "already holds a run (config.toml, seed-N folders): use another --out, \
+             --resume to continue it, or --overwrite to replace it",
+        ));
+    }
+    for path in old {
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| Fail::output(&path, format!("cannot remove the old run: {e}")))?;
+    }
     Ok(())
 }
 

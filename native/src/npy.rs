@@ -1,9 +1,9 @@
 //! Reading and writing `.npy` arrays with checks that name the file and what was expected.
 
 use crate::fail::{Fail, Result};
-use npyz::{NpyFile, Order, TypeChar, WriterBuilder};
+use npyz::WriterBuilder;
+use ssr2_data::npy;
 use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 
 /// A matrix read from disk, row-major.
@@ -13,93 +13,71 @@ pub struct Matrix {
     pub data: Vec<f32>,
 }
 
-fn open(path: &Path) -> Result<NpyFile<BufReader<File>>> {
-    let file = File::open(path).map_err(|e| Fail::input(path, format!("cannot open: {e}")))?;
-    NpyFile::new(BufReader::new(file))
-        .map_err(|e| Fail::input(path, format!("not a .npy file ({e})")))
+fn open(path: &Path) -> Result<npy::Array> {
+    npy::read(path).map_err(|e| Fail(e.to_string()))
 }
 
-fn type_str(npy: &NpyFile<BufReader<File>>) -> Option<npyz::TypeStr> {
-    match npy.dtype() {
-        npyz::DType::Plain(t) => Some(t),
-        _ => None,
-    }
-}
-
-/// A rank-2 float32/float64 array as f32, rejecting NaN and infinity.
+/// A rank-2 float32/float64 array as f32, rejecting NaN, infinity and values beyond f32.
 pub fn read_matrix(path: &Path, what: &str) -> Result<Matrix> {
-    let npy = open(path)?;
-    let shape = npy.shape().to_vec();
+    let arr = open(path)?;
+    let shape = &arr.header.shape;
     if shape.len() != 2 {
         return Err(Fail::input(
             path,
             format!("{what} must be a 2-D array (m x d), got shape {shape:?}"),
         ));
     }
-    let fortran = npy.order() == Order::Fortran;
-    let ts = type_str(&npy);
-    let data: Vec<f32> = match ts.as_ref().map(|t| (t.type_char(), t.size_field())) {
-        Some((TypeChar::Float, 4)) => npy.into_vec::<f32>().map_err(|e| Fail::input(path, e))?,
-        Some((TypeChar::Float, 8)) => npy
-            .into_vec::<f64>()
-            .map_err(|e| Fail::input(path, e))?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
-        _ => {
-            return Err(Fail::input(
-                path,
-                format!(
-                    "{what} must be float32 or float64, got dtype {}",
-                    describe(ts)
-                ),
-            ));
-        }
-    };
-    let (rows, cols) = (shape[0] as usize, shape[1] as usize);
-    let data = if fortran {
-        transpose(&data, cols, rows)
-    } else {
-        data
-    };
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+    let (rows, cols) = (shape[0], shape[1]);
+    let npy::Values::Float(values) = arr.values else {
         return Err(Fail::input(
             path,
             format!(
-                "{what} holds a non-finite value at row {}, column {}",
+                "{what} must be float32 or float64, got dtype {}",
+                arr.header.descr
+            ),
+        ));
+    };
+    if let Some(i) = values
+        .iter()
+        .position(|v| !(v.is_finite() && (*v as f32).is_finite()))
+    {
+        let why = if values[i].is_finite() {
+            "a value beyond float32's range"
+        } else {
+            "a non-finite value"
+        };
+        return Err(Fail::input(
+            path,
+            format!(
+                "{what} holds {why} ({}) at row {}, column {}",
+                values[i],
                 i / cols.max(1),
                 i % cols.max(1)
             ),
         ));
     }
+    let data = values.into_iter().map(|v| v as f32).collect();
     Ok(Matrix { rows, cols, data })
 }
 
 /// A rank-1 int32/int64 array of non-negative integers.
 pub fn read_labels(path: &Path, what: &str) -> Result<Vec<usize>> {
-    let npy = open(path)?;
-    let shape = npy.shape().to_vec();
+    let arr = open(path)?;
+    let shape = &arr.header.shape;
     if shape.len() != 1 {
         return Err(Fail::input(
             path,
             format!("{what} must be a 1-D array, got shape {shape:?}"),
         ));
     }
-    let ts = type_str(&npy);
-    let raw: Vec<i64> = match ts.as_ref().map(|t| (t.type_char(), t.size_field())) {
-        Some((TypeChar::Int, 4)) => npy
-            .into_vec::<i32>()
-            .map_err(|e| Fail::input(path, e))?
-            .into_iter()
-            .map(i64::from)
-            .collect(),
-        Some((TypeChar::Int, 8)) => npy.into_vec::<i64>().map_err(|e| Fail::input(path, e))?,
-        _ => {
-            return Err(Fail::input(
-                path,
-                format!("{what} must be int32 or int64, got dtype {}", describe(ts)),
-            ));
-        }
+    let npy::Values::Int(raw) = arr.values else {
+        return Err(Fail::input(
+            path,
+            format!(
+                "{what} must be int32 or int64, got dtype {}",
+                arr.header.descr
+            ),
+        ));
     };
     raw.iter()
         .enumerate()
@@ -131,15 +109,4 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
         w.finish().map_err(fail)?;
     }
     std::fs::rename(&tmp, path).map_err(fail)
-}
-
-fn describe(ts: Option<npyz::TypeStr>) -> String {
-    ts.map_or_else(|| "structured/array".into(), |t| t.to_string())
-}
-
-fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    // `data` is rows x cols row-major; returns cols x rows row-major.
-    (0..cols * rows)
-        .map(|x| data[(x % rows) * cols + x / rows])
-        .collect()
 }

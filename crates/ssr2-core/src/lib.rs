@@ -18,5 +18,5 @@ pub mod rta;
 #[doc(hidden)]
 pub mod testutil;
 
-pub use logdet::LogdetRoute;
+pub use logdet::{LogdetRoute, RateError};
 pub use rate::{coding_rate, coding_rate_hard, coding_rate_soft};

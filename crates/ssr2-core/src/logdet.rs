@@ -14,6 +14,59 @@
 //! gradient `M^-1` (SPEC §3), so no custom autodiff op is needed and every device is covered.
 
 use burn::prelude::*;
+use std::fmt;
+
+/// Why a coding rate could not be computed. Every coding-rate matrix is `I + PSD` in exact
+/// arithmetic, so this only happens when float32 overflows (huge features, a tiny `eps2`) or the
+/// input already holds NaN/infinity; callers report it instead of panicking.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RateError {
+    /// `eps2` is not a positive finite number.
+    BadEps2(f64),
+    /// The scale `d / (m eps2)` of a coding rate does not fit float32.
+    ScaleOverflow { eps2: f64, scale: f64 },
+    /// A matrix to factor holds NaN or infinity (matrix `block` of the batch).
+    NonFinite { block: usize },
+    /// A matrix is not positive definite in float64 (matrix `block` of the batch).
+    NotPositiveDefinite { block: usize },
+}
+
+impl fmt::Display for RateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateError::BadEps2(e) => write!(f, "eps2 must be a positive finite number, got {e}"),
+            RateError::ScaleOverflow { eps2, scale } => write!(
+                f,
+                "eps2 = {eps2:e} is too small: the coding-rate scale d/(m eps2) = {scale:e} \
+                 exceeds float32's range"
+            ),
+            RateError::NonFinite { block } => write!(
+                f,
+                "coding-rate matrix {block} holds NaN or infinity: the features are non-finite \
+                 or too large for float32 (|z|^2 d/(m eps2) must stay below ~3e38)"
+            ),
+            RateError::NotPositiveDefinite { block } => write!(
+                f,
+                "coding-rate matrix {block} is not positive definite: the features are too \
+                 large for float32"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RateError {}
+
+/// `a = d / (t eps2)` as a float32 scale, or why not.
+pub fn rate_scale(d: usize, t: f64, eps2: f64) -> Result<f64, RateError> {
+    if !(eps2.is_finite() && eps2 > 0.0) {
+        return Err(RateError::BadEps2(eps2));
+    }
+    let scale = d as f64 / (t * eps2);
+    if !(scale as f32).is_finite() {
+        return Err(RateError::ScaleOverflow { eps2, scale });
+    }
+    Ok(scale)
+}
 
 /// Which algorithm factors the SPD batches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,76 +101,90 @@ pub fn is_cpu_device(device: &Device) -> bool {
 
 /// `logdet` of each matrix of `m` (`[k, n, n]`, SPD) and, when `want_inv`, the inverses.
 /// Both results are detached constants.
+/// The host route checks every matrix and returns an error instead of panicking; the tensor
+/// route cannot read back, so a non-finite input gives NaN there.
 pub fn spd_logdet_inv(
     m: Tensor<3>,
     want_inv: bool,
     route: LogdetRoute,
-) -> (Tensor<1>, Option<Tensor<3>>) {
+) -> Result<(Tensor<1>, Option<Tensor<3>>), RateError> {
     let m = m.detach();
     match route.resolve(&m.device()) {
-        LogdetRoute::Tensor => tensor_route(m, want_inv),
+        LogdetRoute::Tensor => Ok(tensor_route(m, want_inv)),
         _ => host_route(m, want_inv),
     }
 }
 
 /// Differentiable `logdet` of each SPD matrix of `m` (`[k, n, n]` -> `[k]`); d logdet/dM = M^-1.
-pub fn spd_logdet(m: Tensor<3>, route: LogdetRoute) -> Tensor<1> {
+pub fn spd_logdet(m: Tensor<3>, route: LogdetRoute) -> Result<Tensor<1>, RateError> {
     let [k, _, _] = m.dims();
     let tracked = m.is_tracked();
-    let (ld, inv) = spd_logdet_inv(m.clone(), tracked, route);
-    match inv {
+    let (ld, inv) = spd_logdet_inv(m.clone(), tracked, route)?;
+    Ok(match inv {
         // Trace surrogate (SPEC §3): value 0, gradient M^-1.
         Some(inv) => {
             let delta = m.clone() - m.detach();
             ld + (delta * inv).sum_dim(2).sum_dim(1).reshape([k])
         }
         None => ld,
-    }
+    })
 }
 
-fn host_route(m: Tensor<3>, want_inv: bool) -> (Tensor<1>, Option<Tensor<3>>) {
+fn host_route(m: Tensor<3>, want_inv: bool) -> Result<(Tensor<1>, Option<Tensor<3>>), RateError> {
     let [k, n, _] = m.dims();
     let device = m.device();
     let data: Vec<f32> = m.try_into_vec_as::<f32>().expect("readable f32 data");
-    let (lds, invs) = host_logdet_inv(&data, k, n, want_inv);
+    let (lds, invs) = host_logdet_inv(&data, k, n, want_inv)?;
     let ld = Tensor::<1>::from_data(TensorData::new(lds, [k]), &device);
     let inv = want_inv.then(|| Tensor::<3>::from_data(TensorData::new(invs, [k, n, n]), &device));
-    (ld, inv)
+    Ok((ld, inv))
 }
 
-/// f64 Cholesky of each `n x n` block of `a`; returns f32 logdets and (optionally) inverses.
-pub fn host_logdet_inv(a: &[f32], k: usize, n: usize, want_inv: bool) -> (Vec<f32>, Vec<f32>) {
-    let one = |b: usize| -> (f32, Vec<f32>) {
+/// f64 Cholesky of each `n x n` block of `a`; returns f32 logdets and (optionally) inverses,
+/// or the first block that is non-finite or not positive definite.
+pub fn host_logdet_inv(
+    a: &[f32],
+    k: usize,
+    n: usize,
+    want_inv: bool,
+) -> Result<(Vec<f32>, Vec<f32>), RateError> {
+    let one = |b: usize| -> Result<(f32, Vec<f32>), RateError> {
         use faer::linalg::solvers::DenseSolveCore;
         let block = &a[b * n * n..(b + 1) * n * n];
+        if block.iter().any(|v| !v.is_finite()) {
+            return Err(RateError::NonFinite { block: b });
+        }
         let mat = faer::Mat::<f64>::from_fn(n, n, |i, j| block[i * n + j] as f64);
         let llt = mat
             .llt(faer::Side::Lower)
-            .expect("coding-rate matrices are I + PSD, hence SPD");
+            .map_err(|_| RateError::NotPositiveDefinite { block: b })?;
         let l = llt.L();
         let ld = 2.0 * (0..n).map(|i| l[(i, i)].ln()).sum::<f64>();
-        let inv = if want_inv {
+        let inv: Vec<f32> = if want_inv {
             let inv = llt.inverse();
             (0..n * n).map(|x| inv[(x / n, x % n)] as f32).collect()
         } else {
             Vec::new()
         };
-        (ld as f32, inv)
+        if !(ld as f32).is_finite() || inv.iter().any(|v| !v.is_finite()) {
+            return Err(RateError::NonFinite { block: b });
+        }
+        Ok((ld as f32, inv))
     };
     #[cfg(not(target_arch = "wasm32"))]
     let parts: Vec<(f32, Vec<f32>)> = {
         use rayon::prelude::*;
-        (0..k).into_par_iter().map(one).collect()
+        (0..k).into_par_iter().map(one).collect::<Result<_, _>>()?
     };
     #[cfg(target_arch = "wasm32")]
-    let parts: Vec<(f32, Vec<f32>)> = (0..k).map(one).collect();
+    let parts: Vec<(f32, Vec<f32>)> = (0..k).map(one).collect::<Result<_, _>>()?;
     let lds = parts.iter().map(|p| p.0).collect();
     let invs = if want_inv {
         parts.into_iter().flat_map(|p| p.1).collect()
     } else {
         Vec::new()
     };
-    (lds, invs)
+    Ok((lds, invs))
 }
 
 /// Lower Cholesky factor of each SPD matrix, right-looking, one column per step.
@@ -205,9 +272,9 @@ mod tests {
         let device = Device::flex();
         let (k, n) = (3, 37);
         let a = spd_batch(k, n, 7);
-        let (ld_h, inv_h) = host_logdet_inv(&a, k, n, true);
+        let (ld_h, inv_h) = host_logdet_inv(&a, k, n, true).unwrap();
         let m = Tensor::<3>::from_data(TensorData::new(a, [k, n, n]), &device);
-        let (ld_t, inv_t) = spd_logdet_inv(m, true, LogdetRoute::Tensor);
+        let (ld_t, inv_t) = spd_logdet_inv(m, true, LogdetRoute::Tensor).unwrap();
         let ld_t = to_vec1(ld_t);
         let inv_t = to_vec3(inv_t.unwrap());
         for b in 0..k {
@@ -222,13 +289,33 @@ mod tests {
         let device = Device::flex().autodiff();
         let (k, n) = (2, 9);
         let a = spd_batch(k, n, 3);
-        let (_, inv) = host_logdet_inv(&a, k, n, true);
+        let (_, inv) = host_logdet_inv(&a, k, n, true).unwrap();
         for route in [LogdetRoute::Host, LogdetRoute::Tensor] {
             let m = Tensor::<3>::from_data(TensorData::new(a.clone(), [k, n, n]), &device)
                 .require_grad();
-            let grads = spd_logdet(m.clone(), route).sum().backward();
+            let grads = spd_logdet(m.clone(), route).unwrap().sum().backward();
             let g = to_vec3(m.grad(&grads).unwrap());
             assert!(max_abs_diff(&g, &inv) < 1e-5, "{route:?}");
         }
+    }
+
+    #[test]
+    fn failures_are_errors_not_panics() {
+        let nan = vec![1.0, f32::NAN, f32::NAN, 1.0];
+        assert_eq!(
+            host_logdet_inv(&nan, 1, 2, true),
+            Err(RateError::NonFinite { block: 0 })
+        );
+        let indefinite = vec![1.0, 0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 1.0];
+        assert_eq!(
+            host_logdet_inv(&indefinite, 2, 2, false),
+            Err(RateError::NotPositiveDefinite { block: 1 })
+        );
+        assert!(matches!(
+            rate_scale(4, 2.0, 1e-45),
+            Err(RateError::ScaleOverflow { .. })
+        ));
+        assert_eq!(rate_scale(4, 2.0, 0.0), Err(RateError::BadEps2(0.0)));
+        assert_eq!(rate_scale(4, 2.0, 0.5), Ok(4.0));
     }
 }

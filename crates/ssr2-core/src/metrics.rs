@@ -14,9 +14,24 @@ pub struct Accuracy {
     pub old: f64,
     /// Accuracy over samples of new classes; NaN when there are none.
     pub new: f64,
-    /// `mapping[p]` = true class assigned to predicted cluster `p` (size `D`); `usize::MAX` for a
-    /// cluster left without a class (more clusters than classes).
-    pub mapping: Vec<usize>,
+    /// `(p, class)` for every predicted cluster id `p`, in increasing `p`: the true class it was
+    /// matched to, `None` for a cluster left without one (more clusters than classes). Sparse, so
+    /// ids of any size cost nothing.
+    pub mapping: Vec<(usize, Option<usize>)>,
+}
+
+impl Accuracy {
+    /// The mapping as a table indexed by cluster id, `0..=max id` (SPEC §2's `D`): ids absent from
+    /// the predictions map to themselves. Only for small ids (the trainer's heads).
+    pub fn dense_mapping(&self, max_id: usize) -> Vec<Option<usize>> {
+        let mut dense: Vec<Option<usize>> = (0..=max_id).map(Some).collect();
+        for &(p, class) in &self.mapping {
+            if p <= max_id {
+                dense[p] = class;
+            }
+        }
+        dense
+    }
 }
 
 /// SPEC §2: one optimal assignment between clusters and classes over all samples (Hungarian,
@@ -43,16 +58,19 @@ pub fn cluster_accuracy(y_true: &[usize], y_pred: &[usize], num_old: usize) -> A
         counts[(p, t)] += 1;
     }
     let (_, assignment) = kuhn_munkres(&counts);
-    let full_dim = y_true.iter().chain(y_pred).copied().max().unwrap_or(0) + 1;
-    // `mapping[p]` for every cluster id up to D (SPEC §2); clusters matched to a padding column
-    // or absent from the predictions map to themselves (they match no sample anyway).
-    let mut mapping: Vec<usize> = (0..full_dim).collect();
-    for (row, &col) in assignment.iter().enumerate().take(pred_ids.len()) {
-        mapping[pred_ids[row]] = true_ids.get(col).copied().unwrap_or(usize::MAX);
-    }
+    // Matched class index of each compacted cluster; a padding column means none.
+    let matched: Vec<Option<usize>> = assignment[..pred_ids.len()]
+        .iter()
+        .map(|&col| (col < true_ids.len()).then_some(col))
+        .collect();
+    let mapping = pred_ids
+        .iter()
+        .zip(&matched)
+        .map(|(&p, c)| (p, c.map(|c| true_ids[c])))
+        .collect();
     let (mut hit, mut hit_old, mut n_old, mut hit_new, mut n_new) = (0usize, 0, 0, 0, 0);
-    for (&t, &p) in y_true.iter().zip(y_pred) {
-        let ok = mapping[p] == t;
+    for ((&t, &ti), &pi) in y_true.iter().zip(&true_idx).zip(&pred_idx) {
+        let ok = matched[pi] == Some(ti);
         hit += ok as usize;
         if t < num_old {
             n_old += 1;
@@ -99,9 +117,12 @@ pub fn singular_values(rows: &[f32], n: usize, d: usize) -> Vec<f64> {
         return Vec::new();
     }
     let mat = faer::Mat::<f64>::from_fn(n, d, |i, j| rows[i * d + j] as f64);
-    let mut s = mat
-        .singular_values()
-        .expect("SVD converges on finite input");
+    if rows.iter().any(|v| !v.is_finite()) {
+        return vec![f64::NAN; n.min(d)];
+    }
+    let Ok(mut s) = mat.singular_values() else {
+        return vec![f64::NAN; n.min(d)];
+    };
     s.sort_by(|a, b| b.total_cmp(a));
     s
 }
@@ -268,8 +289,21 @@ mod tests {
         assert_eq!(acc.all, 5.0 / 6.0);
         assert_eq!(acc.old, 1.0);
         assert_eq!(acc.new, 2.0 / 3.0);
-        assert_eq!(acc.mapping[7], 1);
-        assert_eq!(acc.mapping[42], usize::MAX);
+        assert_eq!(
+            acc.mapping,
+            vec![(7, Some(1)), (42, None), (1_000_000, Some(0))]
+        );
+        assert_eq!(acc.dense_mapping(8)[7], Some(1));
+    }
+
+    #[test]
+    fn ids_near_the_top_of_usize_allocate_nothing() {
+        let y = [usize::MAX, usize::MAX, 1 << 40, 3];
+        let p = [1 << 62, 1 << 62, 5, usize::MAX];
+        let acc = cluster_accuracy(&y, &p, 4);
+        assert_eq!(acc.all, 1.0);
+        assert_eq!(acc.old, 1.0);
+        assert_eq!(acc.new, 1.0);
     }
 
     #[test]

@@ -109,19 +109,19 @@ fn shared_mcr2_vectors_values_and_gradients() {
             let z = t2(&inp["Z"], m, d, &dev);
             let p = t2(&inp["P_soft"], m, k, &dev);
             check(
-                scalar(coding_rate(z.clone(), eps2, route)),
+                scalar(coding_rate(z.clone(), eps2, route).unwrap()),
                 f(&case["R"]),
                 VALUE_TOL,
                 "R",
             );
             check(
-                scalar(coding_rate_hard(z.clone(), &labels, eps2, route)),
+                scalar(coding_rate_hard(z.clone(), &labels, eps2, route).unwrap()),
                 f(&case["Rc_hard_with_trace_plus_1e-8"]),
                 VALUE_TOL,
                 "Rc hard",
             );
             check(
-                scalar(coding_rate_soft(z, p, eps2, route)),
+                scalar(coding_rate_soft(z, p, eps2, route).unwrap()),
                 f(&case["Rc_soft_with_trace_plus_1e-8"]),
                 VALUE_TOL,
                 "Rc soft",
@@ -130,14 +130,18 @@ fn shared_mcr2_vectors_values_and_gradients() {
         let g = &MCR2["caseD_gradients_numpy_f64_closed_form"];
         let z = t2(&inp["Z"], m, d, &dev).require_grad();
         let p = t2(&inp["P_soft"], m, k, &dev).require_grad();
-        let grads = coding_rate(z.clone(), 0.5, route).backward();
+        let grads = coding_rate(z.clone(), 0.5, route).unwrap().backward();
         assert!(frob_rel(&vec_of(z.grad(&grads).unwrap()), &flat(&g["dR_dZ"])) < GRAD_TOL);
         let z = z.detach().require_grad();
-        let grads = coding_rate_soft(z.clone(), p.clone(), 0.5, route).backward();
+        let grads = coding_rate_soft(z.clone(), p.clone(), 0.5, route)
+            .unwrap()
+            .backward();
         assert!(frob_rel(&vec_of(z.grad(&grads).unwrap()), &flat(&g["dRc_soft_dZ"])) < GRAD_TOL);
         assert!(frob_rel(&vec_of(p.grad(&grads).unwrap()), &flat(&g["dRc_soft_dP"])) < GRAD_TOL);
         let z = z.detach().require_grad();
-        let grads = coding_rate_hard(z.clone(), &labels, 0.5, route).backward();
+        let grads = coding_rate_hard(z.clone(), &labels, 0.5, route)
+            .unwrap()
+            .backward();
         assert!(frob_rel(&vec_of(z.grad(&grads).unwrap()), &flat(&g["dRc_hard_dZ"])) < GRAD_TOL);
     }
     // SSR2 split of the shared vectors (B = 8).
@@ -157,12 +161,7 @@ fn shared_mcr2_vectors_values_and_gradients() {
         ),
     );
     check(
-        scalar(coding_rate_hard(
-            zs,
-            &usizes(&b["y_s"]),
-            0.5,
-            LogdetRoute::Host,
-        )),
+        scalar(coding_rate_hard(zs, &usizes(&b["y_s"]), 0.5, LogdetRoute::Host).unwrap()),
         f(&b["Rc_s(m=8,hard,k=2)"]),
         VALUE_TOL,
         "Rc_s",
@@ -183,7 +182,7 @@ fn rates_match_numpy_reference() {
         let labels = usizes(&case["labels"]);
         for route in ROUTES {
             let z = t2(&case["Z"], m, d, &dev).require_grad();
-            let r = coding_rate(z.clone(), eps2, route);
+            let r = coding_rate(z.clone(), eps2, route).unwrap();
             check(
                 scalar(r.clone()),
                 f(&case["R"]),
@@ -195,7 +194,7 @@ fn rates_match_numpy_reference() {
             assert!(e < GRAD_TOL, "{name} {route:?} dR/dZ rel {e:.2e}");
 
             let z = z.detach().require_grad();
-            let rc = coding_rate_hard(z.clone(), &labels, eps2, route);
+            let rc = coding_rate_hard(z.clone(), &labels, eps2, route).unwrap();
             check(
                 scalar(rc.clone()),
                 f(&case["Rc_hard"]),
@@ -208,7 +207,7 @@ fn rates_match_numpy_reference() {
 
             let z = z.detach().require_grad();
             let p = t2(&case["P"], m, k, &dev).require_grad();
-            let rc = coding_rate_soft(z.clone(), p.clone(), eps2, route);
+            let rc = coding_rate_soft(z.clone(), p.clone(), eps2, route).unwrap();
             check(
                 scalar(rc.clone()),
                 f(&case["Rc_soft"]),
@@ -260,7 +259,8 @@ fn ssr2_loss_matches_reference() {
                         &batch,
                         warmup,
                         &cfg,
-                    );
+                    )
+                    .unwrap();
                     check(
                         scalar(t.r.clone()),
                         f(&md["R"]),

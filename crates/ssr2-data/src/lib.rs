@@ -3,18 +3,21 @@
 //! No Burn here, so it builds fast and for wasm32.
 
 mod bundle;
+mod checksum;
 mod dataset;
 mod digits;
 mod error;
 mod images;
 pub mod mat;
 mod matrix;
+pub mod npy;
 mod preprocess;
 mod rng;
 mod split;
 mod synthetic;
 
 pub use bundle::{BUNDLE_VERSION, bundle_from_bytes, bundle_to_bytes, read_bundle, write_bundle};
+pub use checksum::sha256_hex;
 pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;

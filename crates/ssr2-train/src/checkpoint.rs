@@ -7,6 +7,7 @@ use crate::report::EpochRecord;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
+use ssr2_data::sha256_hex;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,9 @@ pub struct State {
     pub history: Vec<EpochRecord>,
     /// SGD momentum buffers by parameter path (empty without momentum).
     pub momentum: BTreeMap<String, Vec<f32>>,
+    /// SHA-256 of the weights file, checked on resume (a file corrupted in place is refused).
+    #[serde(default)]
+    pub weights_sha256: String,
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
@@ -51,6 +55,8 @@ pub fn save<M: Module>(
     model
         .save_into(&mut store)
         .map_err(|e| io_err(&tmp, format!("{e:?}")))?;
+    let bytes = std::fs::read(&tmp).map_err(|e| io_err(&tmp, e))?;
+    let weights_sha256 = sha256_hex(&bytes);
     std::fs::rename(&tmp, dir.join(&name)).map_err(|e| io_err(&tmp, e))?;
     let momentum = sgd
         .buffers
@@ -71,6 +77,7 @@ pub fn save<M: Module>(
         weights: name.clone(),
         history: history.to_vec(),
         momentum,
+        weights_sha256,
     };
     let text = serde_json::to_string(&state).expect("state serialises");
     let tmp_state = dir.join("state.json.partial");
@@ -100,10 +107,68 @@ pub fn load_state(dir: &Path) -> Result<Option<State>, String> {
         .map_err(|e| io_err(&path, format!("corrupt checkpoint state ({e})")))
 }
 
-/// Load the weights a state refers to into `model`.
+/// Load the weights a state refers to into `model`, after checking them against the state's
+/// checksum.
 pub fn load_weights<M: Module>(dir: &Path, state: &State, model: &mut M) -> Result<(), String> {
     let path: PathBuf = dir.join(&state.weights);
+    if !state.weights_sha256.is_empty() {
+        let bytes = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
+        if sha256_hex(&bytes) != state.weights_sha256 {
+            return Err(io_err(
+                &path,
+                "corrupt checkpoint: the file does not match the checksum in state.json",
+            ));
+        }
+    }
     load_heads(&path, model)
+}
+
+/// Where training resumes: the checkpoint's weights and momentum go into `model` and `sgd`;
+/// returns the first epoch still to train and the history so far. `None` without a checkpoint.
+/// Refuses a checkpoint of another configuration or seed, or one inconsistent with itself.
+pub fn resume<M: Module>(
+    dir: &Path,
+    config_toml: &str,
+    seed: u64,
+    epochs: usize,
+    model: &mut M,
+    sgd: &mut Sgd,
+    device: &Device,
+) -> Result<Option<(usize, Vec<EpochRecord>)>, String> {
+    let Some(state) = load_state(dir)? else {
+        return Ok(None);
+    };
+    let path = dir.join(STATE);
+    if state.config_toml != config_toml || state.seed != seed {
+        return Err(format!(
+            "{}: the checkpoint was made with another configuration or seed; use a new --out directory",
+            dir.display()
+        ));
+    }
+    if state.epoch >= epochs {
+        return Err(io_err(
+            &path,
+            format!(
+                "corrupt checkpoint: epoch {} is beyond the configuration's {epochs} epochs (0-{})",
+                state.epoch,
+                epochs - 1
+            ),
+        ));
+    }
+    let consecutive = state.history.iter().enumerate().all(|(i, r)| r.epoch == i);
+    if state.history.len() != state.epoch + 1 || !consecutive {
+        return Err(io_err(
+            &path,
+            format!(
+                "corrupt checkpoint: epoch {} but the history holds {} epochs",
+                state.epoch,
+                state.history.len()
+            ),
+        ));
+    }
+    load_weights(dir, &state, model)?;
+    restore_momentum(&state, sgd, device);
+    Ok(Some((state.epoch + 1, state.history)))
 }
 
 /// Load adapter + classifier weights from a safetensors file written by this crate.
@@ -111,6 +176,7 @@ pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), String> {
     if !path.exists() {
         return Err(io_err(path, "weights file missing"));
     }
+    check_finite(path)?;
     let mut store = SafetensorsStore::from_file(path);
     let result = model
         .load_from(&mut store)
@@ -120,6 +186,35 @@ pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), String> {
             path,
             format!("weights do not fit the model: {:?}", result.errors),
         ));
+    }
+    Ok(())
+}
+
+/// Refuses a safetensors file holding NaN or infinity, naming the tensor.
+fn check_finite(path: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| io_err(path, format!("not a safetensors file ({e})")))?;
+    for (name, view) in st.tensors() {
+        let bad = match view.dtype() {
+            safetensors::Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .any(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()),
+            safetensors::Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .any(|b| !f64::from_le_bytes(b.try_into().expect("8 bytes")).is_finite()),
+            _ => false,
+        };
+        if bad {
+            return Err(io_err(
+                path,
+                format!(
+                    "tensor `{name}` holds NaN or infinity (the run diverged or the file is corrupt)"
+                ),
+            ));
+        }
     }
     Ok(())
 }

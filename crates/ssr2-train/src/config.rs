@@ -439,12 +439,31 @@ impl TrainConfig {
 
     /// Check ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(s) = self.seeds.iter().find(|&&s| s > i64::MAX as u64) {
+            return Err(format!("seeds: {s} is too large (at most {})", i64::MAX));
+        }
+        non_finite_field(self)?;
+        if let Some(s) = repeated(&self.seeds) {
+            return Err(format!(
+                "seeds: seed {s} is listed twice (each seed is one run directory)"
+            ));
+        }
         let o = &self.optim;
         let l = &self.loss;
-        let checks: [(bool, &str); 12] = [
+        let checks: [(bool, &str); 13] = [
             (!self.seeds.is_empty(), "seeds: needs at least one seed"),
-            (o.epochs >= 1, "optim.epochs: must be >= 1"),
-            (o.batch_size >= 2, "optim.batch_size: must be >= 2"),
+            (
+                (1..=MAX_EPOCHS).contains(&o.epochs),
+                "optim.epochs: must be in 1..=100000",
+            ),
+            (
+                (2..=MAX_BATCH).contains(&o.batch_size),
+                "optim.batch_size: must be in 2..=65536",
+            ),
+            (
+                self.model.out_dim <= MAX_WIDTH && self.model.hidden <= MAX_WIDTH,
+                "model.out_dim / model.hidden: must be <= 65536",
+            ),
             (
                 o.lr_head > 0.0 && o.lr_head_min >= 0.0,
                 "optim.lr_head: must be > 0 (lr_head_min >= 0)",
@@ -485,5 +504,45 @@ impl TrainConfig {
             Some((_, msg)) => Err(msg.to_string()),
             None => self.finetune.validate(),
         }
+    }
+}
+
+/// Upper bounds that catch typos (an extra digit) before they become hours or terabytes.
+pub const MAX_EPOCHS: usize = 100_000;
+const MAX_BATCH: usize = 65_536;
+const MAX_WIDTH: usize = 65_536;
+
+/// The first value listed twice.
+fn repeated(seeds: &[u64]) -> Option<u64> {
+    let mut seen = std::collections::BTreeSet::new();
+    seeds.iter().copied().find(|s| !seen.insert(*s))
+}
+
+/// TOML accepts `inf` and `nan`; no setting means either, so name the first one that holds one.
+fn non_finite_field(cfg: &TrainConfig) -> Result<(), String> {
+    fn walk(v: &toml::Value, path: &str) -> Option<(String, f64)> {
+        match v {
+            toml::Value::Float(f) if !f.is_finite() => Some((path.to_string(), *f)),
+            toml::Value::Table(t) => t.iter().find_map(|(k, v)| {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                walk(v, &p)
+            }),
+            toml::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
+            _ => None,
+        }
+    }
+    // Also catches integers beyond TOML's i64 (the config is written into every run).
+    let value =
+        toml::Value::try_from(cfg).map_err(|e| format!("a setting is out of range ({e})"))?;
+    match walk(&value, "") {
+        Some((path, f)) => Err(format!("{path}: must be a finite number, got {f}")),
+        None => Ok(()),
     }
 }

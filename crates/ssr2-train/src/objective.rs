@@ -5,6 +5,7 @@
 use crate::config::{InterModal, LossConfig, RepLoss};
 use burn::prelude::*;
 use ssr2_core::LogdetRoute;
+use ssr2_core::RateError;
 use ssr2_core::coteach::pseudo_label_loss;
 use ssr2_core::loss::cluster::{ClusterConfig, branch_loss};
 use ssr2_core::loss::contrastive::{clip_image_to_text, info_nce, supcon};
@@ -56,7 +57,7 @@ fn rep_loss(
     ctx: &BatchContext,
     cfg: &LossConfig,
     batch_size: usize,
-) -> (Tensor<1>, [Tensor<1>; 3]) {
+) -> Result<(Tensor<1>, [Tensor<1>; 3]), RateError> {
     let device = m.z.device();
     match cfg.rep_loss {
         RepLoss::Ssr2 => {
@@ -71,9 +72,9 @@ fn rep_loss(
                 &ctx.labels,
                 ctx.warmup,
                 &scfg,
-            );
+            )?;
             let loss = ssr2_loss(std::slice::from_ref(&t), ctx.warmup, batch_size);
-            (loss, [t.r, t.rc_labelled, t.rc_unlabelled])
+            Ok((loss, [t.r, t.rc_labelled, t.rc_unlabelled]))
         }
         RepLoss::Contrastive => {
             let (rows, _) = ctx.labels.labelled_rows();
@@ -93,20 +94,21 @@ fn rep_loss(
             let unsup = info_nce(m.z.clone(), cfg.infonce_temp);
             let loss = sup.mul_scalar(cfg.sup_weight) + unsup.mul_scalar(1.0 - cfg.sup_weight);
             let zero = || Tensor::zeros([1], &device);
-            (loss, [zero(), zero(), zero()])
+            Ok((loss, [zero(), zero(), zero()]))
         }
     }
 }
 
 /// SPEC §6 total: `L_rep + L_branch(img) + L_branch(txt) + L_pseudo(img) + L_pseudo(txt)`
-/// (+ the CLIP loss when `inter_modal = clip`).
+/// (+ the CLIP loss when `inter_modal = clip`). Fails only when a coding rate cannot be
+/// factored (non-finite or float32-overflowing features).
 pub fn batch_loss(
     image: &ModalityOut,
     text: Option<&ModalityOut>,
     ctx: &BatchContext,
     cfg: &LossConfig,
     batch_size: usize,
-) -> BatchLoss {
+) -> Result<BatchLoss, RateError> {
     let device = image.z.device();
     let zero = || Tensor::<1>::zeros([1], &device);
     let ccfg = ClusterConfig {
@@ -115,7 +117,7 @@ pub fn batch_loss(
         memax_weight: cfg.memax_weight,
         sup_weight: cfg.sup_weight,
     };
-    let (rep_img, rates_img) = rep_loss(image, ctx, cfg, batch_size);
+    let (rep_img, rates_img) = rep_loss(image, ctx, cfg, batch_size)?;
     let cls_img = branch_loss(image.logits.clone(), &ctx.labels, ctx.teacher_temp, &ccfg).total;
     let mut extra = zero();
     if let Some(p) = &ctx.pseudo_for_image {
@@ -123,7 +125,7 @@ pub fn batch_loss(
     }
     let (rep_txt, rates_txt, cls_txt) = match text {
         Some(t) => {
-            let (rep, rates) = rep_loss(t, ctx, cfg, batch_size);
+            let (rep, rates) = rep_loss(t, ctx, cfg, batch_size)?;
             let cls = branch_loss(t.logits.clone(), &ctx.labels, ctx.teacher_temp, &ccfg).total;
             if let Some(p) = &ctx.pseudo_for_text {
                 extra = extra + pseudo_label_loss(t.logits.clone(), p);
@@ -157,5 +159,5 @@ pub fn batch_loss(
         0,
     )
     .detach();
-    BatchLoss { total, terms }
+    Ok(BatchLoss { total, terms })
 }

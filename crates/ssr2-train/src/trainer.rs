@@ -153,21 +153,19 @@ pub fn train(
     };
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut start = 0;
-    let saved = match run_dir.as_ref().filter(|d| d.resume) {
-        Some(dir) => checkpoint::load_state(dir.path)?.map(|state| (dir.path, state)),
-        None => None,
-    };
-    if let Some((path, state)) = saved {
-        if state.config_toml != config_toml || state.seed != seed {
-            return Err(format!(
-                "{}: the checkpoint was made with another configuration or seed; use a new --out directory",
-                path.display()
-            ));
-        }
-        checkpoint::load_weights(path, &state, &mut model)?;
-        checkpoint::restore_momentum(&state, &mut sgd, device);
-        start = state.epoch + 1;
-        history = state.history;
+    if let Some(dir) = run_dir.as_ref().filter(|d| d.resume)
+        && let Some((next, done)) = checkpoint::resume(
+            dir.path,
+            &config_toml,
+            seed,
+            cfg.optim.epochs,
+            &mut model,
+            &mut sgd,
+            device,
+        )?
+    {
+        start = next;
+        history = done;
     }
 
     let rta = rta_config(&cfg.rta);
@@ -236,7 +234,8 @@ pub fn train(
                 warmup,
                 teacher_temp,
             );
-            let loss = batch_loss(&image, text.as_ref(), &ctx, l, b);
+            let loss = batch_loss(&image, text.as_ref(), &ctx, l, b)
+                .map_err(|e| format!("epoch {epoch}, batch {bi}: {e}"))?;
             let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
             model = sgd.step(model, &mut grads, &|path: &str| {
                 if path.contains("head") {
@@ -467,12 +466,7 @@ pub(crate) fn build_report(
             })
             .collect(),
         edge_ratio: epoch_eval(ev),
-        mapping: ev
-            .accuracy
-            .mapping
-            .iter()
-            .map(|&m| (m != usize::MAX).then_some(m))
-            .collect(),
+        mapping: ev.accuracy.dense_mapping(mapping_max_id(ev)),
         projection: Projection {
             method: "pca".into(),
             explained,
@@ -543,4 +537,14 @@ pub fn write_run<M: Module>(
             .expect("report serialises")
             .as_bytes(),
     )
+}
+
+/// The largest class or cluster id of an evaluation (the dense mapping's last index).
+fn mapping_max_id(ev: &Evaluation) -> usize {
+    ev.labels
+        .iter()
+        .chain(ev.accuracy.mapping.iter().map(|(p, _)| p))
+        .copied()
+        .max()
+        .unwrap_or(0)
 }

@@ -35,7 +35,8 @@ fn logdet_gram(rows: &[f32], a: f64) -> f64 {
     for i in 0..3 {
         g[i * 4] += 1.0;
     }
-    host_logdet_inv(&g, 1, 3, false).0[0] as f64
+    // NaN (shown as such) when the features are not finite.
+    host_logdet_inv(&g, 1, 3, false).map_or(f64::NAN, |(ld, _)| ld[0] as f64)
 }
 
 /// Measurements of features `z` (`n x 3`) with true `labels` and predictions `pred`.

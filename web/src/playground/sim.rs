@@ -237,10 +237,13 @@ impl Run {
                     batch_size: b,
                     route: LogdetRoute::Auto,
                 };
-                let terms = rate_terms(z, logits, &batch, warmup, &cfg);
                 // x 2B: the loss in units of delta R, so it is not drowned by the head's terms
-                // at this tiny scale.
-                ssr2_loss(&[terms], warmup, b).mul_scalar(2.0 * b as f64)
+                // at this tiny scale. A batch whose rates cannot be factored (NaN features after
+                // a divergent step) trains the head alone.
+                match rate_terms(z, logits, &batch, warmup, &cfg) {
+                    Ok(terms) => ssr2_loss(&[terms], warmup, b).mul_scalar(2.0 * b as f64),
+                    Err(_) => Tensor::zeros([1], device),
+                }
             }
             LossKind::Contrastive => {
                 let (lab_rows, lab) = batch.labelled_rows();

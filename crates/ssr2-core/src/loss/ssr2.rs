@@ -2,6 +2,7 @@
 //! and unlabelled rows by the classifier's soft memberships, inside each modality.
 
 use crate::logdet::LogdetRoute;
+use crate::logdet::RateError;
 use crate::ops::index_tensor;
 use crate::rate::{coding_rate, coding_rate_hard, coding_rate_soft};
 use burn::prelude::*;
@@ -91,7 +92,7 @@ pub fn rate_terms(
     batch: &BatchLabels,
     warmup: bool,
     cfg: &Ssr2Config,
-) -> RateTerms {
+) -> Result<RateTerms, RateError> {
     let [rows, _] = z.dims();
     assert_eq!(
         rows,
@@ -99,13 +100,13 @@ pub fn rate_terms(
         "SSR2 expects 2B rows (two views of B images)"
     );
     let device = z.device();
-    let r = coding_rate(z.clone(), cfg.eps2, cfg.route);
+    let r = coding_rate(z.clone(), cfg.eps2, cfg.route)?;
     let (lab_rows, lab) = batch.labelled_rows();
     let rc_labelled = if lab_rows.is_empty() {
         Tensor::zeros([1], &device)
     } else {
         let zs = z.clone().select(0, index_tensor(&lab_rows, &device));
-        coding_rate_hard(zs, &lab, cfg.eps2, cfg.route)
+        coding_rate_hard(zs, &lab, cfg.eps2, cfg.route)?
     };
     let unl_rows = batch.unlabelled_rows();
     let rc_unlabelled = if warmup || unl_rows.is_empty() {
@@ -114,13 +115,13 @@ pub fn rate_terms(
         let idx = index_tensor(&unl_rows, &device);
         let zu = z.select(0, idx.clone());
         let p = softmax(logits.select(0, idx), 1);
-        coding_rate_soft(zu, p, cfg.eps2, cfg.route)
+        coding_rate_soft(zu, p, cfg.eps2, cfg.route)?
     };
-    RateTerms {
+    Ok(RateTerms {
         r,
         rc_labelled,
         rc_unlabelled,
-    }
+    })
 }
 
 /// SPEC §4, summed over the given modalities (image, text, or just one):

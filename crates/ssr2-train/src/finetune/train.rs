@@ -296,18 +296,18 @@ pub fn finetune(
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut start = 0;
     if let Some(dir) = run_dir.as_ref().filter(|d| d.resume)
-        && let Some(state) = checkpoint::load_state(dir.path)?
+        && let Some((next, done)) = checkpoint::resume(
+            dir.path,
+            &config_toml,
+            seed,
+            cfg.optim.epochs,
+            &mut trainable,
+            &mut sgd,
+            device,
+        )?
     {
-        if state.config_toml != config_toml || state.seed != seed {
-            return Err(format!(
-                "{}: the checkpoint was made with another configuration or seed; use a new --out directory",
-                dir.path.display()
-            ));
-        }
-        checkpoint::load_weights(dir.path, &state, &mut trainable)?;
-        checkpoint::restore_momentum(&state, &mut sgd, device);
-        start = state.epoch + 1;
-        history = state.history;
+        start = next;
+        history = done;
     }
     let mut stats = Stats::default();
     let mut cache = None;
@@ -421,7 +421,8 @@ pub fn finetune(
                 warmup,
                 teacher_temp,
             );
-            let loss = batch_loss(&image, text.as_ref(), &ctx_b, l, b);
+            let loss = batch_loss(&image, text.as_ref(), &ctx_b, l, b)
+                .map_err(|e| format!("epoch {epoch}, batch {bi}: {e}"))?;
             let mut grads = GradientsParams::from_grads(loss.total.backward(), &trainable);
             trainable = sgd.step(trainable, &mut grads, &|path: &str| {
                 if path.starts_with("image_head") || path.starts_with("text_head") {
