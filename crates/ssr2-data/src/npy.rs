@@ -84,11 +84,9 @@ fn err(origin: &str, msg: impl Into<String>) -> DataError {
 /// Reads `path`, checking the header against the file size first.
 pub fn read(path: &Path) -> Result<Array, DataError> {
     let origin = path.display().to_string();
-    let io = |e: std::io::Error| DataError::Io {
-        path: origin.clone(),
-        source: e,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let io = |e: std::io::Error| err(&origin, format!("cannot read: {e}"));
+    let mut file =
+        std::fs::File::open(path).map_err(|e| err(&origin, format!("cannot open: {e}")))?;
     let len = file.metadata().map_err(io)?.len();
     let mut pre = vec![0u8; 12.min(len as usize)];
     file.read_exact(&mut pre).map_err(io)?;

@@ -181,6 +181,17 @@ fn shown(v: Option<&serde_json::Value>) -> String {
 /// Lengths that must agree for the charts and the inference to make sense.
 fn check_shapes(r: &RunReport) -> Result<(), String> {
     let k = r.dataset.num_classes;
+    if r.dataset.num_old > k {
+        return Err(format!(
+            "dataset.num_old is {}, more than num_classes = {k}",
+            r.dataset.num_old
+        ));
+    }
+    if let Some(c) = r.mapping.iter().flatten().find(|&&c| c >= k) {
+        return Err(format!(
+            "mapping refers to class {c}, the dataset has {k} classes"
+        ));
+    }
     if r.dataset.class_names.len() != k {
         return Err(format!(
             "dataset.class_names has {} names, expected num_classes = {k}",
@@ -223,10 +234,15 @@ fn check_inference(inf: &Inference, k: usize) -> Result<(), String> {
         ("inference.labels", inf.labels.len(), n),
         ("inference.pred", inf.pred.len(), n),
     ];
+    let (Some(nd), Some(cd)) = (n.checked_mul(d), c.checked_mul(d)) else {
+        return Err(format!(
+            "inference sizes n = {n}, dim = {d}, classes = {c} are too large"
+        ));
+    };
     for (name, b) in [("image", Some(&inf.image)), ("text", inf.text.as_ref())] {
         if let Some(b) = b {
-            sizes.push((leak(name, "features"), b.features.len(), n * d));
-            sizes.push((leak(name, "weight"), b.weight.len(), c * d));
+            sizes.push((leak(name, "features"), b.features.len(), nd));
+            sizes.push((leak(name, "weight"), b.weight.len(), cd));
             sizes.push((leak(name, "gain"), b.gain.len(), c));
         }
     }

@@ -6,6 +6,10 @@ use safetensors::{Dtype, SafeTensors};
 use super::{BUNDLE_VERSION, FORMAT};
 use crate::{DataError, Dataset, ImageViews, Matrix, TextFeatures};
 
+/// Largest feature magnitude accepted: squared norms of 512-d rows must fit float32 with room to
+/// spare (CLIP features are below 100).
+const MAX_ABS_FEATURE: f32 = 1e15;
+
 /// Every tensor name a bundle may hold.
 const KNOWN_TENSORS: [&str; 9] = [
     "image",
@@ -191,9 +195,19 @@ impl<'a> Reader<'a> {
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         match values.iter().position(|v| !v.is_finite()) {
+            None => {}
+            Some(p) => {
+                return Err(self.err(format!(
+                    "tensor `{name}` has a non-finite value ({}) at flat index {p}",
+                    values[p]
+                )));
+            }
+        }
+        match values.iter().position(|v| v.abs() > MAX_ABS_FEATURE) {
             None => Ok(values),
             Some(p) => Err(self.err(format!(
-                "tensor `{name}` has a non-finite value ({}) at flat index {p}",
+                "tensor `{name}` has the value {:e} at flat index {p}; features must stay within \
+                 ±{MAX_ABS_FEATURE:e} (their products overflow float32 beyond that)",
                 values[p]
             ))),
         }
