@@ -539,3 +539,199 @@ fn export_digits_writes_an_image_folder_the_reader_opens() {
     let forced = run(&["export-digits", "--out", p(&out), "--force"]);
     assert!(forced.status.success());
 }
+
+/// A `.npy` file with a hand-written header dict (headers numpy itself would never write).
+fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
+    let mut head = dict.to_string();
+    while (10 + head.len() + 1) % 64 != 0 {
+        head.push(' ');
+    }
+    head.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((head.len() as u16).to_le_bytes());
+    bytes.extend(head.as_bytes());
+    bytes.extend(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The input classes of the hardening audit: each once panicked, aborted or allocated terabytes.
+#[test]
+fn audit_inputs_give_one_line_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = |name: &str| d.join(name);
+    raw_npy(
+        &file("square.npy"),
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+        &[0; 16],
+    );
+    raw_npy(
+        &file("overflow.npy"),
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 8), }",
+        &[0; 16],
+    );
+    raw_npy(
+        &file("trunc.npy"),
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (20, 6), }",
+        &[0; 8],
+    );
+    raw_npy(
+        &file("header.npy"),
+        "{'descr': '<f4', 'fortran_order': False,\n 'shape': (2, 3 ",
+        &[0; 24],
+    );
+    write_npy::<f32>(&file("huge_z.npy"), &[20, 6], &[1e20; 120]);
+    write_npy::<f32>(&file("empty_z.npy"), &[20, 0], &[]);
+    let zs = fixture("z_tall.npy");
+    let zs = p(&zs);
+    std::fs::write(file("inf.toml"), "[optim]\nlr_head = inf\n").unwrap();
+    let out = file("o");
+    let paths: Vec<PathBuf> = [file("square.npy"), file("overflow.npy"), file("trunc.npy"), file("header.npy"), file("huge_z.npy"), file("empty_z.npy"), file("inf.toml")].into();
+    let cases: [(&[&str], &str, &str); 10] = [
+        (
+            &["rate", "--z", p(&paths[0])],
+            "square.npy",
+            "more elements",
+        ),
+        (
+            &["rate", "--z", p(&paths[1])],
+            "overflow.npy",
+            "more elements",
+        ),
+        (
+            &["rate", "--z", p(&paths[2])],
+            "trunc.npy",
+            "needs 480 data bytes",
+        ),
+        (
+            &["rate", "--z", p(&paths[3])],
+            "header.npy",
+            "malformed .npy header",
+        ),
+        (
+            &["rate", "--z", p(&paths[4])],
+            "huge_z.npy",
+            "too large for float32",
+        ),
+        (
+            &["rate", "--z", zs, "--eps2", "1e-45"],
+            "--eps2",
+            "too small",
+        ),
+        (
+            &["rate", "--z", p(&paths[5])],
+            "empty_z.npy",
+            "at least one row and one column",
+        ),
+        (
+            &["train", "--config", p(&paths[6])],
+            "optim.lr_head",
+            "finite",
+        ),
+        (
+            &["train", "--epochs", "1000000000", "--out", p(&out)],
+            "optim.epochs",
+            "100000",
+        ),
+        (
+            &["train", "--seeds", "3,4,3", "--out", p(&out)],
+            "seed 3",
+            "listed twice",
+        ),
+    ];
+    for (args, name, expect) in cases {
+        assert_user_error(args, name, expect);
+    }
+
+    // A bundle whose features are finite but overflow float32 products.
+    let mut ds = ssr2_data::digits(0);
+    ds.image.data[5] = 1e30;
+    let bundle = file("huge.safetensors");
+    std::fs::write(&bundle, ssr2_data::bundle_to_bytes(&ds).unwrap()).unwrap();
+    assert_user_error(
+        &["train", "--features", p(&bundle), "--out", p(&out)],
+        "huge.safetensors",
+        "features must stay within",
+    );
+}
+
+/// Ids are names, not sizes: a label or cluster of 2^40 (or 10^7) costs nothing and gives the
+/// same numbers as dense ids.
+#[test]
+fn huge_ids_are_compacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let dense: Vec<i64> = (0..20).map(|i| i % 4).collect();
+    let huge: Vec<i64> = dense
+        .iter()
+        .map(|&c| [0, 1 << 40, 10_000_000, 5][c as usize])
+        .collect();
+    let (yd, yh) = (dir.path().join("dense.npy"), dir.path().join("huge.npy"));
+    write_npy::<i64>(&yd, &[20], &dense);
+    write_npy::<i64>(&yh, &[20], &huge);
+    let z = fixture("z_tall.npy");
+    let started = std::time::Instant::now();
+    let a = json_ok(&["rate", "--z", p(&z), "--labels", p(&yd)]);
+    let b = json_ok(&["rate", "--z", p(&z), "--labels", p(&yh)]);
+    assert!(rel(a["Rc"].as_f64().unwrap(), b["Rc"].as_f64().unwrap()) < 1e-6);
+    assert_eq!(
+        b["k"].as_u64().unwrap(),
+        (1u64 << 40) + 1,
+        "k = max label + 1"
+    );
+    let m = json_ok(&[
+        "metrics",
+        "--true",
+        p(&yd),
+        "--pred",
+        p(&yh),
+        "--num-old",
+        "2",
+    ]);
+    assert_eq!(m["all"].as_f64().unwrap(), 1.0);
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "ids must not size the work"
+    );
+}
+
+/// Seeds of two runs never end up in one directory or one table.
+#[test]
+fn runs_are_never_mixed_and_eval_fails_on_a_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--epochs", "1", "--out", p(&out), "--quiet"];
+        args.extend(extra);
+        run(&args)
+    };
+    assert!(train(&["--seeds", "0"]).status.success());
+    assert_user_error(
+        &["train", "--epochs", "1", "--seeds", "1", "--out", p(&out)],
+        "run",
+        "already holds a run",
+    );
+    let res = train(&["--seeds", "1", "--overwrite"]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        !out.join("seed-0").exists(),
+        "the old run's seed folder is gone"
+    );
+    assert!(out.join("seed-1/report.json").exists());
+    assert!(run(&["eval", "--run", p(&out)]).status.success());
+
+    let report = out.join("seed-1/report.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    v["final_scores"]["all"] = serde_json::json!(0.01);
+    std::fs::write(&report, v.to_string()).unwrap();
+    let res = run(&["eval", "--run", p(&out)]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("DIFFERS") && err.contains("differ from report.json"),
+        "{err}"
+    );
+}
