@@ -230,4 +230,27 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("image_size 30"), "{e}");
     }
+
+    #[test]
+    fn sizes_must_be_positive_and_bounded() {
+        let parse = |vision: &str, text: &str| {
+            ClipConfig::from_json(&format!(
+                r#"{{"vision_config": {{{vision}}}, "text_config": {{{text}}}}}"#
+            ))
+            .unwrap_err()
+        };
+        let e = parse(r#""image_size": 0"#, "");
+        assert!(e.contains("vision_config.image_size is 0"), "{e}");
+        let e = parse("", r#""num_hidden_layers": 0"#);
+        assert!(e.contains("text_config.num_hidden_layers is 0"), "{e}");
+        let e = parse(r#""patch_size": 4294967296"#, "");
+        assert!(
+            e.contains("patch_size") && e.contains("expected 1 to"),
+            "{e}"
+        );
+        let e = parse("", r#""layer_norm_eps": -1.0"#);
+        assert!(e.contains("text_config.layer_norm_eps"), "{e}");
+        let e = parse("", r#""vocab_size": -3"#);
+        assert!(e.contains("not a CLIP config.json"), "{e}");
+    }
 }

@@ -253,10 +253,7 @@ fn tokenizer_error(path: &Path, msg: impl Into<String>) -> ClipError {
 fn parse_tokenizer_json(text: &str) -> Result<tokenizers::Tokenizer, String> {
     let mut doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let obj = doc.as_object_mut().ok_or("expected a JSON object")?;
-    let model_type = obj.get("model").and_then(|m| m.get("type"));
-    if model_type != Some(&serde_json::Value::from("BPE")) {
-        return Err(format!("model type is {model_type:?}, expected \"BPE\""));
-    }
+    check_bpe_model(obj.get("model").unwrap_or(&serde_json::Value::Null))?;
     if obj
         .get("normalizer")
         .is_some_and(|n| has_type(n, "Precompiled"))
@@ -270,6 +267,28 @@ fn parse_tokenizer_json(text: &str) -> Result<tokenizers::Tokenizer, String> {
         obj.insert(field.into(), serde_json::Value::Null);
     }
     serde_json::from_value(doc).map_err(|e| e.to_string())
+}
+
+/// The `model` of a CLIP tokenizer.json is a plain BPE: no dropout (random splits) and no
+/// continuing-subword prefix (a long one panics inside `tokenizers` when merges are read).
+fn check_bpe_model(model: &serde_json::Value) -> Result<(), String> {
+    let field = |name: &str| model.get(name).unwrap_or(&serde_json::Value::Null);
+    if field("type") != "BPE" {
+        return Err(format!("model type is {}, expected \"BPE\"", field("type")));
+    }
+    if !(field("dropout").is_null() || field("dropout") == 0.0) {
+        return Err(format!(
+            "model dropout is {}, expected null",
+            field("dropout")
+        ));
+    }
+    let prefix = field("continuing_subword_prefix");
+    if !(prefix.is_null() || prefix == "") {
+        return Err(format!(
+            "model continuing_subword_prefix is {prefix}, expected \"\" (CLIP's BPE has none)"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a JSON part, or any part nested in it, has `"type": name`.

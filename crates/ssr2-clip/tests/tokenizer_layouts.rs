@@ -262,3 +262,24 @@ fn padding_and_truncation_in_the_file_are_ignored() {
         plain.encode("a photo of a cat").unwrap()
     );
 }
+
+/// Regression (found by tests/properties.rs): a continuing-subword prefix longer than a
+/// merge's second part panicked inside the `tokenizers` crate while building the merges.
+#[test]
+fn continuing_subword_prefix_is_refused() {
+    let dir = edited_tokenizer_json(
+        "subword-prefix",
+        "\"continuing_subword_prefix\": \"\"",
+        "\"continuing_subword_prefix\": \"¡\"",
+    );
+    let msg = from_dir_error(&dir);
+    assert!(msg.contains("continuing_subword_prefix"), "{msg}");
+}
+
+/// BPE dropout would make the ids random from run to run.
+#[test]
+fn bpe_dropout_is_refused() {
+    let dir = edited_tokenizer_json("dropout", "\"dropout\": null", "\"dropout\": 0.5");
+    let msg = from_dir_error(&dir);
+    assert!(msg.contains("dropout"), "{msg}");
+}
