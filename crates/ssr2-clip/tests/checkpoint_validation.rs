@@ -43,7 +43,7 @@ fn folder_with_weights(test: &str, weights: &[u8]) -> PathBuf {
 
 fn load_error(dir: &Path) -> String {
     let folder = ClipFolder::open(dir).unwrap();
-    let err = folder.load(&Device::flex()).err().expect("an error");
+    let err = folder.load(&Device::flex()).unwrap_err();
     assert!(matches!(err, ClipError::NonFinite { .. }), "{err}");
     let msg = err.to_string();
     assert!(!msg.contains('\n'), "one line: {msg}");
@@ -84,6 +84,6 @@ fn f16_infinity_is_caught_after_conversion() {
     let view = TensorView::new(Dtype::F16, vec![2], &data).unwrap();
     let bytes = safetensors::serialize([("w", view)], None).unwrap();
     let ck = Checkpoint::from_bytes(Path::new("half.safetensors"), bytes).unwrap();
-    let err = ck.get("w", &[2]).err().expect("an error").to_string();
+    let err = ck.get("w", &[2]).unwrap_err().to_string();
     assert!(err.contains("`w`") && err.contains("index 1"), "{err}");
 }
