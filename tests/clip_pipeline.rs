@@ -141,6 +141,127 @@ fn bad_models_and_images_give_one_line_naming_the_file() {
     assert!(e.contains("none.txt"), "{e}");
 }
 
+/// A CLIP folder under `dir` with the tiny model's config.json and model.safetensors, and
+/// `extra` files (from tests/reference/NAME) beside them.
+fn tiny_folder(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir(&folder).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(tiny().join(f), folder.join(f)).unwrap();
+    }
+    for f in extra {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/reference")
+            .join(f);
+        std::fs::copy(src, folder.join(Path::new(f).file_name().unwrap())).unwrap();
+    }
+    folder
+}
+
+/// `ssr2 COMMAND --model MODEL INPUT_FLAG INPUT --out OUT`, the .npy read back.
+fn embed(dir: &Path, command: &str, model: &Path, input_flag: &str, input: &Path) -> Vec<f32> {
+    let out = dir.join(format!(
+        "{command}-{}.npy",
+        model.file_name().unwrap().to_string_lossy()
+    ));
+    ok(&[
+        command,
+        "--model",
+        p(model),
+        input_flag,
+        p(input),
+        "--out",
+        p(&out),
+        "--quiet",
+    ]);
+    read_npy(&out).1
+}
+
+#[test]
+fn embed_images_needs_no_tokenizer_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = tiny_folder(dir.path(), "no-tokenizer", &[]);
+    let images = tiny().join("images");
+    let without = embed(dir.path(), "embed-images", &bare, "--images", &images);
+    let with = embed(dir.path(), "embed-images", &tiny(), "--images", &images);
+    assert_eq!(without, with);
+}
+
+#[test]
+fn embed_text_with_vocab_and_merges_equals_tokenizer_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = tiny_folder(
+        dir.path(),
+        "slow-tokenizer",
+        &["clip-tiny-slow/vocab.json", "clip-tiny-slow/merges.txt"],
+    );
+    let texts = tiny().join("texts.txt");
+    let from_slow = embed(dir.path(), "embed-text", &slow, "--texts", &texts);
+    let from_json = embed(dir.path(), "embed-text", &tiny(), "--texts", &texts);
+    assert_eq!(from_slow, from_json);
+}
+
+#[test]
+fn embed_text_without_tokenizer_files_fails_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = tiny_folder(dir.path(), "no-tokenizer", &[]);
+    let out = dir.path().join("x.npy");
+    let texts = tiny().join("texts.txt");
+    let e = fails(&[
+        "embed-text",
+        "--model",
+        p(&bare),
+        "--texts",
+        p(&texts),
+        "--out",
+        p(&out),
+    ]);
+    assert!(e.starts_with("error: ") && e.contains(p(&bare)), "{e}");
+    assert!(
+        e.contains("tokenizer.json") && e.contains("vocab.json + merges.txt"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no output on failure");
+}
+
+#[test]
+fn nan_weights_fail_in_one_line_naming_the_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = tiny_folder(dir.path(), "nan", &[]);
+    let bytes = std::fs::read(folder.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let name = "vision_model.embeddings.class_embedding";
+    let mut tensors: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec()))
+        .collect();
+    let t = tensors.iter_mut().find(|t| t.0 == name).unwrap();
+    t.3[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
+    let views = tensors.iter().map(|(n, d, s, b)| {
+        let view = safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap();
+        (n.clone(), view)
+    });
+    let written = safetensors::serialize(views, None).unwrap();
+    std::fs::write(folder.join("model.safetensors"), written).unwrap();
+    let out = dir.path().join("x.npy");
+    let images = tiny().join("images");
+    let e = fails(&[
+        "embed-images",
+        "--model",
+        p(&folder),
+        "--images",
+        p(&images),
+        "--out",
+        p(&out),
+    ]);
+    assert!(
+        e.contains("model.safetensors") && e.contains(name) && e.contains("index 2"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no output on failure");
+}
+
 #[test]
 fn export_extract_retrieve_train_end_to_end() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,20 +14,44 @@ use crate::fail::{Fail, Result};
 pub struct Model {
     pub folder: ClipFolder,
     pub clip: Clip,
-    pub tokenizer: ClipTokenizer,
+    /// Only for commands that encode texts: image-only commands need no tokenizer files.
+    tokenizer: Option<ClipTokenizer>,
     pub device: Device,
 }
 
 impl Model {
+    /// A CLIP folder for images only: config.json and model.safetensors.
     pub fn open(dir: &Path, device: Device) -> Result<Self> {
+        Self::open_with(dir, device, false)
+    }
+
+    /// A CLIP folder for texts (and images): also its tokenizer, checked before the weights are
+    /// read so that a missing one fails fast.
+    pub fn open_for_text(dir: &Path, device: Device) -> Result<Self> {
+        Self::open_with(dir, device, true)
+    }
+
+    fn open_with(dir: &Path, device: Device, text: bool) -> Result<Self> {
         let folder = ClipFolder::open(dir).map_err(|e| Fail(e.to_string()))?;
-        let tokenizer = folder.tokenizer().map_err(|e| Fail(e.to_string()))?;
+        let tokenizer = match text {
+            true => Some(folder.tokenizer().map_err(|e| Fail(e.to_string()))?),
+            false => None,
+        };
         let clip = folder.load(&device).map_err(|e| Fail(e.to_string()))?;
         Ok(Model {
             folder,
             clip,
             tokenizer,
             device,
+        })
+    }
+
+    fn tokenizer(&self) -> Result<&ClipTokenizer> {
+        self.tokenizer.as_ref().ok_or_else(|| {
+            Fail::input(
+                &self.folder.dir,
+                "opened without its tokenizer (internal: use Model::open_for_text)",
+            )
         })
     }
 
@@ -68,9 +92,10 @@ impl Model {
         batch: usize,
         mut progress: impl FnMut(usize),
     ) -> Result<Vec<f32>> {
+        let tokenizer = self.tokenizer()?;
         let seqs = texts
             .iter()
-            .map(|t| self.tokenizer.encode(t.as_ref()))
+            .map(|t| tokenizer.encode(t.as_ref()))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Fail(e.to_string()))?;
         let all = pad(&seqs);

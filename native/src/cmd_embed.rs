@@ -18,7 +18,7 @@ use crate::npy::write_f32;
 /// mean/std (as transformers' CLIPImageProcessor).
 #[derive(Args)]
 pub struct EmbedImagesArgs {
-    /// A Hugging Face CLIP folder: config.json, model.safetensors, tokenizer.json.
+    /// A Hugging Face CLIP folder: config.json, model.safetensors (no tokenizer needed).
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
     /// Folder of images (.png, .jpg, .jpeg, .bmp), searched at any depth.
@@ -42,7 +42,8 @@ pub struct EmbedImagesArgs {
 /// float32 [n, projection_dim], one row per line in file order.
 #[derive(Args)]
 pub struct EmbedTextArgs {
-    /// A Hugging Face CLIP folder: config.json, model.safetensors, tokenizer.json.
+    /// A Hugging Face CLIP folder: config.json, model.safetensors, and tokenizer.json or
+    /// vocab.json + merges.txt.
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
     /// Text file, one text per line (a final empty line is ignored).
@@ -99,7 +100,7 @@ pub fn run_images(args: &EmbedImagesArgs) -> Result<()> {
 
 pub fn run_text(args: &EmbedTextArgs) -> Result<()> {
     let texts = read_lines(&args.texts)?;
-    let model = Model::open(&args.model, device(&args.device)?)?;
+    let model = Model::open_for_text(&args.model, device(&args.device)?)?;
     let bar = bar(texts.len(), "texts", args.quiet);
     let out = model.embed_texts(&texts, args.batch, |k| bar.inc(k as u64))?;
     bar.finish_and_clear();

@@ -24,7 +24,7 @@ use crate::fail::{Fail, Result};
 /// `ssr2 retrieve` to add the RTA text candidates.
 #[derive(Args)]
 pub struct ExtractArgs {
-    /// A Hugging Face CLIP folder: config.json, model.safetensors, tokenizer.json.
+    /// A Hugging Face CLIP folder: config.json, model.safetensors (no tokenizer needed).
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
     /// Dataset layout (see docs/DATASETS.md): cifar10, cifar100, oxford_pets, flowers102,

@@ -25,9 +25,7 @@ fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
         let n = ft.synthetic_images;
         let images = synthetic::images(n, shape.vision.image_size as u32, 10, seed);
         let tokenizer = match &ft.tokenizer {
-            Some(p) => {
-                Some(ClipTokenizer::from_file(Path::new(p)).map_err(|e| Fail::arg(e.to_string()))?)
-            }
+            Some(p) => Some(synthetic_tokenizer(Path::new(p), shape.text.vocab_size)?),
             None => None,
         };
         return Ok(Inputs {
@@ -66,6 +64,20 @@ fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
         images,
         candidates,
     })
+}
+
+/// The benchmark's tokenizer: a tokenizer.json, or a folder with either tokenizer layout; its
+/// ids must fit the synthetic shape's vocabulary.
+fn synthetic_tokenizer(path: &Path, vocab_size: usize) -> Result<ClipTokenizer> {
+    let tok = if path.is_dir() {
+        ClipTokenizer::from_dir(path)
+    } else {
+        ClipTokenizer::from_file(path)
+    };
+    let tok = tok.map_err(|e| Fail::arg(e.to_string()))?;
+    tok.check_vocab_size(vocab_size)
+        .map_err(|e| Fail::arg(e.to_string()))?;
+    Ok(tok)
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), in MiB.

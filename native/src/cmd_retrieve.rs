@@ -160,7 +160,7 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         return Err(Fail::arg("--top must be at least 1"));
     }
     let mut ds = read_bundle(&args.bundle).map_err(|e| Fail(e.to_string()))?;
-    let model = Model::open(&args.model, device(&args.device)?)?;
+    let model = Model::open_for_text(&args.model, device(&args.device)?)?;
     let d = model.folder.config.projection_dim;
     if ds.image.cols != d {
         return Err(Fail::input(

@@ -125,10 +125,10 @@ impl ClipConfig {
         }
         let vision = VisionConfig {
             tower: tower("vision_config", &v, (768, 3072, 12, 12))?,
-            image_size: v.image_size.unwrap_or(224),
-            patch_size: v.patch_size.unwrap_or(32),
+            image_size: size("vision_config.image_size", v.image_size, 224)?,
+            patch_size: size("vision_config.patch_size", v.patch_size, 32)?,
         };
-        if vision.patch_size == 0 || !vision.image_size.is_multiple_of(vision.patch_size) {
+        if !vision.image_size.is_multiple_of(vision.patch_size) {
             return Err(format!(
                 "vision_config.image_size {} is not a multiple of patch_size {}",
                 vision.image_size, vision.patch_size
@@ -136,14 +136,18 @@ impl ClipConfig {
         }
         let text = TextConfig {
             tower: tower("text_config", &t, (512, 2048, 12, 8))?,
-            vocab_size: t.vocab_size.unwrap_or(49408),
-            max_positions: t.max_position_embeddings.unwrap_or(77),
+            vocab_size: size("text_config.vocab_size", t.vocab_size, 49408)?,
+            max_positions: size(
+                "text_config.max_position_embeddings",
+                t.max_position_embeddings,
+                77,
+            )?,
             eos_token_id: t.eos_token_id.unwrap_or(49407),
         };
         Ok(ClipConfig {
             vision,
             text,
-            projection_dim: raw.projection_dim.unwrap_or(512),
+            projection_dim: size("projection_dim", raw.projection_dim, 512)?,
         })
     }
 }
@@ -157,26 +161,41 @@ fn tower(
     let activation = Activation::parse(act).ok_or_else(|| {
         format!("{field}.hidden_act is \"{act}\", expected quick_gelu, gelu or gelu_new")
     })?;
+    let field_size = |name: &str, value, default| size(&format!("{field}.{name}"), value, default);
     let cfg = TowerConfig {
-        hidden: raw.hidden_size.unwrap_or(defaults.0),
-        intermediate: raw.intermediate_size.unwrap_or(defaults.1),
-        layers: raw.num_hidden_layers.unwrap_or(defaults.2),
-        heads: raw.num_attention_heads.unwrap_or(defaults.3),
+        hidden: field_size("hidden_size", raw.hidden_size, defaults.0)?,
+        intermediate: field_size("intermediate_size", raw.intermediate_size, defaults.1)?,
+        layers: field_size("num_hidden_layers", raw.num_hidden_layers, defaults.2)?,
+        heads: field_size("num_attention_heads", raw.num_attention_heads, defaults.3)?,
         activation,
         layer_norm_eps: raw.layer_norm_eps.unwrap_or(1e-5),
     };
-    if cfg.heads == 0 || !cfg.hidden.is_multiple_of(cfg.heads) {
+    if !(cfg.layer_norm_eps.is_finite() && cfg.layer_norm_eps > 0.0) {
+        return Err(format!(
+            "{field}.layer_norm_eps is {}, expected a small positive number",
+            cfg.layer_norm_eps
+        ));
+    }
+    if !cfg.hidden.is_multiple_of(cfg.heads) {
         return Err(format!(
             "{field}.hidden_size {} is not a multiple of num_attention_heads {}",
             cfg.hidden, cfg.heads
         ));
     }
-    if cfg.layers == 0 {
-        return Err(format!(
-            "{field}.num_hidden_layers is 0, expected at least 1"
-        ));
-    }
     Ok(cfg)
+}
+
+/// Largest accepted size: far above any CLIP, and small enough that products of sizes (patch
+/// grids, parameter counts) cannot overflow.
+const MAX_SIZE: usize = 1 << 20;
+
+/// A size field (or its default), at least 1 and at most [`MAX_SIZE`].
+fn size(field: &str, value: Option<usize>, default: usize) -> Result<usize, String> {
+    let v = value.unwrap_or(default);
+    if v == 0 || v > MAX_SIZE {
+        return Err(format!("{field} is {v}, expected 1 to {MAX_SIZE}"));
+    }
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -210,5 +229,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("image_size 30"), "{e}");
+    }
+
+    #[test]
+    fn sizes_must_be_positive_and_bounded() {
+        let parse = |vision: &str, text: &str| {
+            ClipConfig::from_json(&format!(
+                r#"{{"vision_config": {{{vision}}}, "text_config": {{{text}}}}}"#
+            ))
+            .unwrap_err()
+        };
+        let e = parse(r#""image_size": 0"#, "");
+        assert!(e.contains("vision_config.image_size is 0"), "{e}");
+        let e = parse("", r#""num_hidden_layers": 0"#);
+        assert!(e.contains("text_config.num_hidden_layers is 0"), "{e}");
+        let e = parse(r#""patch_size": 4294967296"#, "");
+        assert!(
+            e.contains("patch_size") && e.contains("expected 1 to"),
+            "{e}"
+        );
+        let e = parse("", r#""layer_norm_eps": -1.0"#);
+        assert!(e.contains("text_config.layer_norm_eps"), "{e}");
+        let e = parse("", r#""vocab_size": -3"#);
+        assert!(e.contains("not a CLIP config.json"), "{e}");
     }
 }

@@ -28,6 +28,13 @@ pub enum ClipError {
         name: String,
         dtype: String,
     },
+    #[error("{path}: tensor `{name}` holds {value} at flat index {index}, expected finite values")]
+    NonFinite {
+        path: PathBuf,
+        name: String,
+        index: usize,
+        value: f32,
+    },
     #[error("{path}: {msg}")]
     Tokenizer { path: PathBuf, msg: String },
 }

@@ -1,5 +1,6 @@
 //! CLIP (ViT image encoder and causal text encoder) as Burn modules, loaded from Hugging Face
-//! folders (`config.json`, `model.safetensors`, `tokenizer.json`), on any Burn device.
+//! folders (`config.json`, `model.safetensors`; `tokenizer.json` or `vocab.json` + `merges.txt`
+//! for texts), on any Burn device.
 //!
 //! Both towers expose the projected embedding, the pre-projection pooled feature and the input
 //! of the last block, so that a trainer can fine-tune only the last block (SPEC §8).

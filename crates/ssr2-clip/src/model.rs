@@ -8,7 +8,7 @@ use ssr2_core::ops::l2_normalize;
 use crate::ClipError;
 use crate::config::ClipConfig;
 use crate::text::TextTower;
-use crate::tokenizer::{ClipTokenizer, Tokens};
+use crate::tokenizer::{CONTEXT_LENGTH, ClipTokenizer, Tokens};
 use crate::vision::VisionTower;
 use crate::weights::{Checkpoint, Random, Source};
 
@@ -44,7 +44,8 @@ impl Clip {
     }
 }
 
-/// A Hugging Face CLIP folder: `config.json`, `model.safetensors`, `tokenizer.json`.
+/// A Hugging Face CLIP folder: `config.json`, `model.safetensors` and, to encode texts,
+/// `tokenizer.json` or `vocab.json` + `merges.txt`.
 pub struct ClipFolder {
     pub dir: PathBuf,
     pub config: ClipConfig,
@@ -56,8 +57,8 @@ impl ClipFolder {
         if !dir.is_dir() {
             return Err(ClipError::config(
                 dir,
-                "not a directory (expected a Hugging Face CLIP folder with config.json, \
-                 model.safetensors and tokenizer.json)",
+                "not a directory (expected a Hugging Face CLIP folder with config.json and \
+                 model.safetensors, and tokenizer.json or vocab.json + merges.txt for texts)",
             ));
         }
         let config = ClipConfig::from_file(&dir.join("config.json"))?;
@@ -86,22 +87,34 @@ impl ClipFolder {
         Clip::load(&Checkpoint::open(&path)?, &self.config, device)
     }
 
-    /// The folder's `tokenizer.json`, checked against the text tower's end-token rule.
+    /// The folder's tokenizer (`tokenizer.json`, or `vocab.json` + `merges.txt`), checked
+    /// against the text tower: the end-token rule and the embedding table's size.
     pub fn tokenizer(&self) -> Result<ClipTokenizer, ClipError> {
-        let path = self.dir.join("tokenizer.json");
-        let tok = ClipTokenizer::from_file(&path)?;
+        let positions = self.config.text.max_positions;
+        if positions < CONTEXT_LENGTH {
+            // Encoded texts are up to 77 tokens long: each needs a position embedding.
+            return Err(ClipError::config(
+                self.dir.join("config.json"),
+                format!(
+                    "text_config.max_position_embeddings is {positions}, expected at least \
+                     {CONTEXT_LENGTH} (CLIP's context length)"
+                ),
+            ));
+        }
+        let tok = ClipTokenizer::from_dir(&self.dir)?;
         let eos = self.config.text.eos_token_id;
         // transformers pools at `eos_token_id`, or at the largest id when it is 2 (old configs).
         let largest = tok.end as usize + 1 == self.config.text.vocab_size;
         if eos != tok.end as usize && !(eos == 2 && largest) {
             return Err(ClipError::Tokenizer {
-                path,
+                path: tok.path().to_path_buf(),
                 msg: format!(
                     "end token id {} does not match config.json's eos_token_id {eos}",
                     tok.end
                 ),
             });
         }
+        tok.check_vocab_size(self.config.text.vocab_size)?;
         Ok(tok)
     }
 }

@@ -23,6 +23,11 @@ pub struct Checkpoint {
 impl Checkpoint {
     pub fn open(path: &Path) -> Result<Self, ClipError> {
         let bytes = std::fs::read(path).map_err(|e| ClipError::io(path, e))?;
+        Self::from_bytes(path, bytes)
+    }
+
+    /// A checkpoint already in memory; `path` names it in errors.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, ClipError> {
         let ckpt = Checkpoint {
             path: path.to_path_buf(),
             bytes,
@@ -72,8 +77,16 @@ impl Source for Checkpoint {
                 actual: t.shape().to_vec(),
             });
         }
-        let data = t.data();
-        let values = match t.dtype() {
+        let values = self.decode(name, t.dtype(), t.data())?;
+        self.check_finite(name, &values)?;
+        Ok(values)
+    }
+}
+
+impl Checkpoint {
+    /// Little-endian f32, f16 or bf16 bytes as f32 values.
+    fn decode(&self, name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, ClipError> {
+        let values = match dtype {
             Dtype::F32 => data
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -95,6 +108,19 @@ impl Source for Checkpoint {
             }
         };
         Ok(values)
+    }
+
+    /// A NaN or infinite weight would flow silently into every embedding: refuse it here.
+    fn check_finite(&self, name: &str, values: &[f32]) -> Result<(), ClipError> {
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(index) => Err(ClipError::NonFinite {
+                path: self.path.clone(),
+                name: name.to_string(),
+                index,
+                value: values[index],
+            }),
+            None => Ok(()),
+        }
     }
 }
 
