@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: native tests on the CPU device, a compile check of the CUDA build, then a
-# wasm32 build check of ssr2-core. The CUDA check needs Debian's llvm-22-dev (scripts/cuda-llvm.sh;
+# The whole test suite, set-up included: missing Debian packages first (scripts/setup.sh), then
+# native tests on the CPU device (with the property/fuzz tests), a compile check of the CUDA
+# build, then a wasm32 build check of ssr2-core. The CUDA check needs Debian's llvm-22-dev (scripts/cuda-llvm.sh;
 # SKIP_CUDA=1 skips it); the wasm check rustc-web, cargo-web, rust-web-src and lld-22 (see README);
 # SKIP_WASM=1 skips that step (and the browser app); SKIP_WEB=1 skips only the browser app
 # (scripts/test-web.sh: builds web/, trains one seed, runs the Playwright test in chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Whatever the selected steps need and this machine lacks (Debian packages; cargo and npm tools
+# are installed by the steps themselves).
+scripts/setup.sh
 
 echo "== native tests (CPU device: flex) =="
 cargo test --release --workspace

@@ -586,7 +586,16 @@ fn audit_inputs_give_one_line_and_status_2() {
     let zs = p(&zs);
     std::fs::write(file("inf.toml"), "[optim]\nlr_head = inf\n").unwrap();
     let out = file("o");
-    let paths: Vec<PathBuf> = [file("square.npy"), file("overflow.npy"), file("trunc.npy"), file("header.npy"), file("huge_z.npy"), file("empty_z.npy"), file("inf.toml")].into();
+    let paths: Vec<PathBuf> = [
+        file("square.npy"),
+        file("overflow.npy"),
+        file("trunc.npy"),
+        file("header.npy"),
+        file("huge_z.npy"),
+        file("empty_z.npy"),
+        file("inf.toml"),
+    ]
+    .into();
     let cases: [(&[&str], &str, &str); 10] = [
         (
             &["rate", "--z", p(&paths[0])],

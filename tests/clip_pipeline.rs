@@ -290,8 +290,15 @@ fn export_extract_retrieve_train_end_to_end() {
     let e = fails(&[&args[..], &["--stop-after", "3"]].concat());
     assert!(e.contains("stopped after 3"), "{e}");
     assert!(!resumed.exists());
+    // A finished part corrupted in place (same size: zeroed rows) is recomputed, never used.
+    let part = d("resumed.safetensors.parts").join("part-000001.f32");
+    let mut bytes = std::fs::read(&part).unwrap();
+    bytes[..4000].fill(0);
+    std::fs::write(&part, &bytes).unwrap();
     let out = ok(&args);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("continuing"));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("continuing"), "{log}");
+    assert!(log.contains("part-000001.f32: damaged"), "{log}");
     // (Compared as datasets: safetensors writes its metadata map in no fixed order.)
     let a = ssr2_data::read_bundle(&once).unwrap();
     let b = ssr2_data::read_bundle(&resumed).unwrap();

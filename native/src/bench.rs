@@ -15,16 +15,16 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct BenchArgs {
     /// Images per batch B (the batch has 2B rows: two views).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=4096), default_value_t = 128)]
     batch: usize,
     /// Feature dimension d.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=8192), default_value_t = 512)]
     dim: usize,
     /// Number of classes K.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=10000), default_value_t = 200)]
     classes: usize,
     /// Timed repetitions (after one untimed warm-up run); the median is reported.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10000), default_value_t = 10)]
     reps: usize,
     /// Log-determinant route: auto, host (f64 Cholesky on the CPU) or tensor (on-device ops).
     #[arg(long, default_value = "auto", value_parser = ["auto", "host", "tensor"])]

@@ -16,13 +16,13 @@ use crate::fail::{Fail, Result};
 #[derive(Args)]
 pub struct BenchClipArgs {
     /// Images per forward pass.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024), default_value_t = 32)]
     batch: usize,
     /// Timed batches (after one untimed warm-up batch); the median is reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000), default_value_t = 3)]
     reps: usize,
     /// Vision layers (12 = ViT-B/16; fewer for a quick run).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=48), default_value_t = 12)]
     layers: usize,
     /// Device: cpu, wgpu or cuda (when built with those features).
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]

@@ -28,7 +28,7 @@ pub struct EmbedImagesArgs {
     #[arg(long, value_name = "F.npy")]
     out: PathBuf,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096), default_value_t = 32)]
     batch: usize,
     /// cpu, or wgpu/cuda in builds with that feature.
     #[arg(long, default_value = "cpu")]
@@ -53,7 +53,7 @@ pub struct EmbedTextArgs {
     #[arg(long, value_name = "F.npy")]
     out: PathBuf,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65536), default_value_t = 256)]
     batch: usize,
     #[arg(long, default_value = "cpu")]
     device: String,

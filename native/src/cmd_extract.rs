@@ -44,7 +44,7 @@ pub struct ExtractArgs {
     #[arg(long, default_value_t = 0)]
     split_seed: u64,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096), default_value_t = 32)]
     batch: usize,
     /// cpu, or wgpu/cuda in builds with that feature.
     #[arg(long, default_value = "cpu")]

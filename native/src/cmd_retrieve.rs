@@ -40,7 +40,7 @@ pub struct RetrieveArgs {
     #[arg(long, value_name = "ATTRS.csv")]
     attributes: PathBuf,
     /// Candidates kept per image, for tags and for attributes (T = A).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000), default_value_t = 4)]
     top: usize,
     /// The dataset's base prompt; default by dataset name ("A photo of a bird" for cub200,
     /// car/flower/pet for stanford_cars/flowers102/oxford_pets, none otherwise). "" = none.
@@ -53,7 +53,7 @@ pub struct RetrieveArgs {
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65536), default_value_t = 256)]
     batch: usize,
     #[arg(long, default_value = "cpu")]
     device: String,

@@ -91,19 +91,19 @@ pub struct TrainArgs {
     candidates: Option<PathBuf>,
     /// Fine-tune: pre-drawn augmented views per image whose frozen-prefix outputs are cached
     /// (0 = off: a fresh view every epoch, nothing cached).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100000), value_name = "N")]
     cache_views: Option<usize>,
     /// Fine-tune: image decoding/augmentation threads.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024), value_name = "N")]
     workers: Option<usize>,
     /// Override the batch size (images per step).
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=65536), value_name = "B")]
     batch: Option<usize>,
     /// Fine-tune benchmark: random weights of this shape on random images.
     #[arg(long, hide = true, value_parser = ["vitb16", "small", "tiny"])]
     synthetic: Option<String>,
     /// Fine-tune benchmark: number of random images.
-    #[arg(long, hide = true)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10000000), hide = true)]
     synthetic_images: Option<usize>,
     /// Fine-tune benchmark: tokenizer.json for the synthetic texts (none = image-only).
     #[arg(long, hide = true)]

@@ -314,6 +314,20 @@ impl FinetuneConfig {
         if self.workers == 0 || self.eval_batch == 0 {
             return Err("finetune.workers / finetune.eval_batch: must be >= 1".into());
         }
+        let bounds = [
+            (self.workers, 1024, "finetune.workers"),
+            (self.eval_batch, 65_536, "finetune.eval_batch"),
+            (self.views, 100_000, "finetune.views"),
+            (
+                self.synthetic_images,
+                10_000_000,
+                "finetune.synthetic_images",
+            ),
+            (self.text_cache_mib, 1 << 20, "finetune.text_cache_mib"),
+        ];
+        if let Some((v, max, name)) = bounds.iter().find(|(v, max, _)| v > max) {
+            return Err(format!("{name}: must be <= {max}, got {v}"));
+        }
         Ok(())
     }
 }
