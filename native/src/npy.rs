@@ -49,7 +49,7 @@ pub fn read_matrix(path: &Path, what: &str) -> Result<Matrix> {
         return Err(Fail::input(
             path,
             format!(
-                "{what} holds {why} ({}) at row {}, column {}",
+                "{what} holds {why} ({:e}) at row {}, column {}",
                 values[i],
                 i / cols.max(1),
                 i % cols.max(1)
