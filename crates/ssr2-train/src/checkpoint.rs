@@ -28,6 +28,18 @@ pub struct State {
     /// SHA-256 of the weights file, checked on resume (a file corrupted in place is refused).
     #[serde(default)]
     pub weights_sha256: String,
+    /// SHA-256 of this state written with an empty `checksum` (an edited state.json is refused).
+    #[serde(default)]
+    pub checksum: String,
+}
+
+impl State {
+    /// The checksum this state should carry.
+    fn digest(&self) -> String {
+        let mut bare = serde_json::to_value(self).expect("state serialises");
+        bare["checksum"] = serde_json::Value::String(String::new());
+        sha256_hex(bare.to_string().as_bytes())
+    }
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
@@ -78,6 +90,11 @@ pub fn save<M: Module>(
         history: history.to_vec(),
         momentum,
         weights_sha256,
+        checksum: String::new(),
+    };
+    let state = State {
+        checksum: state.digest(),
+        ..state
     };
     let text = serde_json::to_string(&state).expect("state serialises");
     let tmp_state = dir.join("state.json.partial");
@@ -102,9 +119,15 @@ pub fn load_state(dir: &Path) -> Result<Option<State>, String> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| io_err(&path, format!("corrupt checkpoint state ({e})")))
+    let state: State = serde_json::from_str(&text)
+        .map_err(|e| io_err(&path, format!("corrupt checkpoint state ({e})")))?;
+    if !state.checksum.is_empty() && state.checksum != state.digest() {
+        return Err(io_err(
+            &path,
+            "corrupt checkpoint: state.json does not match its checksum (edited or damaged)",
+        ));
+    }
+    Ok(Some(state))
 }
 
 /// Load the weights a state refers to into `model`, after checking them against the state's

@@ -198,6 +198,11 @@ fn audit_regressions() {
     v["epoch"] = serde_json::json!(7);
     std::fs::write(&state, v.to_string()).unwrap();
     let e = resume(dir.path()).unwrap_err();
+    assert!(e.contains("state.json does not match its checksum"), "{e}");
+    // Without a checksum (as written before checksums existed) the epoch itself is checked.
+    v["checksum"] = serde_json::json!("");
+    std::fs::write(&state, v.to_string()).unwrap();
+    let e = resume(dir.path()).unwrap_err();
     assert!(e.contains("beyond the configuration's 2 epochs"), "{e}");
 
     // Weights corrupted in place (same size) are refused, not used.

@@ -61,6 +61,9 @@ impl Default for SyntheticConfig {
     }
 }
 
+/// Largest number of feature values a generated set may hold.
+const MAX_VALUES: u128 = 1 << 28;
+
 /// Rejects configurations [`generate`](super::generate) cannot honour, naming the field.
 pub(super) fn check_config(cfg: &SyntheticConfig) -> Result<(), DataError> {
     let at_least_one = [
@@ -90,6 +93,22 @@ pub(super) fn check_config(cfg: &SyntheticConfig) -> Result<(), DataError> {
             );
             return Err(DataError::invalid(field, msg));
         }
+    }
+    // Bound what gets allocated (image rows, text rows and each row's candidate texts), so a
+    // typo is an error, not an abort: 2^28 values is 1 GiB of f32.
+    let (n, texts) = (
+        cfg.num_classes as u128 * cfg.per_class as u128,
+        1 + cfg.num_tags as u128 + cfg.num_attributes as u128,
+    );
+    let values = n * (cfg.image_dim as u128 + cfg.text_dim as u128 * texts);
+    if values > MAX_VALUES {
+        return Err(DataError::invalid(
+            "per_class",
+            format!(
+                "the set would hold {values} feature values (num_classes x per_class x \
+                 (image_dim + text_dim x (1 + num_tags + num_attributes))), at most {MAX_VALUES}"
+            ),
+        ));
     }
     if !cfg.center.is_finite() {
         return Err(DataError::invalid(
