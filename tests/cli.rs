@@ -542,16 +542,7 @@ fn export_digits_writes_an_image_folder_the_reader_opens() {
 
 /// A `.npy` file with a hand-written header dict (headers numpy itself would never write).
 fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
-    let mut head = dict.to_string();
-    while (10 + head.len() + 1) % 64 != 0 {
-        head.push(' ');
-    }
-    head.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((head.len() as u16).to_le_bytes());
-    bytes.extend(head.as_bytes());
-    bytes.extend(data);
-    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path, ssr2_data::npy::file_bytes(dict, data)).unwrap();
 }
 
 /// The input classes of the hardening audit: each once panicked, aborted or allocated terabytes.

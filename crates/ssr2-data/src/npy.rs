@@ -81,6 +81,22 @@ fn err(origin: &str, msg: impl Into<String>) -> DataError {
     DataError::format(origin, msg)
 }
 
+/// A version-1 `.npy` file with the given header dict (padded as NumPy pads it) and raw data:
+/// for writing test files NumPy itself would never write.
+pub fn file_bytes(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut head = dict.to_string();
+    while (10 + head.len() + 1) % 64 != 0 {
+        head.push(' ');
+    }
+    head.push('\n');
+    let mut out = MAGIC.to_vec();
+    out.extend([1, 0]);
+    out.extend((head.len() as u16).to_le_bytes());
+    out.extend(head.as_bytes());
+    out.extend(data);
+    out
+}
+
 /// Reads `path`, checking the header against the file size first.
 pub fn read(path: &Path) -> Result<Array, DataError> {
     let origin = path.display().to_string();
@@ -269,56 +285,28 @@ fn check_size(need: u64, have: u64, h: &Header, origin: &str) -> Result<(), Data
 fn decode(header: Header, data: &[u8]) -> Array {
     let t = header.dtype.expect("checked by expected_bytes");
     let big = header.big_endian;
-    let chunks = data.chunks_exact(t.size());
+    // Each element as 8 bytes in little-endian order (narrow types padded), then typed.
+    let words = data.chunks_exact(t.size()).map(|b| {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        if big {
+            w[..b.len()].reverse();
+        }
+        w
+    });
     let values = match t {
         Dtype::F32 => Values::Float(
-            chunks
-                .map(|b| {
-                    let b = [b[0], b[1], b[2], b[3]];
-                    (if big {
-                        f32::from_be_bytes(b)
-                    } else {
-                        f32::from_le_bytes(b)
-                    }) as f64
-                })
+            words
+                .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64)
                 .collect(),
         ),
-        Dtype::F64 => Values::Float(
-            chunks
-                .map(|b| {
-                    let b: [u8; 8] = b.try_into().expect("8 bytes");
-                    if big {
-                        f64::from_be_bytes(b)
-                    } else {
-                        f64::from_le_bytes(b)
-                    }
-                })
-                .collect(),
-        ),
+        Dtype::F64 => Values::Float(words.map(f64::from_le_bytes).collect()),
         Dtype::I32 => Values::Int(
-            chunks
-                .map(|b| {
-                    let b = [b[0], b[1], b[2], b[3]];
-                    (if big {
-                        i32::from_be_bytes(b)
-                    } else {
-                        i32::from_le_bytes(b)
-                    }) as i64
-                })
+            words
+                .map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]) as i64)
                 .collect(),
         ),
-        Dtype::I64 => Values::Int(
-            chunks
-                .map(|b| {
-                    let b: [u8; 8] = b.try_into().expect("8 bytes");
-                    if big {
-                        i64::from_be_bytes(b)
-                    } else {
-                        i64::from_le_bytes(b)
-                    }
-                })
-                .collect(),
-        ),
+        Dtype::I64 => Values::Int(words.map(i64::from_le_bytes).collect()),
     };
     let values = if header.fortran && header.shape.len() > 1 {
         to_c_order(values, &header.shape)
@@ -506,19 +494,8 @@ impl Parser<'_> {
 mod tests {
     use super::*;
 
-    /// A version-1 file: header padded with spaces to a multiple of 64, then `data`.
-    pub(crate) fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
-        let mut head = dict.to_string();
-        while (10 + head.len() + 1) % 64 != 0 {
-            head.push(' ');
-        }
-        head.push('\n');
-        let mut out = MAGIC.to_vec();
-        out.extend([1, 0]);
-        out.extend((head.len() as u16).to_le_bytes());
-        out.extend(head.as_bytes());
-        out.extend(data);
-        out
+    fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
+        file_bytes(dict, data)
     }
 
     fn f32s(v: &[f32]) -> Vec<u8> {

@@ -15,18 +15,8 @@ fn config(cases: u32) -> ProptestConfig {
     }
 }
 
-/// A version-1 `.npy` file with the given header dict and data bytes.
 fn npy_file(dict: &str, data: &[u8]) -> Vec<u8> {
-    let mut head = dict.to_string();
-    while (10 + head.len() + 1) % 64 != 0 {
-        head.push(' ');
-    }
-    head.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((head.len() as u16).to_le_bytes());
-    out.extend(head.as_bytes());
-    out.extend(data);
-    out
+    npy::file_bytes(dict, data)
 }
 
 /// Byte edits: (position, new value) pairs and an optional cut.
