@@ -367,6 +367,53 @@ fn train_then_eval_agree_and_write_a_report() {
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(res.status.success(), "{err}");
     assert!(err.contains("matches report.json"), "{err}");
+    // What the run needs to be reproduced or compared.
+    let prov = &report["provenance"];
+    let config = std::fs::read(out.join("seed-0/config.toml")).unwrap();
+    assert_eq!(prov["config_sha256"], ssr2_data::sha256_hex(&config));
+    assert_eq!(
+        prov["data_sha256"],
+        ssr2_data::dataset_sha256(&ssr2_data::digits(0))
+    );
+    assert_eq!(
+        prov["tool_version"],
+        format!("ssr2 {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(prov["git_commit"].as_str().unwrap().len() >= 7, "{prov}");
+    assert!(prov["evaluation"].as_str().unwrap().contains("last epoch"));
+}
+
+/// `eval` refuses a run whose data changed since training.
+#[test]
+fn eval_refuses_changed_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("digits.safetensors");
+    let mut ds = ssr2_data::digits(0);
+    std::fs::write(&bundle, ssr2_data::bundle_to_bytes(&ds).unwrap()).unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "train",
+        "--features",
+        p(&bundle),
+        "--preset",
+        "digits",
+        "--epochs",
+        "1",
+    ];
+    let res = run(&[&args[..], &["--seeds", "0", "--out", p(&out), "--quiet"]].concat());
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(run(&["eval", "--run", p(&out)]).status.success());
+    ds.image.data[10] += 0.25;
+    std::fs::write(&bundle, ssr2_data::bundle_to_bytes(&ds).unwrap()).unwrap();
+    assert_user_error(
+        &["eval", "--run", p(&out)],
+        "report.json",
+        "trained on other data",
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@ use crate::cmd_train::{device, load_dataset, print_table};
 use crate::fail::{Fail, Result};
 use clap::Args;
 use ssr2_train::TrainConfig;
-use ssr2_train::checkpoint::load_heads;
+use ssr2_train::checkpoint::{load_heads, short};
 use ssr2_train::eval::evaluate;
 use ssr2_train::model::HeadModel;
 use ssr2_train::report::{RunReport, check_header};
@@ -60,6 +60,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
         same_run(&mut first_cfg, &cfg_path, &cfg)?;
         let ds = load_dataset(&cfg, report.seed)?;
+        same_data(&report, &ds, &dir)?;
         let use_text = report.dataset.modalities.iter().any(|m| m == "text");
         let mut model = HeadModel::for_dataset(&cfg.model, &ds, use_text, &device);
         load_heads(&dir.join(&report.heads), &mut model).map_err(Fail::arg)?;
@@ -92,6 +93,26 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             "re-evaluated scores differ from report.json in {} (the data or weights changed since training)",
             differ.join(", ")
         )));
+    }
+    Ok(())
+}
+
+/// The data must be the data the run trained on (reports that record its content hash).
+fn same_data(report: &RunReport, ds: &ssr2_data::Dataset, dir: &Path) -> Result<()> {
+    let Some(p) = &report.provenance else {
+        return Ok(());
+    };
+    let now = ssr2_data::dataset_sha256(ds);
+    if now != p.data_sha256 {
+        return Err(Fail::input(
+            &dir.join("report.json"),
+            format!(
+                "the run trained on other data (content hash {}), the data now gives {}: \
+                 the bundle or split changed since training",
+                short(&p.data_sha256),
+                short(&now)
+            ),
+        ));
     }
     Ok(())
 }

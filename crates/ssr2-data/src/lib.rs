@@ -17,7 +17,7 @@ mod split;
 mod synthetic;
 
 pub use bundle::{BUNDLE_VERSION, bundle_from_bytes, bundle_to_bytes, read_bundle, write_bundle};
-pub use checksum::sha256_hex;
+pub use checksum::{dataset_sha256, sha256_hex};
 pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;

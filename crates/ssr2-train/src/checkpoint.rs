@@ -13,6 +13,16 @@ use std::path::{Path, PathBuf};
 
 const STATE: &str = "state.json";
 
+/// What makes a checkpoint this run's: the seed, the settings and the data it trains on.
+#[derive(Clone, Copy)]
+pub struct Identity<'a> {
+    pub seed: u64,
+    /// The run's configuration as TOML.
+    pub config_toml: &'a str,
+    /// [`ssr2_data::dataset_sha256`] of the training data.
+    pub data_sha256: &'a str,
+}
+
 /// What `state.json` holds.
 #[derive(Serialize, Deserialize)]
 pub struct State {
@@ -25,6 +35,9 @@ pub struct State {
     pub history: Vec<EpochRecord>,
     /// SGD momentum buffers by parameter path (empty without momentum).
     pub momentum: BTreeMap<String, Vec<f32>>,
+    /// Content hash of the training data; resuming on other data is refused.
+    #[serde(default)]
+    pub data_sha256: String,
     /// SHA-256 of the weights file, checked on resume (a file corrupted in place is refused).
     #[serde(default)]
     pub weights_sha256: String,
@@ -54,8 +67,7 @@ fn weights_name(epoch: usize) -> String {
 pub fn save<M: Module>(
     dir: &Path,
     epoch: usize,
-    seed: u64,
-    config_toml: &str,
+    id: Identity,
     model: &M,
     sgd: &Sgd,
     history: &[EpochRecord],
@@ -84,8 +96,9 @@ pub fn save<M: Module>(
         .collect();
     let state = State {
         epoch,
-        seed,
-        config_toml: config_toml.to_string(),
+        seed: id.seed,
+        config_toml: id.config_toml.to_string(),
+        data_sha256: id.data_sha256.to_string(),
         weights: name.clone(),
         history: history.to_vec(),
         momentum,
@@ -151,8 +164,7 @@ pub fn load_weights<M: Module>(dir: &Path, state: &State, model: &mut M) -> Resu
 /// Refuses a checkpoint of another configuration or seed, or one inconsistent with itself.
 pub fn resume<M: Module>(
     dir: &Path,
-    config_toml: &str,
-    seed: u64,
+    id: Identity,
     epochs: usize,
     model: &mut M,
     sgd: &mut Sgd,
@@ -162,10 +174,19 @@ pub fn resume<M: Module>(
         return Ok(None);
     };
     let path = dir.join(STATE);
-    if state.config_toml != config_toml || state.seed != seed {
+    if state.config_toml != id.config_toml || state.seed != id.seed {
         return Err(format!(
             "{}: the checkpoint was made with another configuration or seed; use a new --out directory",
             dir.display()
+        ));
+    }
+    if !state.data_sha256.is_empty() && state.data_sha256 != id.data_sha256 {
+        return Err(format!(
+            "{}: the checkpoint was trained on other data (content hash {} here, {} in the \
+             checkpoint); resume with the run's own data or start a new run",
+            dir.display(),
+            short(id.data_sha256),
+            short(&state.data_sha256)
         ));
     }
     if state.epoch >= epochs {
@@ -240,6 +261,11 @@ fn check_finite(path: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The first 12 hex digits of a hash, as shown in messages.
+pub fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
 }
 
 /// Restore SGD momentum buffers from a state.

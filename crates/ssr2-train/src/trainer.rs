@@ -47,8 +47,7 @@ pub struct RunDir<'a> {
 /// Where and with what the per-epoch checkpoints are written (none without a run directory).
 pub(crate) struct Checkpointing<'a> {
     pub run_dir: Option<&'a RunDir<'a>>,
-    pub seed: u64,
-    pub config_toml: &'a str,
+    pub id: checkpoint::Identity<'a>,
 }
 
 /// What an epoch measured, in either mode; [`end_epoch`] turns it into the report's record.
@@ -96,15 +95,7 @@ pub(crate) fn end_epoch<M: Module>(
     progress.epoch_end(&record);
     history.push(record);
     if let Some(dir) = ckpt.run_dir {
-        checkpoint::save(
-            dir.path,
-            epoch,
-            ckpt.seed,
-            ckpt.config_toml,
-            model,
-            sgd,
-            history,
-        )?;
+        checkpoint::save(dir.path, epoch, ckpt.id, model, sgd, history)?;
     }
     if !last && progress.should_stop() {
         return Err(format!("stopped after epoch {epoch}; resume to continue"));
@@ -141,6 +132,12 @@ pub fn train(
         ));
     }
     let config_toml = cfg.to_toml();
+    let data_sha256 = ssr2_data::dataset_sha256(&ds);
+    let id = checkpoint::Identity {
+        seed,
+        config_toml: &config_toml,
+        data_sha256: &data_sha256,
+    };
     let use_text = cfg.model.use_text && ds.text.is_some();
     let ad = device.clone().autodiff();
     ad.seed(seed);
@@ -154,15 +151,8 @@ pub fn train(
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut start = 0;
     if let Some(dir) = run_dir.as_ref().filter(|d| d.resume)
-        && let Some((next, done)) = checkpoint::resume(
-            dir.path,
-            &config_toml,
-            seed,
-            cfg.optim.epochs,
-            &mut model,
-            &mut sgd,
-            device,
-        )?
+        && let Some((next, done)) =
+            checkpoint::resume(dir.path, id, cfg.optim.epochs, &mut model, &mut sgd, device)?
     {
         start = next;
         history = done;
@@ -174,8 +164,7 @@ pub fn train(
     let mut last_eval: Option<Evaluation> = None;
     let ckpt = Checkpointing {
         run_dir: run_dir.as_ref(),
-        seed,
-        config_toml: &config_toml,
+        id,
     };
     for epoch in start..o.epochs {
         let started = Instant::now();
@@ -290,6 +279,7 @@ pub fn train(
         None => evaluate(&model.valid(), ds, &cfg.rta, &cfg.eval, device),
     };
     let mut report = build_report(ds, cfg, seed, use_text, history, &ev);
+    report.provenance = Some(provenance(&id, device));
     report.inference = inference_block(&model.valid(), &ev, cfg.eval.max_inference_values);
     if let Some(dir) = &run_dir {
         write_run(dir.path, &report, &config_toml, &model.valid())?;
@@ -411,6 +401,19 @@ fn scores(ev: &Evaluation) -> Scores {
     }
 }
 
+/// Where a run came from; the evaluation is always the last epoch's.
+pub(crate) fn provenance(id: &checkpoint::Identity, device: &Device) -> Provenance {
+    Provenance {
+        tool_version: format!("ssr2 {}", env!("CARGO_PKG_VERSION")),
+        git_commit: env!("SSR2_GIT_COMMIT").to_string(),
+        config_sha256: ssr2_data::sha256_hex(id.config_toml.as_bytes()),
+        data_sha256: id.data_sha256.to_string(),
+        device: format!("{device:?}"),
+        evaluation:
+            "last epoch (no model selection), transductive: the unlabelled training samples".into(),
+    }
+}
+
 pub(crate) fn build_report(
     ds: &Dataset,
     cfg: &TrainConfig,
@@ -481,6 +484,7 @@ pub(crate) fn build_report(
         },
         heads: "heads.safetensors".into(),
         inference: None,
+        provenance: None,
     }
 }
 

@@ -205,6 +205,19 @@ fn audit_regressions() {
     let e = resume(dir.path()).unwrap_err();
     assert!(e.contains("beyond the configuration's 2 epochs"), "{e}");
 
+    // Resuming on other data (one feature value changed) is refused.
+    let dir = tempfile::tempdir().unwrap();
+    copy_run(dir.path());
+    let cfg = tiny();
+    let mut other = ssr2_data::generate(&cfg.data.synthetic).unwrap();
+    other.image.data[0] += 0.5;
+    let run = RunDir {
+        path: dir.path(),
+        resume: true,
+    };
+    let e = train(&other, &cfg, 0, &Device::flex(), Some(run), &mut Silent).unwrap_err();
+    assert!(e.contains("trained on other data"), "{e}");
+
     // Weights corrupted in place (same size) are refused, not used.
     let dir = tempfile::tempdir().unwrap();
     copy_run(dir.path());

@@ -141,6 +141,26 @@ pub struct RunReport {
     /// What a reader needs to recompute the predictions (absent when too large or turned off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference: Option<Inference>,
+    /// Where the run came from (absent in reports written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// What a reader needs to reproduce or compare a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `ssr2 <version>` that trained it.
+    pub tool_version: String,
+    /// The git commit it was built from (`unknown` outside a checkout).
+    pub git_commit: String,
+    /// SHA-256 of the run's `config.toml`.
+    pub config_sha256: String,
+    /// Content hash of the training data (features, labels, labelled mask, ids).
+    pub data_sha256: String,
+    /// The device it trained on.
+    pub device: String,
+    /// Which scores `final_scores` holds.
+    pub evaluation: String,
 }
 
 /// Parse and check a report; `origin` (file name or URL) starts every error message.

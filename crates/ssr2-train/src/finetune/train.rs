@@ -18,7 +18,7 @@ use crate::rng::Rng;
 use crate::sampler::epoch_batches;
 use crate::trainer::{
     Checkpointing, EpochEnd, Progress, RunDir, batch_context, build_report, coteach_selection,
-    end_epoch, epoch_rates, write_run,
+    end_epoch, epoch_rates, provenance, write_run,
 };
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -261,6 +261,12 @@ pub fn finetune(
         return Err("finetune.candidates: texts need the model's tokenizer.json".into());
     }
     let config_toml = cfg.to_toml();
+    let data_sha256 = ssr2_data::dataset_sha256(&ds);
+    let id = checkpoint::Identity {
+        seed,
+        config_toml: &config_toml,
+        data_sha256: &data_sha256,
+    };
     let ad = device.clone().autodiff();
     ad.seed(seed);
     let size = clip.vision.image_size;
@@ -298,8 +304,7 @@ pub fn finetune(
     if let Some(dir) = run_dir.as_ref().filter(|d| d.resume)
         && let Some((next, done)) = checkpoint::resume(
             dir.path,
-            &config_toml,
-            seed,
+            id,
             cfg.optim.epochs,
             &mut trainable,
             &mut sgd,
@@ -329,8 +334,7 @@ pub fn finetune(
     let mut waited = Duration::ZERO;
     let ckpt = Checkpointing {
         run_dir: run_dir.as_ref(),
-        seed,
-        config_toml: &config_toml,
+        id,
     };
     for epoch in start..o.epochs {
         let started = Instant::now();
@@ -493,7 +497,8 @@ pub fn finetune(
             &cfg.eval,
         ),
     };
-    let report = build_report(&ds, cfg, seed, use_text, history, &ev);
+    let mut report = build_report(&ds, cfg, seed, use_text, history, &ev);
+    report.provenance = Some(provenance(&id, device));
     if let Some(dir) = &run_dir {
         write_run(dir.path, &report, &config_toml, &trainable.valid())?;
     }
