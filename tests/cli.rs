@@ -782,3 +782,27 @@ fn runs_are_never_mixed_and_eval_fails_on_a_difference() {
         "{err}"
     );
 }
+
+/// `estimate-k` prints both curves with their choices; on the digits the GCD estimator finds
+/// the true 10 (measured: 10) and the coding length stays within the range it was given.
+#[test]
+fn estimate_k_prints_curves_and_choices() {
+    let v = json_ok(&["estimate-k", "--json"]);
+    assert_eq!(v["true_k"], 10);
+    assert_eq!((v["min"].as_u64(), v["max"].as_u64()), (Some(5), Some(20)));
+    assert_eq!(v["gcd"]["best"], 10);
+    for method in ["gcd", "coding_length"] {
+        let best = v[method]["best"].as_u64().unwrap();
+        let points = v[method]["points"].as_array().unwrap();
+        assert!(
+            points.iter().any(|p| p[0].as_u64() == Some(best)),
+            "{method}: {v}"
+        );
+        assert!((5..=20).contains(&best), "{method}: {v}");
+    }
+    assert_user_error(
+        &["estimate-k", "--min", "30", "--max", "20"],
+        "--min",
+        "--max",
+    );
+}

@@ -5,6 +5,7 @@ mod bench;
 mod bench_clip;
 mod clip_io;
 mod cmd_embed;
+mod cmd_estimate_k;
 mod cmd_eval;
 mod cmd_export_digits;
 mod cmd_extract;
@@ -41,6 +42,7 @@ enum Command {
     Eval(cmd_eval::EvalArgs),
     Rate(cmd_rate::RateArgs),
     Metrics(cmd_metrics::MetricsArgs),
+    EstimateK(cmd_estimate_k::EstimateKArgs),
     Bench(bench::BenchArgs),
     BenchClip(bench_clip::BenchClipArgs),
     EmbedImages(cmd_embed::EmbedImagesArgs),
@@ -57,6 +59,7 @@ fn main() {
         Command::Eval(a) => cmd_eval::run(&a),
         Command::Rate(a) => cmd_rate::run(&a),
         Command::Metrics(a) => cmd_metrics::run(&a),
+        Command::EstimateK(a) => cmd_estimate_k::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::BenchClip(a) => bench_clip::run(&a),
         Command::EmbedImages(a) => cmd_embed::run_images(&a),

@@ -7,6 +7,8 @@
 
 pub mod classifier;
 pub mod coteach;
+pub mod estimate_k;
+pub mod kmeans;
 pub mod logdet;
 pub mod loss;
 pub mod metrics;

@@ -1,0 +1,152 @@
+//! `ssr2 estimate-k`: how many classes the data holds, when it is not known.
+
+use crate::fail::{Fail, Result};
+use clap::Args;
+use ssr2_core::estimate_k::{Data, KCurve, coding_length, gcd_accuracy};
+use ssr2_data::Dataset;
+use std::path::PathBuf;
+
+/// Estimate the number of classes K from the features and the labelled samples.
+///
+/// Two estimators, each printed as a curve over the K it tried and its choice:
+/// `gcd` is the original GCD method (k-means on all samples for each K, scored by the clustering
+/// accuracy on the labelled samples, Brent's method over K); `coding-length` is ours from rate
+/// reduction (the total coding length of the semi-supervised k-means partition, labelled samples
+/// fixed to their classes, minimised over K). Rows are L2-normalised first. The true K of the
+/// data (its class list) is printed for reference only; the estimators never see it.
+#[derive(Args)]
+pub struct EstimateKArgs {
+    /// Built-in data: digits or synthetic.
+    #[arg(long, value_parser = ["digits", "synthetic"], default_value = "digits")]
+    data: String,
+    /// Synthetic data only: generate this many classes (half of them old) instead of the
+    /// preset's.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=10_000))]
+    classes: Option<usize>,
+    /// Synthetic data only: samples per class (default: the preset's).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=100_000))]
+    per_class: Option<usize>,
+    /// A feature bundle (safetensors, docs/BUNDLE.md): its `image` features and labelled mask.
+    #[arg(long, value_name = "BUNDLE")]
+    features: Option<PathBuf>,
+    /// Which estimator(s): gcd, coding-length or both.
+    #[arg(long, default_value = "both", value_parser = ["both", "gcd", "coding-length"])]
+    method: String,
+    /// Smallest K tried (default: the number of labelled classes).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    min: Option<usize>,
+    /// Largest K tried (default: 4 x the smallest, at most the number of samples).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    max: Option<usize>,
+    /// epsilon^2 of the coding length.
+    #[arg(long, default_value_t = 0.5)]
+    eps2: f64,
+    /// Seed of the labelled split (built-in data) and of the k-means starts.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &EstimateKArgs) -> Result<()> {
+    if !(args.eps2.is_finite() && args.eps2 > 0.0) {
+        return Err(Fail::arg(format!(
+            "--eps2 must be a positive number, got {}",
+            args.eps2
+        )));
+    }
+    let ds = dataset(args)?;
+    let (x, d) = unit_rows(&ds);
+    let labels: Vec<Option<usize>> = (0..ds.len())
+        .map(|i| ds.labelled[i].then_some(ds.labels[i]))
+        .collect();
+    let data = Data {
+        x: &x,
+        n: ds.len(),
+        d,
+        labels: &labels,
+    };
+    let lo = args.min.unwrap_or(data.labelled_classes()).max(1);
+    let hi = args.max.unwrap_or((4 * lo).max(lo + 1)).min(ds.len());
+    if lo > hi || data.labelled_classes() == 0 {
+        return Err(Fail::arg(format!(
+            "estimate-k needs labelled samples and --min <= --max <= {} samples (got {lo}..{hi})",
+            ds.len()
+        )));
+    }
+    let gcd = (args.method != "coding-length").then(|| gcd_accuracy(&data, lo, hi, args.seed));
+    let rate =
+        (args.method != "gcd").then(|| coding_length(&data, lo, hi, args.eps2, 12, args.seed));
+    if args.json {
+        let curve = |c: &Option<KCurve>| {
+            c.as_ref()
+                .map(|c| serde_json::json!({"best": c.best, "points": c.points}))
+        };
+        let out = serde_json::json!({
+            "data": ds.name, "n": ds.len(), "d": d, "true_k": ds.num_classes(),
+            "min": lo, "max": hi, "gcd": curve(&gcd), "coding_length": curve(&rate),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "{}: {} samples, {d} features; K tried in {lo}..={hi}",
+        ds.name,
+        ds.len()
+    );
+    if let Some(c) = &gcd {
+        print_curve("gcd (labelled accuracy, higher is better)", c);
+    }
+    if let Some(c) = &rate {
+        print_curve("coding-length (nats, lower is better)", c);
+    }
+    println!("true K of the data (not used): {}", ds.num_classes());
+    Ok(())
+}
+
+fn print_curve(name: &str, c: &KCurve) {
+    println!("{name}");
+    for &(k, v) in &c.points {
+        let mark = if k == c.best { "  <- chosen" } else { "" };
+        println!("  K = {k:>5}  {v:>14.4}{mark}");
+    }
+    println!("  estimated K = {}", c.best);
+}
+
+fn dataset(args: &EstimateKArgs) -> Result<Dataset> {
+    if let Some(path) = &args.features {
+        return ssr2_data::read_bundle(path).map_err(|e| Fail(e.to_string()));
+    }
+    match args.data.as_str() {
+        "synthetic" => {
+            let mut cfg = ssr2_train::TrainConfig::preset("synthetic")
+                .expect("preset exists")
+                .data
+                .synthetic;
+            cfg.seed = args.seed;
+            if let Some(k) = args.classes {
+                cfg.num_classes = k;
+                cfg.num_old = k / 2;
+            }
+            if let Some(m) = args.per_class {
+                cfg.per_class = m;
+            }
+            ssr2_data::generate(&cfg).map_err(|e| Fail::arg(e.to_string()))
+        }
+        _ => Ok(ssr2_data::digits(args.seed)),
+    }
+}
+
+/// The image features with every row scaled to unit length (zero rows stay zero).
+fn unit_rows(ds: &Dataset) -> (Vec<f32>, usize) {
+    let d = ds.image.cols;
+    let mut x = ds.image.data.clone();
+    for row in x.chunks_exact_mut(d.max(1)) {
+        let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
+        }
+    }
+    (x, d)
+}
