@@ -806,3 +806,93 @@ fn estimate_k_prints_curves_and_choices() {
         "--max",
     );
 }
+
+/// `predict` on the run's own data reproduces the report's predictions of the unlabelled set
+/// exactly, on the built-in digits and from a bundle; bad inputs are one line.
+#[test]
+fn predict_round_trips_the_reports_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("digits.safetensors");
+    let ds = ssr2_data::digits(0);
+    std::fs::write(&bundle, ssr2_data::bundle_to_bytes(&ds).unwrap()).unwrap();
+    let unlabelled: Vec<usize> = (0..ds.len()).filter(|&i| !ds.labelled[i]).collect();
+    for features in [None, Some(&bundle)] {
+        let out = dir.path().join(if features.is_some() { "b" } else { "d" });
+        let mut args = vec![
+            "train",
+            "--epochs",
+            "2",
+            "--seeds",
+            "0",
+            "--out",
+            p(&out),
+            "--quiet",
+        ];
+        if let Some(b) = features {
+            args.extend(["--features", p(b), "--preset", "digits"]);
+        }
+        assert!(run(&args).status.success());
+        let seed = out.join("seed-0");
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(seed.join("report.json")).unwrap())
+                .unwrap();
+        let mut args = vec!["predict", "--run", p(&seed), "--json"];
+        if let Some(b) = features {
+            args.extend(["--features", p(b)]);
+        }
+        let rows = json_ok(&args);
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), ds.len());
+        let want = report["inference"]["pred"].as_array().unwrap();
+        for (k, &i) in unlabelled.iter().enumerate() {
+            assert_eq!(rows[i]["id"], ds.sample_ids[i].as_str());
+            assert_eq!(rows[i]["cluster"], want[k], "sample {i}");
+        }
+        for r in rows {
+            let c = r["cluster"].as_u64().unwrap() as usize;
+            let class = report["mapping"][c].as_u64().unwrap() as usize;
+            let name = if class < 5 {
+                report["dataset"]["class_names"][class]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            } else {
+                format!("new-{class}")
+            };
+            assert_eq!(r["class"], name.as_str());
+            assert_eq!(r["old"], class < 5);
+            let conf = r["confidence"].as_f64().unwrap();
+            assert!(conf > 0.1 - 1e-9 && conf <= 1.0, "{conf}");
+        }
+    }
+    let csv = dir.path().join("pred.csv");
+    let seed = dir.path().join("b/seed-0");
+    let res = run(&[
+        "predict",
+        "--run",
+        p(&seed),
+        "--features",
+        p(&bundle),
+        "--out",
+        p(&csv),
+    ]);
+    assert!(res.status.success() && res.stdout.is_empty());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("id,cluster,class,old,confidence\n"));
+    assert_eq!(text.lines().count(), ds.len() + 1);
+    // Other feature dimensions than the run's, and a run root instead of a seed folder.
+    let mut narrow = ds.clone();
+    narrow.image = ssr2_data::Matrix::new(ds.len(), 8, ds.image.data[..ds.len() * 8].to_vec());
+    let other = dir.path().join("narrow.safetensors");
+    std::fs::write(&other, ssr2_data::bundle_to_bytes(&narrow).unwrap()).unwrap();
+    assert_user_error(
+        &["predict", "--run", p(&seed), "--features", p(&other)],
+        "heads.safetensors",
+        "feature dimensions",
+    );
+    assert_user_error(
+        &["predict", "--run", p(&dir.path().join("b"))],
+        "b",
+        "seed-N",
+    );
+}

@@ -11,6 +11,7 @@ mod cmd_export_digits;
 mod cmd_extract;
 mod cmd_finetune;
 mod cmd_metrics;
+mod cmd_predict;
 mod cmd_rate;
 mod cmd_retrieve;
 mod cmd_train;
@@ -43,6 +44,7 @@ enum Command {
     Rate(cmd_rate::RateArgs),
     Metrics(cmd_metrics::MetricsArgs),
     EstimateK(cmd_estimate_k::EstimateKArgs),
+    Predict(cmd_predict::PredictArgs),
     Bench(bench::BenchArgs),
     BenchClip(bench_clip::BenchClipArgs),
     EmbedImages(cmd_embed::EmbedImagesArgs),
@@ -53,6 +55,13 @@ enum Command {
 }
 
 fn main() {
+    // Rust ignores SIGPIPE, which turns a closed pipe (`ssr2 predict | head`) into a panic in
+    // println!; the default action ends the process quietly instead, as for other Unix tools.
+    #[cfg(unix)]
+    // SAFETY: called once at start, before any thread exists; only resets a signal disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => cmd_train::run(&a),
@@ -60,6 +69,7 @@ fn main() {
         Command::Rate(a) => cmd_rate::run(&a),
         Command::Metrics(a) => cmd_metrics::run(&a),
         Command::EstimateK(a) => cmd_estimate_k::run(&a),
+        Command::Predict(a) => cmd_predict::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::BenchClip(a) => bench_clip::run(&a),
         Command::EmbedImages(a) => cmd_embed::run_images(&a),
