@@ -195,7 +195,7 @@ fn mean_into(centre: &mut [f32], sum: &[f64], count: usize) {
 /// An index drawn with probability proportional to `weights` (uniform if all are 0).
 fn draw(weights: &[f64], rng: &mut Rng) -> usize {
     let total: f64 = weights.iter().sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return ((rng.next_f64() * weights.len() as f64) as usize).min(weights.len() - 1);
     }
     let mut t = rng.next_f64() * total;

@@ -10,39 +10,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dataset_hash_sees_every_change() {
-        let ds = crate::digits(0);
-        let base = super::dataset_sha256(&ds);
-        assert_eq!(base, super::dataset_sha256(&ds.clone()));
-        let mut a = ds.clone();
-        a.image.data[17] += 1.0;
-        let mut b = ds.clone();
-        b.labelled[3] = !b.labelled[3];
-        let mut c = ds.clone();
-        c.sample_ids[0].push('x');
-        for other in [a, b, c] {
-            assert_ne!(super::dataset_sha256(&other), base);
-        }
-        assert_ne!(
-            super::dataset_sha256(&crate::digits(1)),
-            base,
-            "another split"
-        );
-    }
-
-    #[test]
-    fn known_vector() {
-        // FIPS 180-2 test vector "abc".
-        assert_eq!(
-            super::sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-}
-
 /// A content hash of a dataset: every field that training reads (features, labels, the labelled
 /// mask, ids, class names), in a fixed order with lengths, so two datasets hash alike exactly
 /// when they hold the same values. Runs record it; `eval` and `--resume` compare it.
@@ -105,4 +72,37 @@ pub fn dataset_sha256(ds: &crate::Dataset) -> String {
     num(&mut h, ds.sample_ids.len());
     ds.sample_ids.iter().for_each(|s| text(&mut h, s));
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dataset_hash_sees_every_change() {
+        let ds = crate::digits(0);
+        let base = super::dataset_sha256(&ds);
+        assert_eq!(base, super::dataset_sha256(&ds.clone()));
+        let mut a = ds.clone();
+        a.image.data[17] += 1.0;
+        let mut b = ds.clone();
+        b.labelled[3] = !b.labelled[3];
+        let mut c = ds.clone();
+        c.sample_ids[0].push('x');
+        for other in [a, b, c] {
+            assert_ne!(super::dataset_sha256(&other), base);
+        }
+        assert_ne!(
+            super::dataset_sha256(&crate::digits(1)),
+            base,
+            "another split"
+        );
+    }
+
+    #[test]
+    fn known_vector() {
+        // FIPS 180-2 test vector "abc".
+        assert_eq!(
+            super::sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

@@ -85,7 +85,7 @@ fn err(origin: &str, msg: impl Into<String>) -> DataError {
 /// for writing test files NumPy itself would never write.
 pub fn file_bytes(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut head = dict.to_string();
-    while (10 + head.len() + 1) % 64 != 0 {
+    while !(10 + head.len() + 1).is_multiple_of(64) {
         head.push(' ');
     }
     head.push('\n');
@@ -244,7 +244,13 @@ fn dtype_of(descr: &str) -> (bool, Option<Dtype>) {
 
 fn expected_bytes(h: &Header, origin: &str) -> Result<usize, DataError> {
     let Some(t) = h.dtype else {
-        return Err(err(origin, format!("unsupported dtype {}", h.descr)));
+        return Err(err(
+            origin,
+            format!(
+                "unsupported dtype {} (this reader takes float32, float64, int32, int64)",
+                h.descr
+            ),
+        ));
     };
     h.data_bytes().ok_or_else(|| {
         err(

@@ -132,7 +132,7 @@ pub fn train(
         ));
     }
     let config_toml = cfg.to_toml();
-    let data_sha256 = ssr2_data::dataset_sha256(&ds);
+    let data_sha256 = ssr2_data::dataset_sha256(ds);
     let id = checkpoint::Identity {
         seed,
         config_toml: &config_toml,
