@@ -2,7 +2,7 @@
 
 use crate::fail::{Fail, Result};
 use clap::Args;
-use ssr2_core::estimate_k::{Data, KCurve, coding_length, gcd_accuracy};
+use ssr2_core::estimate_k::{Data, KCurve, coding_length, gcd_accuracy, labelled_distortion};
 use ssr2_data::Dataset;
 use std::path::PathBuf;
 
@@ -38,9 +38,10 @@ pub struct EstimateKArgs {
     /// Largest K tried (default: 4 x the smallest, at most the number of samples).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     max: Option<usize>,
-    /// epsilon^2 of the coding length.
-    #[arg(long, default_value_t = 0.5)]
-    eps2: f64,
+    /// epsilon^2 of the coding length: a number, or `auto` for the labelled classes' own spread
+    /// (mean squared distance of labelled rows to their class mean).
+    #[arg(long, default_value = "0.5")]
+    eps2: String,
     /// Seed of the labelled split (built-in data) and of the k-means starts.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -50,12 +51,6 @@ pub struct EstimateKArgs {
 }
 
 pub fn run(args: &EstimateKArgs) -> Result<()> {
-    if !(args.eps2.is_finite() && args.eps2 > 0.0) {
-        return Err(Fail::arg(format!(
-            "--eps2 must be a positive number, got {}",
-            args.eps2
-        )));
-    }
     let ds = dataset(args)?;
     let (x, d) = unit_rows(&ds);
     let labels: Vec<Option<usize>> = (0..ds.len())
@@ -75,9 +70,19 @@ pub fn run(args: &EstimateKArgs) -> Result<()> {
             ds.len()
         )));
     }
+    let eps2 = match args.eps2.as_str() {
+        "auto" => labelled_distortion(&data).unwrap_or(0.5),
+        text => match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => v,
+            _ => {
+                return Err(Fail::arg(format!(
+                    "--eps2 must be a positive number or auto, got {text}"
+                )));
+            }
+        },
+    };
     let gcd = (args.method != "coding-length").then(|| gcd_accuracy(&data, lo, hi, args.seed));
-    let rate =
-        (args.method != "gcd").then(|| coding_length(&data, lo, hi, args.eps2, 12, args.seed));
+    let rate = (args.method != "gcd").then(|| coding_length(&data, lo, hi, eps2, 12, args.seed));
     if args.json {
         let curve = |c: &Option<KCurve>| {
             c.as_ref()
@@ -85,7 +90,7 @@ pub fn run(args: &EstimateKArgs) -> Result<()> {
         };
         let out = serde_json::json!({
             "data": ds.name, "n": ds.len(), "d": d, "true_k": ds.num_classes(),
-            "min": lo, "max": hi, "gcd": curve(&gcd), "coding_length": curve(&rate),
+            "min": lo, "max": hi, "eps2": eps2, "gcd": curve(&gcd), "coding_length": curve(&rate),
         });
         println!("{out}");
         return Ok(());
