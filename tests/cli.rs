@@ -896,3 +896,52 @@ fn predict_round_trips_the_reports_predictions() {
         "seed-N",
     );
 }
+
+/// `--num-classes auto` estimates K first (10 on the digits, measured) and records the curve;
+/// a fixed count sizes the heads; eval and predict follow the heads' count.
+#[test]
+fn num_classes_auto_and_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, out) in [("auto", "a"), ("14", "f")] {
+        let out = dir.path().join(out);
+        let args = [
+            "train",
+            "--num-classes",
+            k,
+            "--epochs",
+            "1",
+            "--seeds",
+            "0",
+            "--quiet",
+        ];
+        let res = run(&[&args[..], &["--out", p(&out)]].concat());
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("seed-0/report.json")).unwrap())
+                .unwrap();
+        if k == "auto" {
+            assert_eq!(report["k_estimate"]["best"], 10, "{}", report["k_estimate"]);
+            assert!(report["k_estimate"]["points"].as_array().unwrap().len() >= 3);
+        } else {
+            assert_eq!(report["clusters"], 14);
+        }
+        assert!(run(&["eval", "--run", p(&out)]).status.success());
+        let rows = json_ok(&["predict", "--run", p(&out.join("seed-0")), "--json"]);
+        assert_eq!(rows.as_array().unwrap().len(), 1797);
+    }
+    assert_user_error(
+        &[
+            "train",
+            "--num-classes",
+            "3",
+            "--out",
+            p(&dir.path().join("x")),
+        ],
+        "model.num_classes",
+        "5 old classes",
+    );
+}

@@ -62,7 +62,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let ds = load_dataset(&cfg, report.seed)?;
         same_data(&report, &ds, &dir)?;
         let use_text = report.dataset.modalities.iter().any(|m| m == "text");
-        let mut model = HeadModel::for_dataset(&cfg.model, &ds, use_text, &device);
+        let mut model =
+            HeadModel::for_dataset(&cfg.model, &ds, classes(&report, &ds), use_text, &device);
         load_heads(&dir.join(&report.heads), &mut model).map_err(Fail::arg)?;
         let ev = evaluate(&model, &ds, &cfg.rta, &cfg.eval, &device);
         let s = &report.final_scores;
@@ -95,6 +96,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Clusters of the run's heads: recorded when they differ from the data's class count.
+fn classes(report: &RunReport, ds: &ssr2_data::Dataset) -> usize {
+    report.clusters.unwrap_or(ds.num_classes())
 }
 
 /// The data must be the data the run trained on (reports that record its content hash).

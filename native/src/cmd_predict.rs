@@ -71,7 +71,13 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         ));
     }
     let device = device(&args.device)?;
-    let mut model = HeadModel::for_dataset(&cfg.model, &ds, use_text, &device);
+    let mut model = HeadModel::for_dataset(
+        &cfg.model,
+        &ds,
+        report.clusters.unwrap_or(report.dataset.num_classes),
+        use_text,
+        &device,
+    );
     let heads = dir.join(&report.heads);
     load_heads(&heads, &mut model).map_err(|e| {
         Fail(format!(

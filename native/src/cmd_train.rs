@@ -39,6 +39,11 @@ pub struct TrainArgs {
     /// Seeds to run, comma-separated; the table shows each and their mean and std.
     #[arg(long, value_delimiter = ',', value_name = "S,S,..")]
     seeds: Option<Vec<u64>>,
+    /// Clusters to discover: data (the data's class count), auto (estimated from the features and
+    /// the labelled samples first, as `ssr2 estimate-k --method gcd`; the curve goes into the
+    /// report), or a number.
+    #[arg(long, value_name = "data|auto|K")]
+    num_classes: Option<String>,
     /// Override the number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -230,6 +235,10 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     }
     if let Some(e) = args.epochs {
         cfg.optim.epochs = e;
+    }
+    if let Some(k) = &args.num_classes {
+        cfg.model.num_classes = ssr2_train::config::NumClasses::parse(k)
+            .map_err(|e| Fail::arg(format!("--num-classes: {e}")))?;
     }
     if let Some(b) = args.batch {
         cfg.optim.batch_size = b;

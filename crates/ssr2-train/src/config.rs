@@ -62,6 +62,68 @@ pub struct ModelConfig {
     /// Standardise raw image inputs per coordinate (statistics of the training set, saved with
     /// the weights); for raw pixels, not for CLIP features.
     pub standardize: bool,
+    /// Clusters the heads predict: "data" (the data's class count), "auto" (estimated from the
+    /// features and the labelled samples, `ssr2_core::estimate_k`), or a number.
+    pub num_classes: NumClasses,
+}
+
+/// How many clusters the classifiers have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "NumClassesText", into = "NumClassesText")]
+pub enum NumClasses {
+    /// The data's own class count (the GCD benchmarks give it).
+    #[default]
+    Data,
+    /// Estimated before training (GCD's labelled-accuracy method).
+    Auto,
+    /// This many.
+    Fixed(usize),
+}
+
+/// `"data"`, `"auto"` or a number, as written in TOML.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum NumClassesText {
+    Word(String),
+    Count(u64),
+}
+
+impl NumClasses {
+    /// From a flag's text: `data`, `auto` or a number.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = match text.parse::<u64>() {
+            Ok(k) => NumClassesText::Count(k),
+            Err(_) => NumClassesText::Word(text.to_string()),
+        };
+        NumClasses::try_from(t)
+    }
+}
+
+impl TryFrom<NumClassesText> for NumClasses {
+    type Error = String;
+    fn try_from(t: NumClassesText) -> Result<Self, String> {
+        match t {
+            NumClassesText::Word(w) if w == "data" => Ok(NumClasses::Data),
+            NumClassesText::Word(w) if w == "auto" => Ok(NumClasses::Auto),
+            NumClassesText::Count(k) if (1..=100_000).contains(&k) => {
+                Ok(NumClasses::Fixed(k as usize))
+            }
+            NumClassesText::Count(k) => Err(format!("model.num_classes: {k} is not in 1..=100000")),
+            NumClassesText::Word(w) => Err(format!(
+                "model.num_classes: \"{w}\" is not \"data\", \"auto\" or a number"
+            )),
+        }
+    }
+}
+
+impl From<NumClasses> for NumClassesText {
+    fn from(n: NumClasses) -> Self {
+        match n {
+            NumClasses::Data => NumClassesText::Word("data".into()),
+            NumClasses::Auto => NumClassesText::Word("auto".into()),
+            NumClasses::Fixed(k) => NumClassesText::Count(k as u64),
+        }
+    }
 }
 
 impl Default for ModelConfig {
@@ -72,6 +134,7 @@ impl Default for ModelConfig {
             out_dim: 512,
             use_text: true,
             standardize: false,
+            num_classes: NumClasses::Data,
         }
     }
 }
@@ -392,6 +455,7 @@ impl TrainConfig {
                     out_dim: 64,
                     use_text: false,
                     standardize: true,
+                    ..ModelConfig::default()
                 },
                 // Tuned on seeds 0-4 (All 84.1 +- 3.8 at 60 epochs); raw pixels, trained from scratch.
                 optim: OptimConfig {
@@ -422,6 +486,7 @@ impl TrainConfig {
                     out_dim: 32,
                     use_text: true,
                     standardize: false,
+                    ..ModelConfig::default()
                 },
                 optim: OptimConfig {
                     epochs: 30,

@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod checkpoint;
+pub mod clusters;
 pub mod config;
 pub mod eval;
 pub mod finetune;

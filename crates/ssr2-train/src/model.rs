@@ -149,11 +149,17 @@ impl HeadModel {
         model
     }
 
-    /// Heads sized for `ds`: its image dimension and classes, and a text branch when `use_text`
-    /// and the data has text.
-    pub fn for_dataset(cfg: &ModelConfig, ds: &Dataset, use_text: bool, device: &Device) -> Self {
+    /// Heads for `ds`'s image dimension with `classes` clusters, and a text branch when
+    /// `use_text` and the data has text.
+    pub fn for_dataset(
+        cfg: &ModelConfig,
+        ds: &Dataset,
+        classes: usize,
+        use_text: bool,
+        device: &Device,
+    ) -> Self {
         let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| t.dim());
-        Self::new(cfg, ds.image.cols, d_txt, ds.num_classes(), device)
+        Self::new(cfg, ds.image.cols, d_txt, classes, device)
     }
 
     /// Measure the image standardisation on the training inputs (`n x d_img`, row-major).

@@ -141,7 +141,8 @@ pub fn train(
     let use_text = cfg.model.use_text && ds.text.is_some();
     let ad = device.clone().autodiff();
     ad.seed(seed);
-    let mut model = HeadModel::for_dataset(&cfg.model, ds, use_text, &ad);
+    let (classes, k_estimate) = crate::clusters::resolve(cfg, ds, seed)?;
+    let mut model = HeadModel::for_dataset(&cfg.model, ds, classes, use_text, &ad);
     model.fit_input_norm(&ds.image.data, ds.image.cols, &ad);
     let mut sgd = Sgd {
         momentum: cfg.optim.momentum,
@@ -280,6 +281,7 @@ pub fn train(
     };
     let mut report = build_report(ds, cfg, seed, use_text, history, &ev);
     report.provenance = Some(provenance(&id, device));
+    report.k_estimate = k_estimate;
     report.inference = inference_block(&model.valid(), &ev, cfg.eval.max_inference_values);
     if let Some(dir) = &run_dir {
         write_run(dir.path, &report, &config_toml, &model.valid())?;
@@ -485,6 +487,8 @@ pub(crate) fn build_report(
         heads: "heads.safetensors".into(),
         inference: None,
         provenance: None,
+        clusters: (e.classes != ds.num_classes()).then_some(e.classes),
+        k_estimate: None,
     }
 }
 

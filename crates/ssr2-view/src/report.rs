@@ -144,6 +144,23 @@ pub struct RunReport {
     /// Where the run came from (absent in reports written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// Clusters the heads predict, when not the data's class count (`model.num_classes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<usize>,
+    /// The estimate of the class count the run used (`model.num_classes = "auto"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k_estimate: Option<KEstimate>,
+}
+
+/// An estimate of the number of classes: the criterion over the K tried, and the choice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KEstimate {
+    pub method: String,
+    pub min: usize,
+    pub max: usize,
+    /// `[K, value]` for every K evaluated, in increasing K.
+    pub points: Vec<(usize, f64)>,
+    pub best: usize,
 }
 
 /// What a reader needs to reproduce or compare a run.
@@ -232,22 +249,28 @@ fn check_shapes(r: &RunReport) -> Result<(), String> {
             ));
         }
     }
-    if let Some(c) = p.label.iter().chain(&p.pred).find(|&&c| c >= k) {
+    if let Some(c) = p.label.iter().find(|&&c| c >= k) {
         return Err(format!(
             "projection refers to class {c}, the dataset has {k} classes"
         ));
     }
+    let clusters = r.clusters.unwrap_or(k);
+    if let Some(c) = p.pred.iter().find(|&&c| c >= clusters) {
+        return Err(format!(
+            "projection refers to cluster {c}, the heads have {clusters}"
+        ));
+    }
     if let Some(inf) = &r.inference {
-        check_inference(inf, k)?;
+        check_inference(inf, k, clusters)?;
     }
     Ok(())
 }
 
-fn check_inference(inf: &Inference, k: usize) -> Result<(), String> {
+fn check_inference(inf: &Inference, k: usize, clusters: usize) -> Result<(), String> {
     let (n, d, c) = (inf.n, inf.dim, inf.classes);
-    if c != k {
+    if c != clusters {
         return Err(format!(
-            "inference.classes is {c}, expected num_classes = {k}"
+            "inference.classes is {c}, expected the heads' {clusters} clusters"
         ));
     }
     let mut sizes = vec![
@@ -271,9 +294,14 @@ fn check_inference(inf: &Inference, k: usize) -> Result<(), String> {
             return Err(format!("{field} has {got} values, expected {want}"));
         }
     }
-    if let Some(c) = inf.labels.iter().chain(&inf.pred).find(|&&x| x >= k) {
+    if let Some(c) = inf.labels.iter().find(|&&x| x >= k) {
         return Err(format!(
             "inference refers to class {c}, the dataset has {k} classes"
+        ));
+    }
+    if let Some(c) = inf.pred.iter().find(|&&x| x >= clusters) {
+        return Err(format!(
+            "inference refers to cluster {c}, the heads have {clusters}"
         ));
     }
     Ok(())
@@ -328,6 +356,22 @@ pub fn sample_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Heads with more clusters than the data has classes (`model.num_classes`): predictions up
+    /// to `clusters` are valid, beyond it they are not; without `clusters`, the class count rules.
+    #[test]
+    fn predictions_are_checked_against_the_heads_cluster_count() {
+        let mut v: serde_json::Value = serde_json::from_str(&sample_json()).unwrap();
+        v.as_object_mut().unwrap().remove("inference");
+        v["projection"]["pred"] = serde_json::json!([0, 2, 1, 0]);
+        let err = parse_report(&v.to_string(), "k.json").unwrap_err();
+        assert!(err.contains("cluster 2, the heads have 2"), "{err}");
+        v["clusters"] = serde_json::json!(3);
+        v["k_estimate"] = serde_json::json!({"method": "gcd", "min": 1, "max": 4,
+            "points": [[1, 0.5], [3, 0.9], [4, 0.7]], "best": 3});
+        let r = parse_report(&v.to_string(), "k.json").unwrap();
+        assert_eq!(r.k_estimate.unwrap().points[1], (3, 0.9));
+    }
 
     #[test]
     fn reads_a_valid_report() {

@@ -1,0 +1,65 @@
+//! How many clusters the heads get (`model.num_classes`): the data's class count, a number, or
+//! an estimate from the features and the labelled samples.
+
+use crate::config::{NumClasses, TrainConfig};
+use crate::report::KEstimate;
+use ssr2_core::estimate_k::{Data, gcd_accuracy};
+use ssr2_data::Dataset;
+
+/// The head count for `ds`, and the estimate behind it when `num_classes = "auto"`.
+pub fn resolve(
+    cfg: &TrainConfig,
+    ds: &Dataset,
+    seed: u64,
+) -> Result<(usize, Option<KEstimate>), String> {
+    let (k, estimate) = match cfg.model.num_classes {
+        NumClasses::Data => (ds.num_classes(), None),
+        NumClasses::Fixed(k) => (k, None),
+        NumClasses::Auto => {
+            let e = estimate(ds, seed)?;
+            (e.best, Some(e))
+        }
+    };
+    if k < ds.num_old {
+        return Err(format!(
+            "model.num_classes: {k} clusters cannot hold the {} old classes of `{}`",
+            ds.num_old, ds.name
+        ));
+    }
+    Ok((k, estimate))
+}
+
+/// GCD's estimator (labelled accuracy of k-means, Brent's method) on the unit-norm image
+/// features, over `[labelled classes, 4 x labelled classes]`.
+fn estimate(ds: &Dataset, seed: u64) -> Result<KEstimate, String> {
+    let d = ds.image.cols;
+    let mut x = ds.image.data.clone();
+    for row in x.chunks_exact_mut(d.max(1)) {
+        let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
+        }
+    }
+    let labels: Vec<Option<usize>> = (0..ds.len())
+        .map(|i| ds.labelled[i].then_some(ds.labels[i]))
+        .collect();
+    let data = Data {
+        x: &x,
+        n: ds.len(),
+        d,
+        labels: &labels,
+    };
+    let lo = data.labelled_classes();
+    if lo == 0 {
+        return Err("model.num_classes = \"auto\" needs labelled samples".into());
+    }
+    let hi = (4 * lo).max(lo + 1).min(ds.len());
+    let curve = gcd_accuracy(&data, lo, hi, seed);
+    Ok(KEstimate {
+        method: "gcd: labelled accuracy of k-means, Brent's method".into(),
+        min: lo,
+        max: hi,
+        points: curve.points,
+        best: curve.best,
+    })
+}
