@@ -52,10 +52,8 @@ pub struct EstimateKArgs {
 
 pub fn run(args: &EstimateKArgs) -> Result<()> {
     let ds = dataset(args)?;
-    let (x, d) = unit_rows(&ds);
-    let labels: Vec<Option<usize>> = (0..ds.len())
-        .map(|i| ds.labelled[i].then_some(ds.labels[i]))
-        .collect();
+    let (x, labels) = ssr2_train::clusters::estimate_inputs(&ds);
+    let d = ds.image.cols;
     let data = Data {
         x: &x,
         n: ds.len(),
@@ -141,17 +139,4 @@ fn dataset(args: &EstimateKArgs) -> Result<Dataset> {
         }
         _ => Ok(ssr2_data::digits(args.seed)),
     }
-}
-
-/// The image features with every row scaled to unit length (zero rows stay zero).
-fn unit_rows(ds: &Dataset) -> (Vec<f32>, usize) {
-    let d = ds.image.cols;
-    let mut x = ds.image.data.clone();
-    for row in x.chunks_exact_mut(d.max(1)) {
-        let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-        if norm > 0.0 {
-            row.iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
-        }
-    }
-    (x, d)
 }

@@ -72,16 +72,11 @@ pub fn ss_kmeans(p: &Problem, k: usize, seed: u64) -> Vec<usize> {
     let row = |i: usize| &p.x[i * d..(i + 1) * d];
     let mut centres = vec![0f32; k * d];
     let mut seeded = vec![false; k];
-    let (sums, counts) = member_sums(p, k, |i| p.fixed[i]);
-    for c in 0..k {
-        if counts[c] > 0 {
-            mean_into(
-                &mut centres[c * d..(c + 1) * d],
-                &sums[c * d..(c + 1) * d],
-                counts[c],
-            );
-            seeded[c] = true;
-        }
+    for (c, filled) in move_centres(p, k, &mut centres, |i| p.fixed[i])
+        .into_iter()
+        .enumerate()
+    {
+        seeded[c] = filled;
     }
     let mut rng = Rng(seed);
     let free: Vec<usize> = (0..n).filter(|&i| p.fixed[i].is_none()).collect();
@@ -120,17 +115,8 @@ pub fn ss_kmeans(p: &Problem, k: usize, seed: u64) -> Vec<usize> {
             break;
         }
         assign = next;
-        let (sums, counts) = member_sums(p, k, |i| Some(assign[i]));
-        for c in 0..k {
-            // An emptied cluster keeps its centre (it may win points back).
-            if counts[c] > 0 {
-                mean_into(
-                    &mut centres[c * d..(c + 1) * d],
-                    &sums[c * d..(c + 1) * d],
-                    counts[c],
-                );
-            }
-        }
+        // An emptied cluster keeps its centre (it may win points back).
+        move_centres(p, k, &mut centres, |i| Some(assign[i]));
     }
     assign
 }
@@ -186,10 +172,23 @@ fn member_sums(
     (sums, counts)
 }
 
-fn mean_into(centre: &mut [f32], sum: &[f64], count: usize) {
-    for (c, s) in centre.iter_mut().zip(sum) {
-        *c = (s / count as f64) as f32;
+/// Moves each centre with members (placed by `of`) to their mean; says which had members.
+fn move_centres(
+    p: &Problem,
+    k: usize,
+    centres: &mut [f32],
+    of: impl Fn(usize) -> Option<usize>,
+) -> Vec<bool> {
+    let d = p.d;
+    let (sums, counts) = member_sums(p, k, of);
+    for (c, centre) in centres.chunks_exact_mut(d).enumerate() {
+        if counts[c] > 0 {
+            for (v, s) in centre.iter_mut().zip(&sums[c * d..(c + 1) * d]) {
+                *v = (s / counts[c] as f64) as f32;
+            }
+        }
     }
+    counts.iter().map(|&n| n > 0).collect()
 }
 
 /// An index drawn with probability proportional to `weights` (uniform if all are 0).

@@ -32,21 +32,11 @@ pub fn resolve(
 /// GCD's estimator (labelled accuracy of k-means, Brent's method) on the unit-norm image
 /// features, over `[labelled classes, 4 x labelled classes]`.
 fn estimate(ds: &Dataset, seed: u64) -> Result<KEstimate, String> {
-    let d = ds.image.cols;
-    let mut x = ds.image.data.clone();
-    for row in x.chunks_exact_mut(d.max(1)) {
-        let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-        if norm > 0.0 {
-            row.iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
-        }
-    }
-    let labels: Vec<Option<usize>> = (0..ds.len())
-        .map(|i| ds.labelled[i].then_some(ds.labels[i]))
-        .collect();
+    let (x, labels) = estimate_inputs(ds);
     let data = Data {
         x: &x,
         n: ds.len(),
-        d,
+        d: ds.image.cols,
         labels: &labels,
     };
     let lo = data.labelled_classes();
@@ -62,4 +52,21 @@ fn estimate(ds: &Dataset, seed: u64) -> Result<KEstimate, String> {
         points: curve.points,
         best: curve.best,
     })
+}
+
+/// What the estimators read from a dataset: its image features with every row scaled to unit
+/// length (zero rows stay zero), and each sample's class where it is labelled.
+pub fn estimate_inputs(ds: &Dataset) -> (Vec<f32>, Vec<Option<usize>>) {
+    let d = ds.image.cols.max(1);
+    let mut x = ds.image.data.clone();
+    for row in x.chunks_exact_mut(d) {
+        let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
+        }
+    }
+    let labels = (0..ds.len())
+        .map(|i| ds.labelled[i].then_some(ds.labels[i]))
+        .collect();
+    (x, labels)
 }
