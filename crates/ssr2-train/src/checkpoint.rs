@@ -75,12 +75,16 @@ pub fn save<M: Module>(
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let name = weights_name(epoch);
     let tmp = dir.join(format!("partial-{name}"));
-    let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
+    // Serialised in memory, so the checksum is taken from the bytes written, not a read-back.
+    let mut store = SafetensorsStore::from_bytes(None);
     model
         .save_into(&mut store)
         .map_err(|e| io_err(&tmp, format!("{e:?}")))?;
-    let bytes = std::fs::read(&tmp).map_err(|e| io_err(&tmp, e))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| io_err(&tmp, format!("{e:?}")))?;
     let weights_sha256 = sha256_hex(&bytes);
+    std::fs::write(&tmp, &bytes).map_err(|e| io_err(&tmp, e))?;
     std::fs::rename(&tmp, dir.join(&name)).map_err(|e| io_err(&tmp, e))?;
     let momentum = sgd
         .buffers
@@ -147,16 +151,14 @@ pub fn load_state(dir: &Path) -> Result<Option<State>, String> {
 /// checksum.
 pub fn load_weights<M: Module>(dir: &Path, state: &State, model: &mut M) -> Result<(), String> {
     let path: PathBuf = dir.join(&state.weights);
-    if !state.weights_sha256.is_empty() {
-        let bytes = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
-        if sha256_hex(&bytes) != state.weights_sha256 {
-            return Err(io_err(
-                &path,
-                "corrupt checkpoint: the file does not match the checksum in state.json",
-            ));
-        }
+    let bytes = read_weights(&path)?;
+    if !state.weights_sha256.is_empty() && sha256_hex(&bytes) != state.weights_sha256 {
+        return Err(io_err(
+            &path,
+            "corrupt checkpoint: the file does not match the checksum in state.json",
+        ));
     }
-    load_heads(&path, model)
+    load_bytes(&path, bytes, model)
 }
 
 /// Where training resumes: the checkpoint's weights and momentum go into `model` and `sgd`;
@@ -217,11 +219,21 @@ pub fn resume<M: Module>(
 
 /// Load adapter + classifier weights from a safetensors file written by this crate.
 pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), String> {
+    let bytes = read_weights(path)?;
+    load_bytes(path, bytes, model)
+}
+
+fn read_weights(path: &Path) -> Result<Vec<u8>, String> {
     if !path.exists() {
         return Err(io_err(path, "weights file missing"));
     }
-    check_finite(path)?;
-    let mut store = SafetensorsStore::from_file(path);
+    std::fs::read(path).map_err(|e| io_err(path, e))
+}
+
+/// Loads the weights held in `bytes` (read from `path`) after checking they are finite.
+fn load_bytes<M: Module>(path: &Path, bytes: Vec<u8>, model: &mut M) -> Result<(), String> {
+    check_finite(path, &bytes)?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
     let result = model
         .load_from(&mut store)
         .map_err(|e| io_err(path, format!("cannot load weights ({e})")))?;
@@ -235,9 +247,8 @@ pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), String> {
 }
 
 /// Refuses a safetensors file holding NaN or infinity, naming the tensor.
-fn check_finite(path: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes)
+fn check_finite(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| io_err(path, format!("not a safetensors file ({e})")))?;
     for (name, view) in st.tensors() {
         let bad = match view.dtype() {
