@@ -7,7 +7,7 @@ use ssr2_train::TrainConfig;
 use ssr2_train::checkpoint::{load_heads, short};
 use ssr2_train::eval::evaluate;
 use ssr2_train::model::HeadModel;
-use ssr2_train::report::{RunReport, check_header};
+use ssr2_train::report::{RunReport, parse_report};
 use std::path::{Path, PathBuf};
 
 /// Re-evaluate the heads saved in a run directory (heads.safetensors) on the run's data and
@@ -48,23 +48,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let mut differ = Vec::new();
     let mut first_cfg: Option<(PathBuf, TrainConfig)> = None;
     for dir in run_dirs(&args.run)? {
-        let path = dir.join("report.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| Fail::input(&path, e))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Fail::input(&path, format!("not JSON ({e})")))?;
-        check_header(&value, &path.display().to_string()).map_err(Fail::arg)?;
-        let mut report: RunReport = serde_json::from_value(value)
-            .map_err(|e| Fail::input(&path, format!("malformed report ({e})")))?;
-        let cfg_path = dir.join("config.toml");
-        let text = std::fs::read_to_string(&cfg_path).map_err(|e| Fail::input(&cfg_path, e))?;
-        let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
-        same_run(&mut first_cfg, &cfg_path, &cfg)?;
+        let (mut report, cfg) = read_run(&dir)?;
+        same_run(&mut first_cfg, &dir.join("config.toml"), &cfg)?;
         let ds = load_dataset(&cfg, report.seed)?;
         same_data(&report, &ds, &dir)?;
-        let use_text = report.dataset.modalities.iter().any(|m| m == "text");
-        let mut model =
-            HeadModel::for_dataset(&cfg.model, &ds, classes(&report, &ds), use_text, &device);
-        load_heads(&dir.join(&report.heads), &mut model).map_err(Fail::arg)?;
+        let model = trained_heads(&dir, &report, &cfg, &ds, &device)?;
         let ev = evaluate(&model, &ds, &cfg.rta, &cfg.eval, &device);
         let s = &report.final_scores;
         let close = |a: f64, b: Option<f64>| match b {
@@ -98,9 +86,40 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Clusters of the run's heads: recorded when they differ from the data's class count.
-fn classes(report: &RunReport, ds: &ssr2_data::Dataset) -> usize {
-    report.clusters.unwrap_or(ds.num_classes())
+/// A run directory's report (checked) and configuration.
+pub fn read_run(dir: &Path) -> Result<(RunReport, TrainConfig)> {
+    let path = dir.join("report.json");
+    if !path.exists() {
+        return Err(Fail::input(
+            dir,
+            "no report.json here: give one seed's run directory (OUT/seed-N)",
+        ));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Fail::input(&path, e))?;
+    let report = parse_report(&text, &path.display().to_string()).map_err(Fail)?;
+    let cfg_path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| Fail::input(&cfg_path, e))?;
+    let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
+    Ok((report, cfg))
+}
+
+/// The run's trained heads, sized for `ds` and the run's cluster count.
+pub fn trained_heads(
+    dir: &Path,
+    report: &RunReport,
+    cfg: &TrainConfig,
+    ds: &ssr2_data::Dataset,
+    device: &burn::prelude::Device,
+) -> Result<HeadModel> {
+    let use_text = report.dataset.modalities.iter().any(|m| m == "text");
+    let mut model =
+        HeadModel::for_dataset(&cfg.model, ds, report.head_clusters(), use_text, device);
+    load_heads(&dir.join(&report.heads), &mut model).map_err(|e| {
+        Fail(format!(
+            "{e} (do the samples have the run's feature dimensions?)"
+        ))
+    })?;
+    Ok(model)
 }
 
 /// The data must be the data the run trained on (reports that record its content hash).

@@ -1,13 +1,10 @@
 //! `ssr2 predict`: the trained model's cluster for each sample of a feature bundle.
 
+use crate::cmd_eval::{read_run, trained_heads};
 use crate::cmd_train::{device, load_dataset};
 use crate::fail::{Fail, Result};
 use clap::Args;
-use ssr2_train::TrainConfig;
-use ssr2_train::checkpoint::load_heads;
 use ssr2_train::eval::embed;
-use ssr2_train::model::HeadModel;
-use ssr2_train::report::RunReport;
 use std::path::{Path, PathBuf};
 
 /// Predict the cluster of every sample of a feature bundle with a trained run (features mode).
@@ -49,10 +46,7 @@ struct Row {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     let dir = &args.run;
-    let report = read_report(dir)?;
-    let cfg_path = dir.join("config.toml");
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| Fail::input(&cfg_path, e))?;
-    let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
+    let (report, cfg) = read_run(dir)?;
     if cfg.finetune.enabled() {
         return Err(Fail::input(
             dir,
@@ -71,19 +65,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         ));
     }
     let device = device(&args.device)?;
-    let mut model = HeadModel::for_dataset(
-        &cfg.model,
-        &ds,
-        report.clusters.unwrap_or(report.dataset.num_classes),
-        use_text,
-        &device,
-    );
-    let heads = dir.join(&report.heads);
-    load_heads(&heads, &mut model).map_err(|e| {
-        Fail(format!(
-            "{e} (do the samples have the run's feature dimensions?)"
-        ))
-    })?;
+    let model = trained_heads(dir, &report, &cfg, &ds, &device)?;
     let all: Vec<usize> = (0..ds.len()).collect();
     let e = embed(&model, &ds, &all, &cfg.rta, &device);
     let rows: Vec<Row> = (0..ds.len())
@@ -118,18 +100,6 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn read_report(dir: &Path) -> Result<RunReport> {
-    let path = dir.join("report.json");
-    if !path.exists() {
-        return Err(Fail::input(
-            dir,
-            "no report.json here: give one seed's run directory (OUT/seed-N)",
-        ));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| Fail::input(&path, e))?;
-    ssr2_train::report::parse_report(&text, &path.display().to_string()).map_err(Fail)
 }
 
 /// The largest class probability: softmax of one branch, or the mean of both (SPEC §2).

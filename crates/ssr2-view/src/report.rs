@@ -152,6 +152,13 @@ pub struct RunReport {
     pub k_estimate: Option<KEstimate>,
 }
 
+impl RunReport {
+    /// Clusters the heads predict: `clusters` when recorded, else the data's class count.
+    pub fn head_clusters(&self) -> usize {
+        self.clusters.unwrap_or(self.dataset.num_classes)
+    }
+}
+
 /// An estimate of the number of classes: the criterion over the K tried, and the choice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KEstimate {
@@ -254,7 +261,7 @@ fn check_shapes(r: &RunReport) -> Result<(), String> {
             "projection refers to class {c}, the dataset has {k} classes"
         ));
     }
-    let clusters = r.clusters.unwrap_or(k);
+    let clusters = r.head_clusters();
     if let Some(c) = p.pred.iter().find(|&&c| c >= clusters) {
         return Err(format!(
             "projection refers to cluster {c}, the heads have {clusters}"
