@@ -15,7 +15,7 @@
 //!   membership and basis nats, so `L` has an interior minimum; `Delta R` alone only grows with
 //!   `K` and cannot choose. `K` minimises `L`.
 
-use crate::kmeans::{Problem, ss_kmeans_best};
+use crate::kmeans::{Problem, inertia, ss_kmeans_best};
 
 /// k-means starts per evaluated `K` (the best by inertia is kept), as scikit-learn's default
 /// `n_init` that the GCD code relied on.
@@ -64,35 +64,26 @@ impl Data<'_> {
 /// class mean. Coding with this `eps2` keeps a class's spread as noise and resolves groups that
 /// differ by more than it, which is what a class is here.
 pub fn labelled_distortion(data: &Data) -> Option<f64> {
-    let labels = data.dense_labels();
-    let k = data.labelled_classes();
     let d = data.d;
-    let mut sums = vec![0f64; k * d];
-    let mut counts = vec![0usize; k];
-    for (i, l) in labels.iter().enumerate() {
-        if let Some(c) = *l {
-            counts[c] += 1;
-            for (s, &v) in sums[c * d..(c + 1) * d]
-                .iter_mut()
-                .zip(&data.x[i * d..(i + 1) * d])
-            {
-                *s += v as f64;
-            }
-        }
-    }
-    let (mut total, mut n) = (0f64, 0usize);
-    for (i, l) in labels.iter().enumerate() {
-        if let Some(c) = *l {
-            let row = &data.x[i * d..(i + 1) * d];
-            total += row
-                .iter()
-                .zip(&sums[c * d..(c + 1) * d])
-                .map(|(&v, s)| (v as f64 - s / counts[c] as f64).powi(2))
-                .sum::<f64>();
-            n += 1;
-        }
-    }
-    (n > 0 && total > 0.0).then(|| total / n as f64)
+    let (rows, classes): (Vec<usize>, Vec<usize>) = data
+        .dense_labels()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|c| (i, c)))
+        .unzip();
+    let x: Vec<f32> = rows
+        .iter()
+        .flat_map(|&i| data.x[i * d..(i + 1) * d].iter().copied())
+        .collect();
+    let fixed: Vec<Option<usize>> = classes.iter().map(|&c| Some(c)).collect();
+    let p = Problem {
+        x: &x,
+        n: rows.len(),
+        d,
+        fixed: &fixed,
+    };
+    let total = inertia(&p, &classes, data.labelled_classes());
+    (!rows.is_empty() && total > 0.0).then(|| total / rows.len() as f64)
 }
 
 /// (a) The GCD estimate: Brent's method over `K` in `[lo, hi]` maximising the labelled
