@@ -522,6 +522,14 @@ impl TrainConfig {
             return Err(format!("seeds: {s} is too large (at most {})", i64::MAX));
         }
         non_finite_field(self)?;
+        if self.finetune.enabled() && self.model.num_classes == NumClasses::Auto {
+            return Err(
+                "model.num_classes = \"auto\" works in features mode; for fine-tuning \
+                        give a number (`ssr2 estimate-k --features` on an extracted bundle \
+                        estimates it)"
+                    .into(),
+            );
+        }
         if let Some(s) = repeated(&self.seeds) {
             return Err(format!(
                 "seeds: seed {s} is listed twice (each seed is one run directory)"

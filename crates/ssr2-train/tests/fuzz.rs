@@ -265,6 +265,14 @@ fn audit_regressions() {
     let mut cfg = tiny();
     cfg.seeds = vec![1, 2, 1];
     assert!(cfg.validate().unwrap_err().contains("listed twice"));
+    let mut cfg = tiny();
+    cfg.finetune.synthetic = Some("tiny".into());
+    cfg.model.num_classes = ssr2_train::config::NumClasses::Auto;
+    assert!(
+        cfg.validate()
+            .unwrap_err()
+            .contains("works in features mode")
+    );
     let e = TrainConfig::from_toml("[optim]\nlr_head = inf\n").unwrap_err();
     assert!(e.contains("optim.lr_head") && e.contains("finite"), "{e}");
 }

@@ -272,13 +272,6 @@ pub fn finetune(
     let size = clip.vision.image_size;
     let [tokens, hidden] = clip.vision.positions.dims();
     let clip = clip.fork(&ad);
-    if cfg.model.num_classes == crate::config::NumClasses::Auto {
-        return Err(
-            "model.num_classes = \"auto\" works in features mode; for fine-tuning give a \
-                    number (`ssr2 estimate-k --features` on an extracted bundle estimates it)"
-                .into(),
-        );
-    }
     let (classes, _) = crate::clusters::resolve(cfg, &ds, seed)?;
     let (frozen, mut trainable) = split(clip, classes, use_text, seed, &ad);
     let ft = &cfg.finetune;
