@@ -152,6 +152,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         labels: list.items.iter().map(|it| it.label).collect(),
         labelled: list.labelled.clone(),
         sample_ids: list.items.iter().map(|it| it.id.clone()).collect(),
+        test: None,
     };
     ssr2_data::write_bundle(&args.out, &ds).map_err(|e| Fail(e.to_string()))?;
     std::fs::remove_dir_all(&parts).map_err(|e| Fail::output(&parts, e))?;

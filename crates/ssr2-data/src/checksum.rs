@@ -71,6 +71,10 @@ pub fn dataset_sha256(ds: &crate::Dataset) -> String {
     h.update(ds.labelled.iter().map(|&l| l as u8).collect::<Vec<u8>>());
     num(&mut h, ds.sample_ids.len());
     ds.sample_ids.iter().for_each(|s| text(&mut h, s));
+    // The test part, as the samples a bundle stores after the training ones.
+    if let Some(t) = &ds.test {
+        text(&mut h, &dataset_sha256(t));
+    }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -70,6 +70,9 @@ pub struct Dataset {
     pub labelled: Vec<bool>,
     /// One id per sample, unique.
     pub sample_ids: Vec<String>,
+    /// Held-out test samples (same classes and feature shapes, no label visible), evaluated
+    /// inductively after training and never trained on; `None` when the data has no test split.
+    pub test: Option<Box<Dataset>>,
 }
 
 impl Dataset {
@@ -152,6 +155,63 @@ impl Dataset {
         }
         if let Some(text) = &self.text {
             validate_text(text, n)?;
+        }
+        if let Some(test) = &self.test {
+            self.validate_test(test)?;
+        }
+        Ok(())
+    }
+
+    /// The test part: valid on its own, the same classes and shapes, no label visible.
+    fn validate_test(&self, test: &Dataset) -> Result<(), DataError> {
+        let field = |f: &str| format!("test {f}");
+        let in_test = |e: DataError| match e {
+            DataError::Invalid { field: f, message } => DataError::invalid(&field(&f), message),
+            other => other,
+        };
+        if test.test.is_some() {
+            return Err(DataError::invalid("test", "has a test part of its own"));
+        }
+        test.validate().map_err(in_test)?;
+        if test.class_names != self.class_names || test.num_old != self.num_old {
+            return Err(DataError::invalid(
+                "test class_names",
+                "differ from the training set's classes",
+            ));
+        }
+        let shape = |d: &Dataset| {
+            (
+                d.image.cols,
+                d.image_views.as_ref().map(|v| (v.per_sample, v.data.cols)),
+                d.image_pooled.as_ref().map(|m| m.cols),
+                d.text.as_ref().map(|t| match t {
+                    TextFeatures::Aggregated(m) => (m.cols, 0, 0),
+                    TextFeatures::Candidates {
+                        tags,
+                        num_tags,
+                        num_attributes,
+                        ..
+                    } => (tags.cols, *num_tags, *num_attributes),
+                }),
+            )
+        };
+        if shape(test) != shape(self) {
+            return Err(DataError::invalid(
+                "test features",
+                "have other tensors or dimensions than the training set's",
+            ));
+        }
+        if let Some(i) = test.labelled.iter().position(|&l| l) {
+            return Err(DataError::invalid(
+                "test labelled",
+                format!("sample {i} of the test split is labelled; test labels stay hidden"),
+            ));
+        }
+        if let Some(id) = test.sample_ids.iter().find(|id| self.sample_ids.contains(id)) {
+            return Err(DataError::invalid(
+                "test sample_ids",
+                format!("id `{id}` is in both the training set and the test split"),
+            ));
         }
         Ok(())
     }
@@ -273,6 +333,7 @@ mod tests {
             labels: vec![0, 1, 2, 1],
             labelled: vec![true, false, false, true],
             sample_ids: (0..4).map(|i| format!("s{i}")).collect(),
+            test: None,
         }
     }
 

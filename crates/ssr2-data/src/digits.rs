@@ -51,6 +51,7 @@ pub fn digits(seed: u64) -> Dataset {
         image_views: None,
         image_pooled: None,
         text: None,
+        test: None,
     }
 }
 

@@ -7,6 +7,7 @@ mod checksum;
 mod dataset;
 mod digits;
 mod error;
+mod holdout;
 mod images;
 pub mod mat;
 mod matrix;
@@ -21,6 +22,7 @@ pub use checksum::{dataset_sha256, sha256_hex};
 pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;
+pub use holdout::hold_out;
 /// The `image` crate, re-exported so callers name the same `RgbImage` type.
 pub use image;
 pub use images::{

@@ -11,7 +11,7 @@ use crate::{DataError, Dataset, ImageViews, Matrix, TextFeatures};
 const MAX_ABS_FEATURE: f32 = 1e15;
 
 /// Every tensor name a bundle may hold.
-const KNOWN_TENSORS: [&str; 9] = [
+const KNOWN_TENSORS: [&str; 10] = [
     "image",
     "image_views",
     "image_pooled",
@@ -21,6 +21,7 @@ const KNOWN_TENSORS: [&str; 9] = [
     "text_base",
     "label",
     "labelled",
+    "split",
 ];
 
 /// Parses and checks bundle bytes; `origin` (usually the file name) prefixes every message.
@@ -98,6 +99,11 @@ pub fn bundle_from_bytes(bytes: &[u8], origin: &str) -> Result<Dataset, DataErro
         labels,
         labelled,
         sample_ids,
+        test: None,
+    };
+    let ds = match r.split(n)? {
+        Some(is_test) => ds.split_off_test(&is_test).map_err(|e| r.err(e.to_string()))?,
+        None => ds,
     };
     // Whatever is left (new-class samples labelled, duplicate ids, ...) is a dataset invariant.
     ds.validate().map_err(|e| r.err(e.to_string()))?;
@@ -245,6 +251,25 @@ impl<'a> Reader<'a> {
                 ))),
             })
             .collect()
+    }
+
+    /// `split`: u8 [n] if present, 1 for a test sample, 0 for a training one.
+    fn split(&self, n: usize) -> Result<Option<Vec<bool>>, DataError> {
+        let Some(view) = self.optional("split", Dtype::U8, "[n]", 1)? else {
+            return Ok(None);
+        };
+        self.check_n("split", &view, n)?;
+        view.data()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| match v {
+                0 | 1 => Ok(v == 1),
+                _ => Err(self.err(format!(
+                    "tensor `split` has value {v} at index {i}, expected 0 (train) or 1 (test)"
+                ))),
+            })
+            .collect::<Result<Vec<bool>, _>>()
+            .map(Some)
     }
 
     /// `image_views`: f32 [n, V, d_img] if present.

@@ -402,3 +402,36 @@ fn bad_image_views_are_rejected() {
         }
     }
 }
+
+#[test]
+fn a_test_split_round_trips_and_bad_split_values_are_refused() {
+    for ds in [
+        with_views(synthetic_with_base(), 2),
+        with_views(digits(1), 1),
+    ] {
+        let held = crate::hold_out(ds, 0.2, 5).unwrap();
+        let parts = Parts::of(&held);
+        let (_, shape, data) = &parts.tensors["split"];
+        assert_eq!(shape[0], held.len() + held.test.as_ref().unwrap().len());
+        // Training samples first, then the test samples.
+        assert!(data.windows(2).all(|w| w[0] <= w[1]));
+        let back = bundle_from_bytes(&parts.bytes(), ORIGIN).unwrap();
+        assert_eq!(back, held);
+    }
+    // No test part: no `split` tensor.
+    assert!(!Parts::of(&digits(1)).tensors.contains_key("split"));
+
+    let held = crate::hold_out(digits(1), 0.2, 5).unwrap();
+    let mut parts = Parts::of(&held);
+    parts.tensors.get_mut("split").unwrap().2[7] = 2;
+    assert_eq!(
+        read_err(&parts),
+        "bundle.safetensors: tensor `split` has value 2 at index 7, expected 0 (train) or 1 (test)"
+    );
+    // A labelled sample in the test split.
+    let mut parts = Parts::of(&held);
+    let first_labelled = parts.tensors["labelled"].2.iter().position(|&l| l == 1).unwrap();
+    parts.tensors.get_mut("split").unwrap().2[first_labelled] = 1;
+    let err = read_err(&parts);
+    assert!(err.contains("test split but labelled"), "{err}");
+}

@@ -26,6 +26,9 @@ fn f32_tensor(shape: Vec<usize>, values: &[f32]) -> Owned {
 /// Serialises `ds` (checked with [`Dataset::validate`] first) as bundle bytes.
 pub fn bundle_to_bytes(ds: &Dataset) -> Result<Vec<u8>, DataError> {
     ds.validate()?;
+    // The test part is stored after the training samples, flagged by `split`.
+    let (all, is_test) = ds.with_test_appended();
+    let ds = &all;
     let n = ds.len();
     let mut tensors: BTreeMap<&str, Owned> = BTreeMap::new();
     tensors.insert("image", f32_tensor(vec![n, ds.image.cols], &ds.image.data));
@@ -81,6 +84,17 @@ pub fn bundle_to_bytes(ds: &Dataset) -> Result<Vec<u8>, DataError> {
             bytes: labelled_bytes,
         },
     );
+
+    if is_test.contains(&true) {
+        tensors.insert(
+            "split",
+            Owned {
+                dtype: Dtype::U8,
+                shape: vec![n],
+                bytes: is_test.iter().map(|&t| u8::from(t)).collect(),
+            },
+        );
+    }
 
     let json = |v: &[String]| serde_json::to_string(v).expect("a list of strings serialises");
     let metadata = [

@@ -84,6 +84,7 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<Dataset, DataError> {
         labels,
         labelled: split.labelled,
         sample_ids: (0..n).map(|i| format!("synthetic/{i:05}")).collect(),
+        test: None,
     })
 }
 

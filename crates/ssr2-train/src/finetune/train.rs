@@ -79,6 +79,7 @@ fn meta_dataset(images: &ImageList) -> Dataset {
         labels: images.items.iter().map(|it| it.label).collect(),
         labelled: images.labelled.clone(),
         sample_ids: images.items.iter().map(|it| it.id.clone()).collect(),
+        test: None,
     }
 }
 

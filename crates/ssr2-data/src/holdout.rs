@@ -1,0 +1,218 @@
+//! Test splits for inductive evaluation: sub-sets of a dataset, holding a part out, and joining
+//! the test part back for storage.
+
+use crate::rng::{seeded, shuffle};
+use crate::{DataError, Dataset, ImageViews, Matrix, TextFeatures};
+
+/// Rows `i*per..(i+1)*per` of `m` for each `i` in `idx`.
+fn select_blocks(m: &Matrix, per: usize, idx: &[usize]) -> Matrix {
+    let rows: Vec<usize> = idx.iter().flat_map(|&i| i * per..(i + 1) * per).collect();
+    m.select_rows(&rows)
+}
+
+/// `a` above `b` (same columns).
+fn stack(a: &Matrix, b: &Matrix) -> Matrix {
+    Matrix::new(a.rows + b.rows, a.cols, [&a.data[..], &b.data[..]].concat())
+}
+
+impl Dataset {
+    /// The samples `idx` (in that order) as a dataset of their own, without a test part.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn subset(&self, idx: &[usize]) -> Dataset {
+        let text = self.text.as_ref().map(|t| match t {
+            TextFeatures::Aggregated(m) => TextFeatures::Aggregated(m.select_rows(idx)),
+            TextFeatures::Candidates {
+                tags,
+                num_tags,
+                attributes,
+                num_attributes,
+                base,
+            } => TextFeatures::Candidates {
+                tags: select_blocks(tags, *num_tags, idx),
+                num_tags: *num_tags,
+                attributes: select_blocks(attributes, *num_attributes, idx),
+                num_attributes: *num_attributes,
+                base: base.clone(),
+            },
+        });
+        Dataset {
+            name: self.name.clone(),
+            class_names: self.class_names.clone(),
+            num_old: self.num_old,
+            image: self.image.select_rows(idx),
+            image_views: self.image_views.as_ref().map(|v| ImageViews {
+                data: select_blocks(&v.data, v.per_sample, idx),
+                per_sample: v.per_sample,
+            }),
+            image_pooled: self.image_pooled.as_ref().map(|m| m.select_rows(idx)),
+            text,
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            labelled: idx.iter().map(|&i| self.labelled[i]).collect(),
+            sample_ids: idx.iter().map(|&i| self.sample_ids[i].clone()).collect(),
+            test: None,
+        }
+    }
+
+    /// Moves the samples flagged in `is_test` into the test part (their labels hidden); the rest
+    /// stay the training set. Fails when a flag count differs from n or a flagged sample is
+    /// labelled.
+    pub fn split_off_test(self, is_test: &[bool]) -> Result<Dataset, DataError> {
+        if is_test.len() != self.len() {
+            return Err(DataError::invalid(
+                "split",
+                format!("has length {}, expected {}", is_test.len(), self.len()),
+            ));
+        }
+        if let Some(i) = (0..self.len()).find(|&i| is_test[i] && self.labelled[i]) {
+            return Err(DataError::invalid(
+                "split",
+                format!("sample {i} is in the test split but labelled; test labels stay hidden"),
+            ));
+        }
+        let (test, train): (Vec<usize>, Vec<usize>) = (0..self.len()).partition(|&i| is_test[i]);
+        let mut out = self.subset(&train);
+        out.test = Some(Box::new(self.subset(&test)));
+        Ok(out)
+    }
+
+    /// The training samples followed by the test samples, and per row whether it is a test
+    /// sample: the layout a bundle stores.
+    pub fn with_test_appended(&self) -> (Dataset, Vec<bool>) {
+        let mut all = self.clone();
+        all.test = None;
+        let mut is_test = vec![false; self.len()];
+        let Some(t) = &self.test else {
+            return (all, is_test);
+        };
+        is_test.resize(self.len() + t.len(), true);
+        all.image = stack(&self.image, &t.image);
+        if let (Some(a), Some(b)) = (&mut all.image_views, &t.image_views) {
+            a.data = stack(&a.data, &b.data);
+        }
+        if let (Some(a), Some(b)) = (&mut all.image_pooled, &t.image_pooled) {
+            *a = stack(a, b);
+        }
+        match (&mut all.text, &t.text) {
+            (Some(TextFeatures::Aggregated(a)), Some(TextFeatures::Aggregated(b))) => {
+                *a = stack(a, b)
+            }
+            (
+                Some(TextFeatures::Candidates {
+                    tags, attributes, ..
+                }),
+                Some(TextFeatures::Candidates {
+                    tags: bt,
+                    attributes: ba,
+                    ..
+                }),
+            ) => {
+                *tags = stack(tags, bt);
+                *attributes = stack(attributes, ba);
+            }
+            _ => {}
+        }
+        all.labels.extend(&t.labels);
+        all.labelled.extend(&t.labelled);
+        all.sample_ids.extend(t.sample_ids.iter().cloned());
+        (all, is_test)
+    }
+}
+
+/// Holds out `fraction` of each class (rounded down, samples drawn with `seed`) as the test
+/// part, for data without a test split of its own (the digits, synthetic sets). The draw does
+/// not depend on the run seed, so every seed of a run is tested on the same samples.
+pub fn hold_out(ds: Dataset, fraction: f64, seed: u64) -> Result<Dataset, DataError> {
+    if !(0.0..1.0).contains(&fraction) {
+        return Err(DataError::invalid(
+            "test_fraction",
+            format!("is {fraction}, expected a number in [0, 1)"),
+        ));
+    }
+    if ds.test.is_some() {
+        return Err(DataError::invalid(
+            "test_fraction",
+            "the data already has a test split; leave test_fraction at 0",
+        ));
+    }
+    let mut rng = seeded(seed ^ 0x7e57);
+    let mut is_test = vec![false; ds.len()];
+    for class in 0..ds.num_classes() {
+        let mut members: Vec<usize> = (0..ds.len()).filter(|&i| ds.labels[i] == class).collect();
+        shuffle(&mut rng, &mut members);
+        let take = (fraction * members.len() as f64).floor() as usize;
+        members[..take].iter().for_each(|&i| is_test[i] = true);
+    }
+    let mut ds = ds;
+    // A held-out sample's label was visible before; it is hidden in the test part.
+    ds.labelled
+        .iter_mut()
+        .zip(&is_test)
+        .for_each(|(l, &t)| *l &= !t);
+    ds.split_off_test(&is_test)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SyntheticConfig, generate};
+
+    fn data() -> Dataset {
+        let cfg = SyntheticConfig {
+            num_classes: 4,
+            num_old: 2,
+            per_class: 10,
+            ..SyntheticConfig::default()
+        };
+        generate(&cfg).unwrap()
+    }
+
+    #[test]
+    fn hold_out_takes_the_fraction_of_each_class_and_keeps_every_sample_once() {
+        let ds = data();
+        let n = ds.len();
+        let out = hold_out(ds.clone(), 0.3, 0).unwrap();
+        let test = out.test.as_ref().unwrap();
+        assert_eq!(test.len(), 4 * 3);
+        assert_eq!(out.len() + test.len(), n);
+        for c in 0..4 {
+            assert_eq!(test.labels.iter().filter(|&&y| y == c).count(), 3);
+        }
+        assert!(test.labelled.iter().all(|&l| !l));
+        out.validate().unwrap();
+        test.validate().unwrap();
+        // Each sample appears once, with its own features and label.
+        let mut ids: Vec<&String> = out.sample_ids.iter().chain(&test.sample_ids).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+        let j = ds.sample_ids.iter().position(|s| *s == test.sample_ids[0]).unwrap();
+        assert_eq!(test.image.row(0), ds.image.row(j));
+        assert_eq!(test.labels[0], ds.labels[j]);
+        // Same seed, same split; fraction 0 moves nothing.
+        assert_eq!(hold_out(ds.clone(), 0.3, 0).unwrap(), out);
+        assert_eq!(hold_out(ds.clone(), 0.0, 0).unwrap().test.unwrap().len(), 0);
+        assert!(hold_out(ds.clone(), 1.0, 0).is_err());
+        assert!(hold_out(out, 0.1, 0).is_err());
+    }
+
+    #[test]
+    fn appended_test_part_splits_back_to_the_same_dataset() {
+        let out = hold_out(data(), 0.25, 3).unwrap();
+        let (all, is_test) = out.with_test_appended();
+        assert_eq!(all.len(), 40);
+        assert_eq!(is_test.iter().filter(|&&t| t).count(), out.test.as_ref().unwrap().len());
+        assert_eq!(all.split_off_test(&is_test).unwrap(), out);
+    }
+
+    #[test]
+    fn a_labelled_test_sample_is_refused() {
+        let ds = data();
+        let i = ds.labelled.iter().position(|&l| l).unwrap();
+        let mut is_test = vec![false; ds.len()];
+        is_test[i] = true;
+        let err = ds.split_off_test(&is_test).unwrap_err().to_string();
+        assert!(err.contains(&format!("sample {i}")), "{err}");
+    }
+}
