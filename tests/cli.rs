@@ -371,10 +371,9 @@ fn train_then_eval_agree_and_write_a_report() {
     let prov = &report["provenance"];
     let config = std::fs::read(out.join("seed-0/config.toml")).unwrap();
     assert_eq!(prov["config_sha256"], ssr2_data::sha256_hex(&config));
-    assert_eq!(
-        prov["data_sha256"],
-        ssr2_data::dataset_sha256(&ssr2_data::digits(0))
-    );
+    // The digits preset holds out a fifth of each class; the hash covers both parts.
+    let held = ssr2_data::hold_out(ssr2_data::digits(0), 0.2, 0).unwrap();
+    assert_eq!(prov["data_sha256"], ssr2_data::dataset_sha256(&held));
     assert_eq!(
         prov["tool_version"],
         format!("ssr2 {}", env!("CARGO_PKG_VERSION"))
@@ -824,6 +823,8 @@ fn predict_round_trips_the_reports_predictions() {
             "2",
             "--seeds",
             "0",
+            "--test-fraction",
+            "0",
             "--out",
             p(&out),
             "--quiet",
@@ -904,6 +905,7 @@ fn num_classes_auto_and_fixed() {
     let dir = tempfile::tempdir().unwrap();
     for (k, out) in [("auto", "a"), ("14", "f")] {
         let out = dir.path().join(out);
+        // All 1797 digits: the measurement of the README's estimate-k table.
         let args = [
             "train",
             "--num-classes",
@@ -911,6 +913,8 @@ fn num_classes_auto_and_fixed() {
             "--epochs",
             "1",
             "--seeds",
+            "0",
+            "--test-fraction",
             "0",
             "--quiet",
         ];
@@ -943,5 +947,129 @@ fn num_classes_auto_and_fixed() {
         ],
         "model.num_classes",
         "5 old classes",
+    );
+}
+
+/// The digits preset holds out a fifth of each class: the report scores it inductively, the
+/// table labels both kinds, `eval --split` re-scores either, and `predict --split test` gives the
+/// clusters the inductive score is computed from.
+#[test]
+fn inductive_scores_are_on_the_held_out_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let res = run(&[
+        "train",
+        "--epochs",
+        "2",
+        "--seeds",
+        "0",
+        "--out",
+        p(&out),
+        "--quiet",
+    ]);
+    let table = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        table.contains("transductive (unlabelled train): "),
+        "{table}"
+    );
+    assert!(table.contains("inductive (test): "), "{table}");
+    let seed = out.join("seed-0");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(seed.join("report.json")).unwrap()).unwrap();
+    let held = ssr2_data::hold_out(ssr2_data::digits(0), 0.2, 0).unwrap();
+    let test = held.test.as_ref().unwrap();
+    assert_eq!(report["dataset"]["n_test"], test.len());
+    assert_eq!(report["dataset"]["n_train"], held.len());
+    assert_eq!(held.len() + test.len(), 1797);
+    assert_eq!(report["test_scores"]["n"], test.len());
+    assert!(
+        report["provenance"]["evaluation"]
+            .as_str()
+            .unwrap()
+            .contains("inductive")
+    );
+    // No test sample was among the evaluated training samples.
+    for id in report["projection"]["id"].as_array().unwrap() {
+        assert!(!test.sample_ids.iter().any(|t| t == id.as_str().unwrap()));
+    }
+    // The inductive score is the cluster accuracy of the predicted clusters of the test split.
+    let rows = json_ok(&["predict", "--run", p(&seed), "--split", "test", "--json"]);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), test.len());
+    let preds: Vec<usize> = rows
+        .iter()
+        .map(|r| r["cluster"].as_u64().unwrap() as usize)
+        .collect();
+    for (r, id) in rows.iter().zip(&test.sample_ids) {
+        assert_eq!(r["id"], id.as_str());
+    }
+    let acc = ssr2_core::metrics::cluster_accuracy(&test.labels, &preds, test.num_old);
+    let want = &report["test_scores"];
+    assert!((acc.all - want["all"].as_f64().unwrap()).abs() < 1e-12);
+    assert!((acc.new - want["new"].as_f64().unwrap()).abs() < 1e-12);
+    for split in ["inductive", "transductive", "both"] {
+        let res = run(&["eval", "--run", p(&seed), "--split", split]);
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert!(res.status.success(), "{err}");
+        assert!(!err.contains("DIFFERS"), "{err}");
+        let table = String::from_utf8_lossy(&res.stdout);
+        assert_eq!(
+            table.contains("inductive (test)"),
+            split != "transductive",
+            "{table}"
+        );
+    }
+    // Without a held-out part there is no inductive score to ask for.
+    let none = dir.path().join("none");
+    let args = [
+        "train",
+        "--epochs",
+        "1",
+        "--seeds",
+        "0",
+        "--test-fraction",
+        "0",
+        "--quiet",
+    ];
+    assert!(
+        run(&[&args[..], &["--out", p(&none)]].concat())
+            .status
+            .success()
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(none.join("seed-0/report.json")).unwrap())
+            .unwrap();
+    assert!(report["test_scores"].is_null() && report["dataset"]["n_test"] == 0);
+    assert_user_error(
+        &["eval", "--run", p(&none), "--split", "inductive"],
+        "seed-0",
+        "no test split",
+    );
+    assert_user_error(
+        &[
+            "predict",
+            "--run",
+            p(&none.join("seed-0")),
+            "--split",
+            "test",
+        ],
+        "seed-0",
+        "no test split",
+    );
+    assert_user_error(
+        &[
+            "train",
+            "--test-fraction",
+            "1.5",
+            "--out",
+            p(&dir.path().join("x")),
+        ],
+        "data.test_fraction",
+        "[0, 1)",
     );
 }

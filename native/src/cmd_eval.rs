@@ -1,22 +1,31 @@
 //! `ssr2 eval`: re-evaluate a run's saved heads on its data and print the table.
 
-use crate::cmd_train::{device, load_dataset, print_table};
+use crate::cmd_train::{Split, device, load_dataset, print_scores};
 use crate::fail::{Fail, Result};
 use clap::Args;
 use ssr2_train::TrainConfig;
 use ssr2_train::checkpoint::{load_heads, short};
 use ssr2_train::eval::evaluate;
 use ssr2_train::model::HeadModel;
-use ssr2_train::report::{RunReport, parse_report};
+use ssr2_train::report::{RunReport, Scores, finite, parse_report};
 use std::path::{Path, PathBuf};
 
 /// Re-evaluate the heads saved in a run directory (heads.safetensors) on the run's data and
-/// print All / Old / New; also checks them against the numbers in report.json.
+/// print All / Old / New; also checks them against the numbers in report.json (exit status 2
+/// when they differ).
+///
+/// Transductive scores are on the unlabelled training samples (the GCD protocol's usual
+/// number); inductive scores are on the held-out test split, when the data has one (a bundle's
+/// `split` tensor or `data.test_fraction`). Both are of the last epoch, with no model selection.
 #[derive(Args)]
 pub struct EvalArgs {
     /// A run directory written by `ssr2 train` (OUT/seed-N), or OUT to evaluate every seed.
     #[arg(long, value_name = "DIR")]
     run: PathBuf,
+    /// Which samples: transductive (unlabelled training samples), inductive (the test split) or
+    /// both. Default: both where the run has a test split.
+    #[arg(long, value_enum, value_name = "SPLIT")]
+    split: Option<SplitArg>,
     /// Device: cpu, wgpu or cuda (when built with those features).
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
     device: String,
@@ -42,8 +51,21 @@ fn run_dirs(root: &PathBuf) -> Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
+/// `--split` values.
+#[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+enum SplitArg {
+    Transductive,
+    Inductive,
+    Both,
+}
+
 pub fn run(args: &EvalArgs) -> Result<()> {
     let device = device(&args.device)?;
+    let splits = match args.split {
+        Some(SplitArg::Transductive) => vec![Split::Transductive],
+        Some(SplitArg::Inductive) => vec![Split::Inductive],
+        _ => vec![Split::Transductive, Split::Inductive],
+    };
     let mut reports = Vec::new();
     let mut differ = Vec::new();
     let mut first_cfg: Option<(PathBuf, TrainConfig)> = None;
@@ -53,30 +75,47 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let ds = load_dataset(&cfg, report.seed)?;
         same_data(&report, &ds, &dir)?;
         let model = trained_heads(&dir, &report, &cfg, &ds, &device)?;
-        let ev = evaluate(&model, &ds, &cfg.rta, &cfg.eval, &device);
-        let s = &report.final_scores;
-        let close = |a: f64, b: Option<f64>| match b {
-            Some(b) => (a - b).abs() < 1e-9,
-            None => a.is_nan(),
-        };
-        let agrees = close(ev.accuracy.all, Some(s.all))
-            && close(ev.accuracy.old, s.old)
-            && close(ev.accuracy.new, s.new);
-        eprintln!(
-            "{}: All {:.4} ({} report.json)",
-            dir.display(),
-            ev.accuracy.all,
-            if agrees { "matches" } else { "DIFFERS from" }
-        );
-        if !agrees {
-            differ.push(dir.display().to_string());
+        for &split in &splits {
+            let data = match split {
+                Split::Transductive => &ds,
+                Split::Inductive => match &ds.test {
+                    Some(t) => t.as_ref(),
+                    None if args.split == Some(SplitArg::Inductive) => {
+                        return Err(Fail::input(
+                            &dir,
+                            "the run's data has no test split, so there is no inductive score \
+                             (train with --test-fraction F, or on a bundle with a `split` tensor)",
+                        ));
+                    }
+                    None => continue,
+                },
+            };
+            let ev = evaluate(&model, data, &cfg.rta, &cfg.eval, &device);
+            let now = Scores {
+                all: ev.accuracy.all,
+                old: finite(ev.accuracy.old),
+                new: finite(ev.accuracy.new),
+                n: ev.accuracy.n,
+            };
+            let agrees = split.scores(&report).is_some_and(|s| same_scores(s, &now));
+            eprintln!(
+                "{}: {} All {:.4} ({} report.json)",
+                dir.display(),
+                split.label(),
+                now.all,
+                if agrees { "matches" } else { "DIFFERS from" }
+            );
+            if !agrees {
+                differ.push(format!("{} ({})", dir.display(), split.label()));
+            }
+            match split {
+                Split::Transductive => report.final_scores = now,
+                Split::Inductive => report.test_scores = Some(now),
+            }
         }
-        report.final_scores.all = ev.accuracy.all;
-        report.final_scores.old = ssr2_train::report::finite(ev.accuracy.old);
-        report.final_scores.new = ssr2_train::report::finite(ev.accuracy.new);
         reports.push(report);
     }
-    print_table(&reports);
+    print_scores(&reports, &splits);
     if !differ.is_empty() {
         return Err(Fail::arg(format!(
             "re-evaluated scores differ from report.json in {} (the data or weights changed since training)",
@@ -84,6 +123,16 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Equal up to summation order; a part without samples must stay without.
+fn same_scores(a: &Scores, b: &Scores) -> bool {
+    let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+        (None, None) => true,
+        _ => false,
+    };
+    a.n == b.n && close(Some(a.all), Some(b.all)) && close(a.old, b.old) && close(a.new, b.new)
 }
 
 /// A run directory's report (checked) and configuration.

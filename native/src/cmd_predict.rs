@@ -23,6 +23,10 @@ pub struct PredictArgs {
     /// the run's own data.
     #[arg(long, value_name = "BUNDLE")]
     features: Option<PathBuf>,
+    /// Which samples of the data: train (its training samples, labelled ones included) or test
+    /// (its held-out test split, when it has one).
+    #[arg(long, default_value = "train", value_parser = ["train", "test"])]
+    split: String,
     /// JSON (an array of objects) instead of CSV.
     #[arg(long)]
     json: bool,
@@ -56,6 +60,16 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let ds = match &args.features {
         Some(path) => ssr2_data::read_bundle(path).map_err(|e| Fail(e.to_string()))?,
         None => load_dataset(&cfg, report.seed)?,
+    };
+    let ds = match (args.split.as_str(), ds.test.clone()) {
+        ("train", _) => ds,
+        (_, Some(test)) => *test,
+        (_, None) => {
+            return Err(Fail::input(
+                args.features.as_deref().unwrap_or(dir),
+                "--split test: these samples have no test split",
+            ));
+        }
     };
     let use_text = report.dataset.modalities.iter().any(|m| m == "text");
     if use_text && ds.text.is_none() {

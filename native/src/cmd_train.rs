@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ssr2_data::Dataset;
 use ssr2_train::config::{DataSource, InterModal, RepLoss, TrainConfig};
-use ssr2_train::report::{EpochRecord, RunReport};
+use ssr2_train::report::{EpochRecord, INDUCTIVE, RunReport, Scores, TRANSDUCTIVE};
 use ssr2_train::{PRESETS, Progress, RunDir};
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,11 @@ pub struct TrainArgs {
     /// reproduce a split exported from another implementation.
     #[arg(long, value_name = "IDX.npy")]
     labelled_indices: Option<PathBuf>,
+    /// Hold out this fraction of each class as a test split, scored inductively after training
+    /// (the "inductive (test)" rows) and never trained on; for data without a test split of its
+    /// own. The digits preset holds out 0.2; 0 turns it off.
+    #[arg(long, value_name = "F")]
+    test_fraction: Option<f64>,
     /// A TOML configuration file (print one with --print-config).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -227,6 +232,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
         Some("synthetic") => cfg.data.source = DataSource::Synthetic,
         _ => {}
     }
+    if let Some(f) = args.test_fraction {
+        cfg.data.test_fraction = f;
+    }
     if let Some(p) = &args.labelled_indices {
         cfg.data.labelled_indices = Some(p.display().to_string());
     }
@@ -304,8 +312,15 @@ pub fn load_dataset(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
             ssr2_data::split_from_indices(ds.len(), &idx).map_err(|e| Fail::input(&path, e))?;
         ds.validate().map_err(|e| Fail::input(&path, e))?;
     }
+    if cfg.data.test_fraction > 0.0 {
+        ds = ssr2_data::hold_out(ds, cfg.data.test_fraction, HOLD_OUT_SEED)
+            .map_err(|e| Fail::arg(format!("data.test_fraction: {e}")))?;
+    }
     Ok(ds)
 }
+
+/// The held-out draw is the same for every run seed, so all seeds test on the same samples.
+const HOLD_OUT_SEED: u64 = 0;
 
 fn read_source(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
     match cfg.data.source {
@@ -473,41 +488,81 @@ fn claim_out_dir(out: &Path, overwrite: bool) -> Result<()> {
 
 /// All / Old / New per seed, then mean and std (percent).
 pub fn print_table(reports: &[RunReport]) {
+    print_scores(reports, &[Split::Transductive, Split::Inductive]);
+}
+
+/// Which scores of a run: on its unlabelled training samples or on its held-out test split.
+#[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+pub enum Split {
+    /// The unlabelled training samples (the GCD protocol's usual number).
+    Transductive,
+    /// The held-out test split, never seen in training.
+    Inductive,
+}
+
+impl Split {
+    pub fn scores(self, r: &RunReport) -> Option<&Scores> {
+        match self {
+            Split::Transductive => Some(&r.final_scores),
+            Split::Inductive => r.test_scores.as_ref(),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Split::Transductive => TRANSDUCTIVE,
+            Split::Inductive => INDUCTIVE,
+        }
+    }
+}
+
+/// One table per split that the reports have scores for: a row per seed, then mean and std.
+pub fn print_scores(reports: &[RunReport], splits: &[Split]) {
     let Some(first) = reports.first() else { return };
     println!(
-        "{} ({} classes, {} old; {} unlabelled samples evaluated)",
-        first.dataset.name, first.dataset.num_classes, first.dataset.num_old, first.final_scores.n
+        "{} ({} classes, {} old), last epoch, no model selection",
+        first.dataset.name, first.dataset.num_classes, first.dataset.num_old
     );
-    println!("{:<8} {:>7} {:>7} {:>7}", "seed", "All", "Old", "New");
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}", 100.0 * v));
-    for r in reports {
-        let s = &r.final_scores;
-        println!(
-            "{:<8} {:>7} {:>7} {:>7}",
-            r.seed,
-            pct(Some(s.all)),
-            pct(s.old),
-            pct(s.new)
-        );
-    }
-    if reports.len() > 1 {
-        let stats = |f: &dyn Fn(&RunReport) -> Option<f64>| -> String {
-            let v: Vec<f64> = reports.iter().filter_map(f).map(|x| 100.0 * x).collect();
-            if v.is_empty() {
-                return "-".into();
-            }
-            let m = v.iter().sum::<f64>() / v.len() as f64;
-            let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>()
-                / (v.len() as f64 - 1.0).max(1.0))
-            .sqrt();
-            format!("{m:.1}±{sd:.1}")
+    for &split in splits {
+        let Some(s) = split.scores(first) else {
+            continue;
         };
-        println!(
-            "{:<8} {:>7} {:>7} {:>7}",
-            "mean±std",
-            stats(&|r| Some(r.final_scores.all)),
-            stats(&|r| r.final_scores.old),
-            stats(&|r| r.final_scores.new)
-        );
+        println!("{}: {} samples", split.label(), s.n);
+        println!("{:<8} {:>7} {:>7} {:>7}", "seed", "All", "Old", "New");
+        for r in reports {
+            let s = split.scores(r);
+            println!(
+                "{:<8} {:>7} {:>7} {:>7}",
+                r.seed,
+                pct(s.map(|s| s.all)),
+                pct(s.and_then(|s| s.old)),
+                pct(s.and_then(|s| s.new))
+            );
+        }
+        if reports.len() > 1 {
+            let stats = |f: &dyn Fn(&Scores) -> Option<f64>| -> String {
+                let v: Vec<f64> = reports
+                    .iter()
+                    .filter_map(|r| split.scores(r).and_then(f))
+                    .map(|x| 100.0 * x)
+                    .collect();
+                if v.is_empty() {
+                    return "-".into();
+                }
+                let m = v.iter().sum::<f64>() / v.len() as f64;
+                let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+                    / (v.len() as f64 - 1.0).max(1.0))
+                .sqrt();
+                format!("{m:.1}±{sd:.1}")
+            };
+            println!(
+                "{:<8} {:>7} {:>7} {:>7}",
+                "mean±std",
+                stats(&|s| Some(s.all)),
+                stats(&|s| s.old),
+                stats(&|s| s.new)
+            );
+        }
     }
 }

@@ -207,7 +207,11 @@ impl Dataset {
                 format!("sample {i} of the test split is labelled; test labels stay hidden"),
             ));
         }
-        if let Some(id) = test.sample_ids.iter().find(|id| self.sample_ids.contains(id)) {
+        if let Some(id) = test
+            .sample_ids
+            .iter()
+            .find(|id| self.sample_ids.contains(id))
+        {
             return Err(DataError::invalid(
                 "test sample_ids",
                 format!("id `{id}` is in both the training set and the test split"),

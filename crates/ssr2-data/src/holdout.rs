@@ -120,9 +120,11 @@ impl Dataset {
     }
 }
 
-/// Holds out `fraction` of each class (rounded down, samples drawn with `seed`) as the test
-/// part, for data without a test split of its own (the digits, synthetic sets). The draw does
-/// not depend on the run seed, so every seed of a run is tested on the same samples.
+/// Holds out `fraction` of each class (rounded down, drawn with `seed`) as the test part, for
+/// data without a test split of its own (the digits, synthetic sets). The draw is among the
+/// unlabelled samples, so the labelled set stays exactly as given (a class with too few
+/// unlabelled samples gives what it has), and it does not depend on the run seed, so every seed
+/// of a run is tested on the same samples.
 pub fn hold_out(ds: Dataset, fraction: f64, seed: u64) -> Result<Dataset, DataError> {
     if !(0.0..1.0).contains(&fraction) {
         return Err(DataError::invalid(
@@ -139,17 +141,14 @@ pub fn hold_out(ds: Dataset, fraction: f64, seed: u64) -> Result<Dataset, DataEr
     let mut rng = seeded(seed ^ 0x7e57);
     let mut is_test = vec![false; ds.len()];
     for class in 0..ds.num_classes() {
-        let mut members: Vec<usize> = (0..ds.len()).filter(|&i| ds.labels[i] == class).collect();
-        shuffle(&mut rng, &mut members);
-        let take = (fraction * members.len() as f64).floor() as usize;
-        members[..take].iter().for_each(|&i| is_test[i] = true);
+        let size = ds.labels.iter().filter(|&&y| y == class).count();
+        let mut pool: Vec<usize> = (0..ds.len())
+            .filter(|&i| ds.labels[i] == class && !ds.labelled[i])
+            .collect();
+        shuffle(&mut rng, &mut pool);
+        let take = ((fraction * size as f64).floor() as usize).min(pool.len());
+        pool[..take].iter().for_each(|&i| is_test[i] = true);
     }
-    let mut ds = ds;
-    // A held-out sample's label was visible before; it is hidden in the test part.
-    ds.labelled
-        .iter_mut()
-        .zip(&is_test)
-        .for_each(|(l, &t)| *l &= !t);
     ds.split_off_test(&is_test)
 }
 
@@ -180,6 +179,8 @@ mod tests {
             assert_eq!(test.labels.iter().filter(|&&y| y == c).count(), 3);
         }
         assert!(test.labelled.iter().all(|&l| !l));
+        // The labelled set is untouched.
+        assert_eq!(out.labelled_indices().len(), ds.labelled_indices().len());
         out.validate().unwrap();
         test.validate().unwrap();
         // Each sample appears once, with its own features and label.
@@ -187,7 +188,11 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), n);
-        let j = ds.sample_ids.iter().position(|s| *s == test.sample_ids[0]).unwrap();
+        let j = ds
+            .sample_ids
+            .iter()
+            .position(|s| *s == test.sample_ids[0])
+            .unwrap();
         assert_eq!(test.image.row(0), ds.image.row(j));
         assert_eq!(test.labels[0], ds.labels[j]);
         // Same seed, same split; fraction 0 moves nothing.
@@ -202,7 +207,10 @@ mod tests {
         let out = hold_out(data(), 0.25, 3).unwrap();
         let (all, is_test) = out.with_test_appended();
         assert_eq!(all.len(), 40);
-        assert_eq!(is_test.iter().filter(|&&t| t).count(), out.test.as_ref().unwrap().len());
+        assert_eq!(
+            is_test.iter().filter(|&&t| t).count(),
+            out.test.as_ref().unwrap().len()
+        );
         assert_eq!(all.split_off_test(&is_test).unwrap(), out);
     }
 

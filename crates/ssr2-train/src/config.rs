@@ -26,6 +26,9 @@ pub struct DataConfig {
     /// Optional `.npy` of int sample positions that are labelled (e.g. the reference's split
     /// exported from Python); replaces the data's own labelled flags.
     pub labelled_indices: Option<String>,
+    /// Fraction of each class held out as a test split for inductive evaluation, for data
+    /// without one of its own (the digits, synthetic sets, a bundle without `split`); 0 = none.
+    pub test_fraction: f64,
 }
 
 impl Default for DataConfig {
@@ -35,6 +38,7 @@ impl Default for DataConfig {
             bundle: None,
             synthetic: SyntheticConfig::default(),
             labelled_indices: None,
+            test_fraction: 0.0,
         }
     }
 }
@@ -447,6 +451,7 @@ impl TrainConfig {
                 seeds: vec![0, 1, 2],
                 data: DataConfig {
                     source: DataSource::Digits,
+                    test_fraction: 0.2,
                     ..DataConfig::default()
                 },
                 model: ModelConfig {
@@ -537,7 +542,7 @@ impl TrainConfig {
         }
         let o = &self.optim;
         let l = &self.loss;
-        let checks: [(bool, &str); 13] = [
+        let checks: [(bool, &str); 14] = [
             (!self.seeds.is_empty(), "seeds: needs at least one seed"),
             (
                 (1..=MAX_EPOCHS).contains(&o.epochs),
@@ -579,6 +584,10 @@ impl TrainConfig {
             (
                 (0.0..1.0).contains(&self.augment.dropout) && self.augment.noise >= 0.0,
                 "augment: dropout in [0, 1), noise >= 0",
+            ),
+            (
+                (0.0..1.0).contains(&self.data.test_fraction),
+                "data.test_fraction: must be in [0, 1)",
             ),
             (
                 self.data.source != DataSource::Bundle

@@ -2,9 +2,9 @@
 
 // The report's types live in the Burn-free `ssr2-view`, which the browser app reads them with.
 pub use ssr2_view::report::{
-    ClassRank, DatasetInfo, EpochEval, EpochRecord, Inference, InferenceBranch, KEstimate,
-    Projection, Provenance, REPORT_FORMAT, REPORT_VERSION, RunReport, Scores, check_header,
-    parse_report,
+    ClassRank, DatasetInfo, EpochEval, EpochRecord, INDUCTIVE, Inference, InferenceBranch,
+    KEstimate, Projection, Provenance, REPORT_FORMAT, REPORT_VERSION, RunReport, Scores,
+    TRANSDUCTIVE, check_header, parse_report,
 };
 
 /// `Some(v)` for a finite value, `None` for NaN (JSON has no NaN).

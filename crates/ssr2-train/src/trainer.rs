@@ -280,6 +280,11 @@ pub fn train(
         None => evaluate(&model.valid(), ds, &cfg.rta, &cfg.eval, device),
     };
     let mut report = build_report(ds, cfg, seed, use_text, history, &ev);
+    // Inductive: the final model on the held-out samples, never seen in training.
+    report.test_scores = ds
+        .test
+        .as_ref()
+        .map(|t| scores(&evaluate(&model.valid(), t, &cfg.rta, &cfg.eval, device)));
     report.provenance = Some(provenance(&id, device));
     report.k_estimate = k_estimate;
     report.inference = inference_block(&model.valid(), &ev, cfg.eval.max_inference_values);
@@ -394,7 +399,7 @@ pub(crate) fn epoch_eval(ev: &Evaluation) -> EpochEval {
     }
 }
 
-fn scores(ev: &Evaluation) -> Scores {
+pub(crate) fn scores(ev: &Evaluation) -> Scores {
     Scores {
         all: ev.accuracy.all,
         old: finite(ev.accuracy.old),
@@ -411,8 +416,9 @@ pub(crate) fn provenance(id: &checkpoint::Identity, device: &Device) -> Provenan
         config_sha256: ssr2_data::sha256_hex(id.config_toml.as_bytes()),
         data_sha256: id.data_sha256.to_string(),
         device: format!("{device:?}"),
-        evaluation:
-            "last epoch (no model selection), transductive: the unlabelled training samples".into(),
+        evaluation: "last epoch, no model selection; final_scores: transductive (the unlabelled \
+                     training samples); test_scores: inductive (the held-out test split)"
+            .into(),
     }
 }
 
@@ -451,11 +457,13 @@ pub(crate) fn build_report(
             n_train: ds.len(),
             n_labelled: ds.labelled_indices().len(),
             n_unlabelled: n,
+            n_test: ds.test.as_ref().map_or(0, |t| t.len()),
             modalities,
         },
         config: serde_json::to_value(cfg).expect("config serialises"),
         history,
         final_scores: scores(ev),
+        test_scores: None,
         rank_old_mean: finite(ev.ranks.old_mean),
         rank_new_mean: finite(ev.ranks.new_mean),
         class_ranks: ev

@@ -22,6 +22,9 @@ pub struct DatasetInfo {
     pub n_train: usize,
     pub n_labelled: usize,
     pub n_unlabelled: usize,
+    /// Samples of the held-out test split (0 when the data has none).
+    #[serde(default)]
+    pub n_test: usize,
     /// "image", and "text" when the text branch trained.
     pub modalities: Vec<String>,
 }
@@ -126,8 +129,13 @@ pub struct RunReport {
     /// The whole configuration, as in the run's `config.toml`.
     pub config: serde_json::Value,
     pub history: Vec<EpochRecord>,
-    /// Scores of the last epoch on the unlabelled set (no model selection).
+    /// Transductive: scores of the last epoch on the unlabelled training samples (no model
+    /// selection).
     pub final_scores: Scores,
+    /// Inductive: the final model's scores on the held-out test split, clustered on its own
+    /// (absent when the data has no test split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_scores: Option<Scores>,
     pub rank_old_mean: Option<f64>,
     pub rank_new_mean: Option<f64>,
     pub class_ranks: Vec<ClassRank>,
@@ -151,6 +159,11 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k_estimate: Option<KEstimate>,
 }
+
+/// How `final_scores` are measured, for tables and charts.
+pub const TRANSDUCTIVE: &str = "transductive (unlabelled train)";
+/// How `test_scores` are measured.
+pub const INDUCTIVE: &str = "inductive (test)";
 
 impl RunReport {
     /// Clusters the heads predict: `clusters` when recorded, else the data's class count.
@@ -183,7 +196,7 @@ pub struct Provenance {
     pub data_sha256: String,
     /// The device it trained on.
     pub device: String,
-    /// Which scores `final_scores` holds.
+    /// Which scores `final_scores` (and `test_scores`) hold.
     pub evaluation: String,
 }
 

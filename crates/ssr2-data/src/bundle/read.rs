@@ -102,7 +102,9 @@ pub fn bundle_from_bytes(bytes: &[u8], origin: &str) -> Result<Dataset, DataErro
         test: None,
     };
     let ds = match r.split(n)? {
-        Some(is_test) => ds.split_off_test(&is_test).map_err(|e| r.err(e.to_string()))?,
+        Some(is_test) => ds
+            .split_off_test(&is_test)
+            .map_err(|e| r.err(e.to_string()))?,
         None => ds,
     };
     // Whatever is left (new-class samples labelled, duplicate ids, ...) is a dataset invariant.

@@ -430,7 +430,11 @@ fn a_test_split_round_trips_and_bad_split_values_are_refused() {
     );
     // A labelled sample in the test split.
     let mut parts = Parts::of(&held);
-    let first_labelled = parts.tensors["labelled"].2.iter().position(|&l| l == 1).unwrap();
+    let first_labelled = parts.tensors["labelled"]
+        .2
+        .iter()
+        .position(|&l| l == 1)
+        .unwrap();
     parts.tensors.get_mut("split").unwrap().2[first_labelled] = 1;
     let err = read_err(&parts);
     assert!(err.contains("test split but labelled"), "{err}");
