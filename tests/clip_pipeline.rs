@@ -500,6 +500,75 @@ fn export_extract_retrieve_train_end_to_end() {
         config.contains("[finetune]") && config.contains("cache = true"),
         "{config}"
     );
+    predict_matches_the_finetune_report(&ft.join("seed-0"), &report, &digits, &side, d);
+}
+
+/// `predict` on a fine-tune run: its own images reproduce the report's predictions; the same
+/// images as a folder of new images with their candidates give the same rows; the tags are the
+/// retrieved ones.
+fn predict_matches_the_finetune_report(
+    run: &Path,
+    report: &serde_json::Value,
+    images: &Path,
+    side: &serde_json::Value,
+    d: impl Fn(&str) -> PathBuf,
+) {
+    let predict = |extra: &[&str]| -> serde_json::Value {
+        let out = ok(&[
+            &["predict", "--run", p(run), "--json", "--quiet"][..],
+            extra,
+        ]
+        .concat());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let own = predict(&[]);
+    let rows = own.as_array().unwrap();
+    assert_eq!(rows.len(), 1797);
+    let by_id: std::collections::HashMap<&str, &serde_json::Value> = rows
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r))
+        .collect();
+    let proj = &report["projection"];
+    let ids = proj["id"].as_array().unwrap();
+    assert!(!ids.is_empty());
+    for (id, pred) in ids.iter().zip(proj["pred"].as_array().unwrap()) {
+        assert_eq!(by_id[id.as_str().unwrap()]["cluster"], *pred, "{id}");
+    }
+    let sample_ids = side["sample_ids"].as_array().unwrap();
+    for (i, id) in sample_ids.iter().enumerate().step_by(400) {
+        assert_eq!(by_id[id.as_str().unwrap()]["tags"], side["tags"][i], "{id}");
+    }
+    let cands = d("with-text.safetensors.candidates.json");
+    let folder = predict(&["--images", p(images), "--candidates", p(&cands)]);
+    let mut a: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    let mut b: Vec<String> = folder
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    a.sort();
+    b.sort();
+    assert!(a == b, "a folder of the same images predicts the same rows");
+    let csv = ok(&["predict", "--run", p(run), "--quiet"]);
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(
+        csv.starts_with("id,cluster,class,old,confidence,tags\n"),
+        "{csv:.80}"
+    );
+    let e = fails(&["predict", "--run", p(run), "--images", p(images)]);
+    assert!(e.contains("--candidates"), "{e}");
+    let e = fails(&[
+        "predict",
+        "--run",
+        p(run),
+        "--images",
+        p(&d("nothing-here")),
+    ]);
+    assert!(
+        e.contains("nothing-here") && e.contains("not a folder"),
+        "{e}"
+    );
 }
 
 #[test]

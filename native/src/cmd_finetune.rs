@@ -13,7 +13,7 @@ use ssr2_train::finetune::{Candidates, Inputs, Stats, finetune, synthetic};
 use std::path::{Path, PathBuf};
 
 /// The model, images and texts of one seed.
-fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
+pub fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
     let ft = &cfg.finetune;
     if let Some(name) = &ft.synthetic {
         let shape = synthetic::shape(name).ok_or_else(|| {

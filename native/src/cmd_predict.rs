@@ -1,30 +1,50 @@
-//! `ssr2 predict`: the trained model's cluster for each sample of a feature bundle.
+//! `ssr2 predict`: a trained run's cluster for each sample of a feature bundle (features mode) or
+//! each image (fine-tune mode: the run's own images or a folder of new ones).
 
+use crate::cmd_embed::bar;
 use crate::cmd_eval::{read_run, trained_heads};
 use crate::cmd_train::{device, load_dataset};
 use crate::fail::{Fail, Result};
 use clap::Args;
-use ssr2_train::eval::embed;
+use ssr2_clip::ClipFolder;
+use ssr2_train::TrainConfig;
+use ssr2_train::eval::{Embedded, embed};
+use ssr2_train::finetune::{Candidates, Inputs};
+use ssr2_train::report::RunReport;
 use std::path::{Path, PathBuf};
 
-/// Predict the cluster of every sample of a feature bundle with a trained run (features mode).
+/// Predict the cluster of new samples with a trained run.
+///
+/// Features-mode runs predict the samples of a feature bundle (--features; default: the run's
+/// own data). Fine-tune runs predict images with the run's fine-tuned CLIP: the run's own
+/// images by default, or every image below --images DIR (with --candidates for a run that uses
+/// text: `ssr2 retrieve`'s texts for those images, ids = paths relative to DIR).
 ///
 /// Writes one row per sample: its id, the predicted cluster, the class that cluster was matched
 /// to in training (old classes by name, discovered ones as new-<class id of the run's mapping>,
-/// `unmatched-<cluster>` for a cluster no class was matched to), whether that class is old, and
-/// the confidence (the largest class probability: softmax of the logits, averaged over the image
-/// and text branches when the run uses text). CSV by default, JSON with --json.
+/// `unmatched-<cluster>` for a cluster no class was matched to), whether that class is old, the
+/// confidence (the largest class probability: softmax of the logits, averaged over the image
+/// and text branches when the run uses text) and, for fine-tune runs with text, the retrieved
+/// tags, best first. CSV by default, JSON with --json.
 #[derive(Args)]
 pub struct PredictArgs {
     /// A run directory written by `ssr2 train` (OUT/seed-N).
     #[arg(long, value_name = "DIR")]
     run: PathBuf,
-    /// The samples: a feature bundle with the run's feature dimensions (docs/BUNDLE.md). Default:
-    /// the run's own data.
-    #[arg(long, value_name = "BUNDLE")]
+    /// Features-mode runs: a feature bundle with the run's feature dimensions (docs/BUNDLE.md).
+    /// Default: the run's own data.
+    #[arg(long, value_name = "BUNDLE", conflicts_with = "images")]
     features: Option<PathBuf>,
-    /// Which samples of the data: train (its training samples, labelled ones included) or test
-    /// (its held-out test split, when it has one).
+    /// Fine-tune runs: a folder of new images (searched recursively; jpg, jpeg, png, bmp).
+    /// Default: the run's own images.
+    #[arg(long, value_name = "DIR")]
+    images: Option<PathBuf>,
+    /// Fine-tune runs that use text, with --images: the retrieved texts of those images
+    /// (`ssr2 retrieve`'s OUT.candidates.json).
+    #[arg(long, value_name = "FILE", requires = "images")]
+    candidates: Option<PathBuf>,
+    /// Which samples of the run's data or bundle: train (its training samples, labelled ones
+    /// included) or test (its held-out test split, when it has one). Features mode.
     #[arg(long, default_value = "train", value_parser = ["train", "test"])]
     split: String,
     /// JSON (an array of objects) instead of CSV.
@@ -36,6 +56,9 @@ pub struct PredictArgs {
     /// Device: cpu, wgpu or cuda (when built with those features).
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
     device: String,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// One predicted sample.
@@ -46,20 +69,60 @@ struct Row {
     class: String,
     old: bool,
     confidence: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<String>>,
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {
+    let (report, cfg) = read_run(&args.run)?;
+    let device = device(&args.device)?;
+    let (ids, e, tags) = if cfg.finetune.enabled() {
+        finetuned(args, &report, &cfg, &device)?
+    } else {
+        features(args, &report, &cfg, &device)?
+    };
+    let rows: Vec<Row> = (0..ids.len())
+        .map(|i| {
+            row(
+                &report,
+                &e,
+                i,
+                ids[i].clone(),
+                tags.as_ref().map(|t| t[i].clone()),
+            )
+        })
+        .collect();
+    let out = if args.json { json(&rows) } else { csv(&rows) };
+    match &args.out {
+        Some(path) => write_atomic(path, out.as_bytes()),
+        None => {
+            print!("{out}");
+            Ok(())
+        }
+    }
+}
+
+/// Ids, embeddings and retrieved tags (fine-tune runs with text; bundles store tag embeddings,
+/// not texts) of the predicted samples.
+type Predicted = (Vec<String>, Embedded, Option<Vec<Vec<String>>>);
+
+fn features(
+    args: &PredictArgs,
+    report: &RunReport,
+    cfg: &TrainConfig,
+    device: &burn::prelude::Device,
+) -> Result<Predicted> {
     let dir = &args.run;
-    let (report, cfg) = read_run(dir)?;
-    if cfg.finetune.enabled() {
+    if args.images.is_some() {
         return Err(Fail::input(
             dir,
-            "a fine-tuning run: predict reads feature bundles, so it needs a features-mode run",
+            "a features-mode run predicts feature bundles: extract the images with the run's \
+             CLIP (`ssr2 extract`, and `ssr2 retrieve` for text) and pass --features",
         ));
     }
     let ds = match &args.features {
         Some(path) => ssr2_data::read_bundle(path).map_err(|e| Fail(e.to_string()))?,
-        None => load_dataset(&cfg, report.seed)?,
+        None => load_dataset(cfg, report.seed)?,
     };
     let ds = match (args.split.as_str(), ds.test.clone()) {
         ("train", _) => ds,
@@ -78,41 +141,112 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             "the run uses text features but these samples have none",
         ));
     }
-    let device = device(&args.device)?;
-    let model = trained_heads(dir, &report, &cfg, &ds, &device)?;
+    let model = trained_heads(dir, report, cfg, &ds, device)?;
     let all: Vec<usize> = (0..ds.len()).collect();
-    let e = embed(&model, &ds, &all, &cfg.rta, &device);
-    let rows: Vec<Row> = (0..ds.len())
-        .map(|i| {
-            let cluster = e.preds[i];
-            let (class, old) = match report.mapping.get(cluster).copied().flatten() {
-                Some(c) if c < report.dataset.num_old => {
-                    (report.dataset.class_names[c].clone(), true)
-                }
-                Some(c) => (format!("new-{c}"), false),
-                None => (format!("unmatched-{cluster}"), false),
-            };
-            let text = e
-                .logits_text
-                .as_ref()
-                .map(|l| &l[i * e.classes..(i + 1) * e.classes]);
-            let confidence = confidence(&e.logits_image[i * e.classes..(i + 1) * e.classes], text);
-            Row {
-                id: ds.sample_ids[i].clone(),
-                cluster,
-                class,
-                old,
-                confidence,
-            }
-        })
-        .collect();
-    let out = if args.json { json(&rows) } else { csv(&rows) };
-    match &args.out {
-        Some(path) => write_atomic(path, out.as_bytes()),
-        None => {
-            print!("{out}");
-            Ok(())
-        }
+    let e = embed(&model, &ds, &all, &cfg.rta, device);
+    Ok((ds.sample_ids, e, None))
+}
+
+/// A fine-tune run's prediction of its own images or of `--images`, with the tags it read.
+fn finetuned(
+    args: &PredictArgs,
+    report: &RunReport,
+    cfg: &TrainConfig,
+    device: &burn::prelude::Device,
+) -> Result<Predicted> {
+    let dir = &args.run;
+    if args.features.is_some() || args.split != "train" {
+        return Err(Fail::input(
+            dir,
+            "a fine-tune run predicts images (its own, or --images DIR), not bundles or splits",
+        ));
+    }
+    let use_text = report.dataset.modalities.iter().any(|m| m == "text");
+    let inputs = match &args.images {
+        None => crate::cmd_finetune::inputs(cfg, report.seed, device)?,
+        Some(folder) => new_images(dir, folder, args.candidates.as_deref(), report, cfg, device)?,
+    };
+    if use_text != inputs.candidates.is_some() {
+        return Err(Fail::input(
+            args.candidates.as_deref().unwrap_or(dir),
+            if use_text {
+                "the run uses text: give --candidates with the retrieved texts of these images"
+            } else {
+                "the run is image-only: it reads no candidates"
+            },
+        ));
+    }
+    let ids: Vec<String> = inputs.images.items.iter().map(|it| it.id.clone()).collect();
+    let tags = inputs.candidates.as_ref().map(|c| c.tags.clone());
+    let progress = bar(ids.len(), "images", args.quiet);
+    let e = ssr2_train::finetune::predict(
+        inputs,
+        cfg,
+        report.head_clusters(),
+        &dir.join(&report.heads),
+        device,
+        &mut |n| progress.inc(n as u64),
+    )
+    .map_err(Fail)?;
+    progress.finish_and_clear();
+    Ok((ids, e, tags))
+}
+
+/// The run's CLIP (and tokenizer, with texts) and the images below `folder`.
+fn new_images(
+    dir: &Path,
+    folder: &Path,
+    candidates: Option<&Path>,
+    report: &RunReport,
+    cfg: &TrainConfig,
+    device: &burn::prelude::Device,
+) -> Result<Inputs> {
+    let Some(model) = &cfg.finetune.model else {
+        return Err(Fail::input(
+            dir,
+            "this fine-tune run has no CLIP folder (a synthetic benchmark run)",
+        ));
+    };
+    let images = ssr2_data::images_to_predict(
+        folder,
+        report.dataset.class_names.clone(),
+        report.dataset.num_old,
+    )
+    .map_err(|e| Fail(e.to_string()))?;
+    let clip = ClipFolder::open(Path::new(model)).map_err(|e| Fail::arg(e.to_string()))?;
+    let candidates = match candidates {
+        Some(p) => Some(Candidates::read(p, &images).map_err(Fail::arg)?),
+        None => None,
+    };
+    let tokenizer = match candidates {
+        Some(_) => Some(clip.tokenizer().map_err(|e| Fail::arg(e.to_string()))?),
+        None => None,
+    };
+    Ok(Inputs {
+        clip: clip.load(device).map_err(|e| Fail::arg(e.to_string()))?,
+        tokenizer,
+        images,
+        candidates,
+    })
+}
+
+/// Sample `i`'s row: cluster, matched class, old flag, confidence.
+fn row(report: &RunReport, e: &Embedded, i: usize, id: String, tags: Option<Vec<String>>) -> Row {
+    let cluster = e.preds[i];
+    let (class, old) = match report.mapping.get(cluster).copied().flatten() {
+        Some(c) if c < report.dataset.num_old => (report.dataset.class_names[c].clone(), true),
+        Some(c) => (format!("new-{c}"), false),
+        None => (format!("unmatched-{cluster}"), false),
+    };
+    let k = e.classes;
+    let text = e.logits_text.as_ref().map(|l| &l[i * k..(i + 1) * k]);
+    Row {
+        id,
+        cluster,
+        class,
+        old,
+        confidence: confidence(&e.logits_image[i * k..(i + 1) * k], text),
+        tags,
     }
 }
 
@@ -144,16 +278,23 @@ fn csv(rows: &[Row]) -> String {
             s.to_string()
         }
     };
-    let mut out = String::from("id,cluster,class,old,confidence\n");
+    let with_tags = rows.first().is_some_and(|r| r.tags.is_some());
+    let mut out = String::from("id,cluster,class,old,confidence");
+    out += if with_tags { ",tags\n" } else { "\n" };
     for r in rows {
         out += &format!(
-            "{},{},{},{},{:.6}\n",
+            "{},{},{},{},{:.6}",
             quote(&r.id),
             r.cluster,
             quote(&r.class),
             r.old,
             r.confidence
         );
+        if let Some(t) = &r.tags {
+            // Tags, best first, separated by `|`.
+            out += &format!(",{}", quote(&t.join("|")));
+        }
+        out.push('\n');
     }
     out
 }

@@ -54,6 +54,29 @@ async function runMode(mode) {
       const same = v === null ? shown === '–' : Math.abs(Number(shown) - 100 * v) <= 0.05 + 1e-9;
       check(same, `[${mode}] ${part} on the page ${shown} = report.json ${want}`);
     }
+    // Both kinds of score, labelled, and the K-estimation curve with its choice.
+    const split = (await page.textContent('#score-split')).trim();
+    check(split === `transductive (unlabelled train), ${report.final_scores.n} samples`, `[${mode}] transductive label: ${split}`);
+    if (report.test_scores) {
+      const label = (await page.textContent('#test-score-split')).trim();
+      check(label === `inductive (test), ${report.test_scores.n} samples`, `[${mode}] inductive label: ${label}`);
+      for (const part of ['all', 'old', 'new']) {
+        const shown = (await page.textContent(`#test-score-${part}`)).trim();
+        const v = report.test_scores[part];
+        const same = v === null ? shown === '–' : Math.abs(Number(shown) - 100 * v) <= 0.05 + 1e-9;
+        check(same, `[${mode}] inductive ${part} on the page ${shown} = report.json ${pct(v)}`);
+      }
+    } else {
+      check((await page.$('#test-score-all')) === null, `[${mode}] no inductive rows without test_scores`);
+    }
+    if (report.k_estimate) {
+      const best = (await page.textContent('#k-best')).trim();
+      check(best === String(report.k_estimate.best), `[${mode}] chosen K on the page ${best} = report.json ${report.k_estimate.best}`);
+      const bars = await page.$$eval('#k-curve rect', (r) => r.length);
+      check(bars === report.k_estimate.points.length, `[${mode}] one bar per K tried: ${bars}`);
+    } else {
+      check((await page.$('#k-best')) === null, `[${mode}] no K curve without k_estimate`);
+    }
     await page.waitForFunction(() => {
       const t = document.querySelector('#inference')?.textContent || '';
       return t && !t.startsWith('computing');

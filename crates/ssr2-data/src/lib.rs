@@ -26,8 +26,8 @@ pub use holdout::hold_out;
 /// The `image` crate, re-exported so callers name the same `RgbImage` type.
 pub use image;
 pub use images::{
-    ImageItem, ImageList, ImageSource, OpenOptions, encode_png, image_dataset_names, load_rgb,
-    open_image_dataset,
+    ImageItem, ImageList, ImageSource, OpenOptions, encode_png, image_dataset_names,
+    images_to_predict, load_rgb, open_image_dataset,
 };
 pub use matrix::Matrix;
 pub use preprocess::{

@@ -44,6 +44,20 @@ impl Embedded {
         }
     }
 
+    /// Appends `other`, embedded after `self` with the same model.
+    pub(crate) fn append(&mut self, other: Embedded) {
+        self.indices.extend(other.indices);
+        self.z_image.extend(other.z_image);
+        self.logits_image.extend(other.logits_image);
+        self.preds.extend(other.preds);
+        if let (Some(a), Some(b)) = (&mut self.z_text, other.z_text) {
+            a.extend(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.logits_text, other.logits_text) {
+            a.extend(b);
+        }
+    }
+
     /// Appends one chunk: image features and logits, and text features and logits when the text
     /// branch runs; the prediction combines both logits (SPEC §2).
     pub(crate) fn push(

@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::charts::{Bar, BarChart, LineChart, Series};
 use leptos::prelude::*;
 use ssr2_view::RunReport;
+use ssr2_view::report::{INDUCTIVE, KEstimate, Scores, TRANSDUCTIVE};
 use ssr2_view::colour::{category, old_new, sequential, text_on};
 use ssr2_view::confusion::{confusion, loss_series, max_cell, score_series};
 use ssr2_view::stats::{pct, pct_mean_std};
@@ -17,22 +18,30 @@ pub fn Report(runs: Runs, backend: Backend) -> impl IntoView {
     let first = runs[0].1.clone();
     let d = &first.dataset;
     let seeds: Vec<String> = runs.iter().map(|(_, r)| r.seed.to_string()).collect();
+    let held_out = if d.n_test > 0 {
+        format!(", {} held-out test samples", d.n_test)
+    } else {
+        String::new()
+    };
     let title = format!(
-        "{} — {} classes ({} old, {} new), {} training samples ({} labelled), {} evaluated; seed{} {}",
+        "{} — {} classes ({} old, {} new), {} training samples ({} labelled){held_out}; seed{} {}",
         d.name,
         d.num_classes,
         d.num_old,
         d.num_classes - d.num_old,
         d.n_train,
         d.n_labelled,
-        d.n_unlabelled,
         if seeds.len() > 1 { "s" } else { "" },
         seeds.join(", ")
     );
+    let k_curve = first.k_estimate.clone().map(|k| {
+        view! { <section class="card"><h3>"Estimated number of classes"</h3><KCurve estimate=k/></section> }
+    });
     view! {
         <h2 id="run-title">{title}</h2>
         <div class="grid">
-            <section class="card"><h3>"Final accuracy on the unlabelled set (%)"</h3><ScoreTable runs=runs.clone()/></section>
+            <section class="card"><h3>"Final accuracy (%): last epoch, no model selection"</h3><ScoreTable runs=runs.clone()/></section>
+            {k_curve}
             <section class="card"><h3>"In-page inference"</h3><Inference report=first.clone() backend=backend/></section>
             <section class="card"><h3>"Loss terms per epoch"</h3>
                 <LineChart series=coloured(loss_series(&first.history)) x_label="epoch"/></section>
@@ -64,30 +73,72 @@ fn coloured(series: Vec<(String, Vec<f64>)>) -> Vec<Series> {
 
 #[component]
 fn ScoreTable(runs: Runs) -> impl IntoView {
-    let parts: [(&str, fn(&RunReport) -> Option<f64>); 3] = [
-        ("All", |r| Some(r.final_scores.all)),
-        ("Old", |r| r.final_scores.old),
-        ("New", |r| r.final_scores.new),
-    ];
     let multi = runs.len() > 1;
     let head = runs
         .iter()
         .map(|(_, r)| view! { <th>{format!("seed {}", r.seed)}</th> })
         .collect_view();
-    let rows = parts
+    let transductive = ScoreRows(&runs, TRANSDUCTIVE, "score", |r| Some(&r.final_scores));
+    let inductive = runs
         .iter()
-        .map(|(name, get)| {
-            let values: Vec<Option<f64>> = runs.iter().map(|(_, r)| get(r)).collect();
-            let cells = values.iter().map(|v| view! { <td>{pct(*v)}</td> }).collect_view();
-            let id = format!("score-{}", name.to_lowercase());
-            view! { <tr><th>{*name}</th>{cells}<td id=id class="mean">{pct_mean_std(&values)}</td></tr> }
-        })
-        .collect_view();
+        .any(|(_, r)| r.test_scores.is_some())
+        .then(|| ScoreRows(&runs, INDUCTIVE, "test-score", |r| r.test_scores.as_ref()));
     view! {
         <table class="scores">
             <tr><th></th>{head}<th>{if multi { "mean ± std" } else { "value" }}</th></tr>
-            {rows}
+            {transductive}
+            {inductive}
         </table>
+    }
+}
+
+/// A labelled group of All / Old / New rows; cell ids are `{id}-all`, `{id}-old`, `{id}-new`.
+#[allow(non_snake_case)]
+fn ScoreRows(
+    runs: &Runs,
+    label: &'static str,
+    id: &'static str,
+    get: fn(&RunReport) -> Option<&Scores>,
+) -> impl IntoView + use<> {
+    let n = runs.first().and_then(|(_, r)| get(r)).map_or(0, |s| s.n);
+    let parts: [(&str, fn(&Scores) -> Option<f64>); 3] = [
+        ("All", |s| Some(s.all)),
+        ("Old", |s| s.old),
+        ("New", |s| s.new),
+    ];
+    let cols = runs.len() + 2;
+    let rows = parts
+        .iter()
+        .map(|(name, part)| {
+            let values: Vec<Option<f64>> = runs.iter().map(|(_, r)| get(r).and_then(part)).collect();
+            let cells = values.iter().map(|v| view! { <td>{pct(*v)}</td> }).collect_view();
+            let cell_id = format!("{id}-{}", name.to_lowercase());
+            view! { <tr><th>{*name}</th>{cells}<td id=cell_id class="mean">{pct_mean_std(&values)}</td></tr> }
+        })
+        .collect_view();
+    view! {
+        <tr><th colspan=cols class="split" id=format!("{id}-split")>{format!("{label}, {n} samples")}</th></tr>
+        {rows}
+    }
+}
+
+/// The criterion over the K tried by the estimate of the class count; the chosen K stands out.
+#[component]
+fn KCurve(estimate: KEstimate) -> impl IntoView {
+    let bars = estimate
+        .points
+        .iter()
+        .map(|&(k, v)| Bar {
+            label: k.to_string(),
+            value: v,
+            colour: if k == estimate.best { "#d62728" } else { "#9ecae1" }.into(),
+            title: format!("K = {k}: {v:.4}"),
+        })
+        .collect();
+    view! {
+        <p class="note">{format!("{}, K from {} to {}.", estimate.method, estimate.min, estimate.max)}</p>
+        <div id="k-curve"><BarChart bars=bars/></div>
+        <p>"chosen K = "<span id="k-best">{estimate.best}</span></p>
     }
 }
 

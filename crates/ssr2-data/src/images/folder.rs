@@ -97,6 +97,34 @@ fn read_classes(root: &Path, classes: Vec<String>) -> Result<Raw, DataError> {
     })
 }
 
+/// Every image below `dir` (torchvision's order) with its id (path relative to `dir`); an
+/// empty folder is an error.
+pub(super) fn files_with_ids(dir: &Path) -> Result<Vec<(PathBuf, String)>, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::format(
+            &dir.display().to_string(),
+            "not a folder of images",
+        ));
+    }
+    let files = images_below(dir)?;
+    if files.is_empty() {
+        return Err(DataError::format(
+            &dir.display().to_string(),
+            format!(
+                "no image files below this folder (extensions {})",
+                IMAGE_EXTENSIONS.join(", ")
+            ),
+        ));
+    }
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            let id = relative_id(dir, &f);
+            (f, id)
+        })
+        .collect())
+}
+
 /// ImageFolder at `root`: class = sorted subfolder names.
 pub(super) fn imagefolder(root: &Path) -> Result<Raw, DataError> {
     let classes = subfolders(root)?;

@@ -74,6 +74,31 @@ impl Default for OpenOptions {
     }
 }
 
+/// New images to predict: every image file below `dir` (recursively, in torchvision's
+/// ImageFolder order), as an [`ImageList`] with the given classes, labels unknown (0) and none
+/// labelled; ids are the paths relative to `dir`, as the `imagefolder` reader names them.
+pub fn images_to_predict(
+    dir: &Path,
+    class_names: Vec<String>,
+    num_old: usize,
+) -> Result<ImageList, DataError> {
+    let items: Vec<ImageItem> = folder::files_with_ids(dir)?
+        .into_iter()
+        .map(|(path, id)| ImageItem {
+            source: ImageSource::File(path),
+            label: 0,
+            id,
+        })
+        .collect();
+    Ok(ImageList {
+        name: dir.display().to_string(),
+        class_names,
+        num_old,
+        labelled: vec![false; items.len()],
+        items,
+    })
+}
+
 /// Names [`open_image_dataset`] accepts.
 pub fn image_dataset_names() -> &'static [&'static str] {
     &[

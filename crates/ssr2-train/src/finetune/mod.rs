@@ -13,4 +13,4 @@ pub mod views;
 
 pub use data::Candidates;
 pub use model::{Frozen, Trainable};
-pub use train::{Inputs, Outcome, Stats, finetune};
+pub use train::{Inputs, Outcome, Stats, finetune, predict};

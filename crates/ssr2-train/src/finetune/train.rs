@@ -95,7 +95,40 @@ struct Ctx<'a> {
     hidden: usize,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of `images` for a model of input size `size` with `tokens x hidden` vision
+    /// block inputs.
+    fn new(
+        cfg: &'a TrainConfig,
+        tokenizer: Option<&'a ClipTokenizer>,
+        candidates: Option<&'a Candidates>,
+        images: &ImageList,
+        size: usize,
+        [tokens, hidden]: [usize; 2],
+    ) -> Self {
+        let ft = &cfg.finetune;
+        let resize = if ft.resize == 0 {
+            (size * 256 / 224) as u32
+        } else {
+            ft.resize
+        };
+        Ctx {
+            cfg,
+            tokenizer,
+            candidates,
+            loader: Arc::new(ImageLoader {
+                items: Arc::new(images.items.iter().map(|it| it.source.clone()).collect()),
+                size: size as u32,
+                resize,
+                workers: ft.workers,
+            }),
+            rta: rta_config(&cfg.rta),
+            size,
+            tokens,
+            hidden,
+        }
+    }
+
     /// Image features of `keys`/`jobs`: from the cache when given, else from pixels.
     fn image_features(
         &self,
@@ -275,27 +308,15 @@ pub fn finetune(
     let clip = clip.fork(&ad);
     let (classes, _) = crate::clusters::resolve(cfg, &ds, seed)?;
     let (frozen, mut trainable) = split(clip, classes, use_text, seed, &ad);
-    let ft = &cfg.finetune;
-    let resize = if ft.resize == 0 {
-        (size * 256 / 224) as u32
-    } else {
-        ft.resize
-    };
-    let ctx = Ctx {
+    let ctx = Ctx::new(
         cfg,
-        tokenizer: tokenizer.as_ref(),
-        candidates: candidates.as_ref(),
-        loader: Arc::new(ImageLoader {
-            items: Arc::new(images.items.iter().map(|it| it.source.clone()).collect()),
-            size: size as u32,
-            resize,
-            workers: ft.workers,
-        }),
-        rta: rta_config(&cfg.rta),
+        tokenizer.as_ref(),
+        candidates.as_ref(),
+        &images,
         size,
-        tokens,
-        hidden,
-    };
+        [tokens, hidden],
+    );
+    let ft = &cfg.finetune;
     let mut sgd = Sgd {
         momentum: o.momentum,
         weight_decay: o.weight_decay,
@@ -515,4 +536,52 @@ pub fn finetune(
         epoch_losses,
         step_losses,
     })
+}
+
+/// The trained model of a fine-tune run (`weights`: its heads.safetensors, `classes` clusters)
+/// on every image of `inputs`, with the test transform and no text augmentation: features,
+/// logits and predictions in the images' order. `done` hears how many images are finished.
+pub fn predict(
+    inputs: Inputs,
+    cfg: &TrainConfig,
+    classes: usize,
+    weights: &std::path::Path,
+    device: &Device,
+    done: &mut dyn FnMut(usize),
+) -> Result<Embedded, String> {
+    let Inputs {
+        clip,
+        tokenizer,
+        images,
+        candidates,
+    } = inputs;
+    let use_text = candidates.is_some();
+    if use_text && tokenizer.is_none() {
+        return Err("finetune.candidates: texts need the model's tokenizer.json".into());
+    }
+    let size = clip.vision.image_size;
+    let [tokens, hidden] = clip.vision.positions.dims();
+    let (frozen, mut trainable) = split(clip, classes, use_text, 0, device);
+    checkpoint::load_heads(weights, &mut trainable)?;
+    let ctx = Ctx::new(
+        cfg,
+        tokenizer.as_ref(),
+        candidates.as_ref(),
+        &images,
+        size,
+        [tokens, hidden],
+    );
+    let all: Vec<usize> = (0..images.items.len()).collect();
+    let mut out: Option<Embedded> = None;
+    // Chunks of a few evaluation batches, so the caller can show progress.
+    for chunk in all.chunks(cfg.finetune.eval_batch.max(1) * 4) {
+        let e = ctx.embed(&frozen, &trainable, chunk, None, device)?;
+        done(chunk.len());
+        match &mut out {
+            None => out = Some(e),
+            Some(o) => o.append(e),
+        }
+    }
+    let [classes, dim] = trainable.image_head.weight.dims();
+    Ok(out.unwrap_or_else(|| Embedded::start(&[], classes, dim, use_text)))
 }
