@@ -457,6 +457,55 @@ fn export_extract_retrieve_train_end_to_end() {
     let all = report["final_scores"]["all"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&all));
 
+    // An image-only features run predicts a folder of images through the CLIP its bundle was
+    // extracted with: the same rows as predicting the bundle.
+    let plain = d("plain-run");
+    ok(&[
+        "train",
+        "--features",
+        p(&once),
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        "--out",
+        p(&plain),
+        "--quiet",
+    ]);
+    let seed = plain.join("seed-0");
+    let rows = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let out = ok(&[
+            &["predict", "--run", p(&seed), "--json", "--quiet"][..],
+            extra,
+        ]
+        .concat());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().unwrap().clone()
+    };
+    let from_bundle = rows(&["--features", p(&once)]);
+    let from_images = rows(&["--images", p(&digits), "--model", p(&tiny())]);
+    assert_eq!(from_bundle.len(), from_images.len());
+    for (a, b) in from_bundle.iter().zip(&from_images) {
+        assert_eq!((&a["id"], &a["cluster"]), (&b["id"], &b["cluster"]));
+        let (ca, cb) = (
+            a["confidence"].as_f64().unwrap(),
+            b["confidence"].as_f64().unwrap(),
+        );
+        assert!((ca - cb).abs() < 1e-5, "{a} {b}");
+    }
+    let e = fails(&["predict", "--run", p(&seed), "--images", p(&digits)]);
+    assert!(e.contains("--model"), "{e}");
+    let e = fails(&[
+        "predict",
+        "--run",
+        p(&runs.join("seed-0")),
+        "--images",
+        p(&digits),
+        "--model",
+        p(&tiny()),
+    ]);
+    assert!(e.contains("ssr2 retrieve"), "{e}");
+
     // Fine-tune mode on the PNG files with the retrieved texts, cached prefixes.
     let ft = d("finetune");
     let out = ok(&[

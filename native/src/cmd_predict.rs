@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 /// Predict the cluster of new samples with a trained run.
 ///
 /// Features-mode runs predict the samples of a feature bundle (--features; default: the run's
-/// own data). Fine-tune runs predict images with the run's fine-tuned CLIP: the run's own
-/// images by default, or every image below --images DIR (with --candidates for a run that uses
-/// text: `ssr2 retrieve`'s texts for those images, ids = paths relative to DIR).
+/// own data), or, when image-only, every image below --images DIR embedded with --model's CLIP.
+/// Fine-tune runs predict images with the run's fine-tuned CLIP: the run's own images by
+/// default, or every image below --images DIR (with --candidates for a run that uses text:
+/// `ssr2 retrieve`'s texts for those images, ids = paths relative to DIR).
 ///
 /// Writes one row per sample: its id, the predicted cluster, the class that cluster was matched
 /// to in training (old classes by name, discovered ones as new-<class id of the run's mapping>,
@@ -35,10 +36,13 @@ pub struct PredictArgs {
     /// Default: the run's own data.
     #[arg(long, value_name = "BUNDLE", conflicts_with = "images")]
     features: Option<PathBuf>,
-    /// Fine-tune runs: a folder of new images (searched recursively; jpg, jpeg, png, bmp).
-    /// Default: the run's own images.
+    /// A folder of new images (searched recursively; jpg, jpeg, png, bmp): through the run's
+    /// fine-tuned CLIP (fine-tune runs), or through --model's CLIP (image-only features runs).
     #[arg(long, value_name = "DIR")]
     images: Option<PathBuf>,
+    /// Features-mode runs with --images: the CLIP folder the run's bundle was extracted with.
+    #[arg(long, value_name = "CLIPDIR", requires = "images")]
+    model: Option<PathBuf>,
     /// Fine-tune runs that use text, with --images: the retrieved texts of those images
     /// (`ssr2 retrieve`'s OUT.candidates.json).
     #[arg(long, value_name = "FILE", requires = "images")]
@@ -113,16 +117,20 @@ fn features(
     device: &burn::prelude::Device,
 ) -> Result<Predicted> {
     let dir = &args.run;
-    if args.images.is_some() {
-        return Err(Fail::input(
-            dir,
-            "a features-mode run predicts feature bundles: extract the images with the run's \
-             CLIP (`ssr2 extract`, and `ssr2 retrieve` for text) and pass --features",
-        ));
-    }
-    let ds = match &args.features {
-        Some(path) => ssr2_data::read_bundle(path).map_err(|e| Fail(e.to_string()))?,
-        None => load_dataset(cfg, report.seed)?,
+    let use_text = report.dataset.modalities.iter().any(|m| m == "text");
+    let ds = match (&args.features, &args.images) {
+        (Some(path), _) => ssr2_data::read_bundle(path).map_err(|e| Fail(e.to_string()))?,
+        (None, Some(folder)) => {
+            if use_text {
+                return Err(Fail::input(
+                    dir,
+                    "the run uses text: extract the images with the run's CLIP (`ssr2 extract`), \
+                     retrieve their texts (`ssr2 retrieve`) and pass the bundle with --features",
+                ));
+            }
+            embedded_images(folder, args, report, device)?
+        }
+        (None, None) => load_dataset(cfg, report.seed)?,
     };
     let ds = match (args.split.as_str(), ds.test.clone()) {
         ("train", _) => ds,
@@ -134,7 +142,6 @@ fn features(
             ));
         }
     };
-    let use_text = report.dataset.modalities.iter().any(|m| m == "text");
     if use_text && ds.text.is_none() {
         return Err(Fail::input(
             args.features.as_deref().unwrap_or(dir),
@@ -145,6 +152,53 @@ fn features(
     let all: Vec<usize> = (0..ds.len()).collect();
     let e = embed(&model, &ds, &all, &cfg.rta, device);
     Ok((ds.sample_ids, e, None))
+}
+
+/// The images below `folder` as a dataset of their CLIP image features (`--model`, the CLIP the
+/// run's bundle was extracted with), for an image-only features-mode run.
+fn embedded_images(
+    folder: &Path,
+    args: &PredictArgs,
+    report: &RunReport,
+    device: &burn::prelude::Device,
+) -> Result<ssr2_data::Dataset> {
+    let Some(model_dir) = &args.model else {
+        return Err(Fail::arg(
+            "--images with a features-mode run: give --model CLIPDIR, the CLIP its bundle was \
+             extracted with",
+        ));
+    };
+    let list = ssr2_data::images_to_predict(
+        folder,
+        report.dataset.class_names.clone(),
+        report.dataset.num_old,
+    )
+    .map_err(|e| Fail(e.to_string()))?;
+    let model = crate::clip_io::Model::open(model_dir, device.clone())?;
+    let d = model.folder.config.projection_dim;
+    let n = list.items.len();
+    let progress = bar(n, "images", args.quiet);
+    let mut image = Vec::with_capacity(n * d);
+    for chunk in list.items.chunks(64) {
+        let sources: Vec<&ssr2_data::ImageSource> = chunk.iter().map(|it| &it.source).collect();
+        let pixels = model.preprocess(&sources)?;
+        image.extend(model.embed_pixels(pixels, chunk.len()).0);
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    Ok(ssr2_data::Dataset {
+        name: list.name,
+        class_names: list.class_names,
+        num_old: list.num_old,
+        image: ssr2_data::Matrix::new(n, d, image),
+        image_views: None,
+        image_pooled: None,
+        text: None,
+        labels: vec![0; n],
+        labelled: vec![false; n],
+        sample_ids: list.items.into_iter().map(|it| it.id).collect(),
+        test: None,
+    })
 }
 
 /// A fine-tune run's prediction of its own images or of `--images`, with the tags it read.
