@@ -27,7 +27,7 @@ pub use holdout::hold_out;
 pub use image;
 pub use images::{
     ImageItem, ImageList, ImageSource, OpenOptions, encode_png, image_dataset_names,
-    images_to_predict, load_rgb, open_image_dataset,
+    images_to_predict, load_rgb, open_image_dataset, open_image_test_set,
 };
 pub use matrix::Matrix;
 pub use preprocess::{

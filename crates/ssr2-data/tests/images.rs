@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ssr2_data::image::{Rgb, RgbImage};
 use ssr2_data::{
     DataError, ImageList, ImageSource, OpenOptions, encode_png, image_dataset_names, known_split,
-    load_rgb, open_image_dataset,
+    load_rgb, open_image_dataset, open_image_test_set,
 };
 
 /// A fresh, empty directory under the system temp dir.
@@ -481,4 +481,162 @@ fn imagenet100_subset_of_sorted_wnids() {
     std::fs::remove_dir_all(root.join("n00000999")).unwrap();
     let e = err(open("imagenet100", &root));
     assert!(e.contains("999 class folders") && e.contains("1000"), "{e}");
+}
+
+/// The official test split of each benchmark: labels remapped as the train set's (matched by
+/// class name), nothing labelled, ids naming the test files.
+#[test]
+fn test_splits_share_the_train_remap() {
+    let test_of = |name: &str, root: &Path, test_root: Option<&Path>| {
+        let train = open(name, root).unwrap();
+        let test = open_image_test_set(name, root, test_root, &train).unwrap();
+        (train, test)
+    };
+    let labels = |l: &ImageList| -> Vec<usize> { l.items.iter().map(|it| it.label).collect() };
+
+    // CIFAR-10: test_batch.bin, ids test/N.
+    let root = scratch("cifar10-test");
+    let dir = root.join("cifar-10-batches-bin");
+    write(
+        &dir.join("batches.meta.txt"),
+        "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n",
+    );
+    for b in 1..=5 {
+        std::fs::write(
+            dir.join(format!("data_batch_{b}.bin")),
+            cifar_record(&[b], b),
+        )
+        .unwrap();
+    }
+    let mut bytes = cifar_record(&[9], 0);
+    bytes.extend(cifar_record(&[0], 1));
+    std::fs::write(dir.join("test_batch.bin"), bytes).unwrap();
+    let (train, test) = test_of("cifar10", &root, None);
+    let test = test.unwrap();
+    let old = known_split("cifar10").unwrap().old;
+    assert_eq!(labels(&test), vec![remap(&old, 10, 9), remap(&old, 10, 0)]);
+    assert_eq!(test.items[1].id, "test/00001");
+    assert_eq!(test.class_names, train.class_names);
+    assert!(test.labelled.iter().all(|&l| !l));
+    std::fs::remove_file(dir.join("test_batch.bin")).unwrap();
+    let e = open_image_test_set("cifar10", &root, None, &train).unwrap_err();
+    assert!(e.to_string().contains("test_batch.bin"), "{e}");
+
+    // CUB: train_test_split.txt = 0.
+    let root = scratch("cub-test");
+    let dir = root.join("CUB_200_2011");
+    let classes: String = (1..=200).map(|i| format!("{i} {i:03}.B_{i}\n")).collect();
+    write(&dir.join("classes.txt"), &classes);
+    let (mut images, mut cls, mut split) = (String::new(), String::new(), String::new());
+    for (id, c, train) in [(1, 1, 1), (2, 7, 0), (3, 200, 0), (4, 2, 1)] {
+        let rel = format!("{c:03}.B_{c}/x_{id}.jpg");
+        images += &format!("{id} {rel}\n");
+        cls += &format!("{id} {c}\n");
+        split += &format!("{id} {train}\n");
+        write_png(&dir.join("images").join(&rel), &tagged(id));
+    }
+    write(&dir.join("images.txt"), &images);
+    write(&dir.join("image_class_labels.txt"), &cls);
+    write(&dir.join("train_test_split.txt"), &split);
+    let (train, test) = test_of("cub200", &root, None);
+    let test = test.unwrap();
+    let old = known_split("cub200").unwrap().old;
+    assert_eq!(train.items.len(), 2);
+    assert_eq!(
+        labels(&test),
+        vec![remap(&old, 200, 6), remap(&old, 200, 199)]
+    );
+    assert_eq!(test.items[0].id, "images/007.B_7/x_2.jpg");
+
+    // Pets: annotations/test.txt.
+    let root = scratch("pets-test");
+    write(
+        &root.join("annotations/trainval.txt"),
+        "Abyssinian_1 1 1 1\nbeagle_2 3 2 2\n",
+    );
+    write(&root.join("annotations/test.txt"), "beagle_7 3 2 2\n");
+    for n in ["Abyssinian_1", "beagle_2", "beagle_7"] {
+        write_png(&root.join(format!("images/{n}.jpg")), &tagged(0));
+    }
+    let (train, test) = test_of("oxford_pets", &root, None);
+    let test = test.unwrap();
+    assert_eq!(test.items[0].label, train.items[1].label);
+    assert_eq!(test.items[0].id, "images/beagle_7.jpg");
+
+    // Flowers: tstid [5, 7] of make_mat_fixtures.py, labels 52 and 60.
+    let root = scratch("flowers-test");
+    for f in ["imagelabels.mat", "setid.mat"] {
+        std::fs::copy(mat_fixture(&format!("flowers102/{f}")), root.join(f)).unwrap();
+    }
+    for id in [2, 3, 4, 5, 6, 7, 8] {
+        write_png(&root.join(format!("jpg/image_{id:05}.jpg")), &tagged(id));
+    }
+    let (_, test) = test_of("flowers102", &root, None);
+    let test = test.unwrap();
+    let old = known_split("flowers102").unwrap().old;
+    assert_eq!(
+        labels(&test),
+        vec![remap(&old, 102, 51), remap(&old, 102, 59)]
+    );
+    assert_eq!(test.items[1].id, "jpg/image_00007.jpg");
+
+    // Cars: devkit/cars_test_annos_withlabels.mat and cars_test/.
+    let root = scratch("cars-test");
+    let devkit = root.join("devkit");
+    std::fs::create_dir_all(&devkit).unwrap();
+    std::fs::copy(
+        mat_fixture("stanford_cars/cars_meta.mat"),
+        devkit.join("cars_meta.mat"),
+    )
+    .unwrap();
+    for f in ["cars_train_annos.mat", "cars_test_annos_withlabels.mat"] {
+        std::fs::copy(
+            mat_fixture("stanford_cars/cars_train_annos.mat"),
+            devkit.join(f),
+        )
+        .unwrap();
+    }
+    for i in 1..=5u8 {
+        for folder in ["cars_train", "cars_test"] {
+            write_png(&root.join(format!("{folder}/{i:05}.jpg")), &tagged(i));
+        }
+    }
+    let (train, test) = test_of("stanford_cars", &root, None);
+    let test = test.unwrap();
+    assert_eq!(labels(&test), labels(&train));
+    assert_eq!(test.items[3].id, "cars_test/00004.jpg");
+
+    // imagefolder: a test root with (some of) the same class folders; none without one.
+    let root = scratch("folder-test");
+    for (c, f) in [("cat", "a"), ("dog", "b"), ("emu", "c"), ("fox", "d")] {
+        write_png(&root.join(format!("train/{c}/{f}.png")), &tagged(0));
+    }
+    write_png(&root.join("test/emu/z.png"), &tagged(1));
+    write_png(&root.join("test/cat/y.png"), &tagged(2));
+    let (train, test) = test_of("imagefolder", &root.join("train"), Some(&root.join("test")));
+    let test = test.unwrap();
+    let name = |l: &ImageList, i: usize| l.class_names[l.items[i].label].clone();
+    assert_eq!(
+        (name(&test, 0), name(&test, 1)),
+        ("cat".into(), "emu".into())
+    );
+    assert_eq!(test.items[1].id, "emu/z.png");
+    assert!(
+        open_image_test_set("imagefolder", &root.join("train"), None, &train)
+            .unwrap()
+            .is_none()
+    );
+    write_png(&root.join("test/gnu/w.png"), &tagged(3));
+    let e = open_image_test_set(
+        "imagefolder",
+        &root.join("train"),
+        Some(&root.join("test")),
+        &train,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("gnu") && e.contains("train set does not have"),
+        "{e}"
+    );
 }

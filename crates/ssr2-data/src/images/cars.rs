@@ -1,17 +1,22 @@
-//! Stanford Cars, `cars_train` (8,144 images): the devkit's MATLAB annotation files.
+//! Stanford Cars, `cars_train` (8,144 images) or `cars_test` (8,041): the devkit's MATLAB
+//! annotation files.
 
 use std::path::Path;
 
-use super::{ImageSource, Raw, check_files};
+use super::{ImageSource, Part, Raw, check_files};
 use crate::DataError;
 use crate::mat::{MatValue, read_mat};
 
-/// `devkit/cars_train_annos.mat` (struct array `annotations`, fields `class` (1-based) and
-/// `fname`), `devkit/cars_meta.mat` (cell array `class_names`), images `cars_train/<fname>`.
-pub(super) fn cars(root: &Path, k: usize) -> Result<Raw, DataError> {
+/// `devkit/cars_train_annos.mat` (test: `devkit/cars_test_annos_withlabels.mat`; struct array
+/// `annotations`, fields `class` (1-based) and `fname`), `devkit/cars_meta.mat` (cell array
+/// `class_names`), images `cars_train/<fname>` (test: `cars_test/<fname>`).
+pub(super) fn cars(root: &Path, k: usize, part: Part) -> Result<Raw, DataError> {
     let devkit = root.join("devkit");
     let meta = devkit.join("cars_meta.mat");
-    let annos = devkit.join("cars_train_annos.mat");
+    let (annos, folder) = match part {
+        Part::Train => (devkit.join("cars_train_annos.mat"), "cars_train"),
+        Part::Test => (devkit.join("cars_test_annos_withlabels.mat"), "cars_test"),
+    };
     let meta_origin = meta.display().to_string();
     let class_names = match read_mat(&meta)?.remove("class_names") {
         Some(MatValue::Cell { items, .. }) => items
@@ -56,7 +61,7 @@ pub(super) fn cars(root: &Path, k: usize) -> Result<Raw, DataError> {
             .field(i, "fname")
             .and_then(MatValue::text)
             .ok_or_else(|| bad("no char field `fname`"))?;
-        let rel = format!("cars_train/{fname}");
+        let rel = format!("{folder}/{fname}");
         items.push((ImageSource::File(root.join(&rel)), class as usize - 1, rel));
     }
     check_files(&items, &annos)?;

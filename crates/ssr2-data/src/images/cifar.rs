@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{ImageSource, Raw, dataset_dir, read_file, read_text};
+use super::{ImageSource, Part, Raw, dataset_dir, read_file, read_text};
 use crate::DataError;
 
 const SIDE: usize = 32;
@@ -30,6 +30,7 @@ fn read_batch(
     path: &Path,
     label_at: usize,
     k: usize,
+    prefix: &str,
     items: &mut Vec<(ImageSource, usize, String)>,
 ) -> Result<(), DataError> {
     let bytes = read_file(path)?;
@@ -60,7 +61,7 @@ fn read_batch(
                 *v = chw[c * SIDE * SIDE + i];
             }
         }
-        let id = format!("train/{:05}", items.len());
+        let id = format!("{prefix}/{:05}", items.len());
         let source = ImageSource::Rgb {
             width: SIDE as u32,
             height: SIDE as u32,
@@ -71,22 +72,33 @@ fn read_batch(
     Ok(())
 }
 
-/// CIFAR-10 train set: `data_batch_1.bin`..`data_batch_5.bin` in this order.
-pub(super) fn cifar10(root: &Path) -> Result<Raw, DataError> {
+/// CIFAR-10: train = `data_batch_1.bin`..`data_batch_5.bin` in this order (ids `train/N`),
+/// test = `test_batch.bin` (ids `test/N`).
+pub(super) fn cifar10(root: &Path, part: Part) -> Result<Raw, DataError> {
     let dir = dataset_dir(root, "cifar-10-batches-bin");
     let class_names = names(&dir.join("batches.meta.txt"), 10)?;
     let mut items = Vec::new();
-    for b in 1..=5 {
-        read_batch(&dir.join(format!("data_batch_{b}.bin")), 0, 10, &mut items)?;
+    match part {
+        Part::Train => {
+            for b in 1..=5 {
+                let file = dir.join(format!("data_batch_{b}.bin"));
+                read_batch(&file, 0, 10, "train", &mut items)?;
+            }
+        }
+        Part::Test => read_batch(&dir.join("test_batch.bin"), 0, 10, "test", &mut items)?,
     }
     Ok(Raw { class_names, items })
 }
 
-/// CIFAR-100 train set: `train.bin`, fine labels (the second byte).
-pub(super) fn cifar100(root: &Path) -> Result<Raw, DataError> {
+/// CIFAR-100: `train.bin` or `test.bin`, fine labels (the second byte).
+pub(super) fn cifar100(root: &Path, part: Part) -> Result<Raw, DataError> {
     let dir = dataset_dir(root, "cifar-100-binary");
     let class_names = names(&dir.join("fine_label_names.txt"), 100)?;
     let mut items = Vec::new();
-    read_batch(&dir.join("train.bin"), 1, 100, &mut items)?;
+    let (file, prefix) = match part {
+        Part::Train => ("train.bin", "train"),
+        Part::Test => ("test.bin", "test"),
+    };
+    read_batch(&dir.join(file), 1, 100, prefix, &mut items)?;
     Ok(Raw { class_names, items })
 }

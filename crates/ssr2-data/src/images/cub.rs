@@ -1,9 +1,11 @@
-//! CUB-200-2011, official train split: the id-keyed text tables of the archive.
+//! CUB-200-2011, official train or test split: the id-keyed text tables of the archive.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{ImageSource, Raw, check_files, class_id, dataset_dir, line_error, read_text, table};
+use super::{
+    ImageSource, Part, Raw, check_files, class_id, dataset_dir, line_error, read_text, table,
+};
 use crate::DataError;
 
 /// `id -> second field` of a two-column table keyed by image id.
@@ -16,10 +18,14 @@ fn by_id(path: &Path) -> Result<HashMap<String, (usize, String)>, DataError> {
         .collect())
 }
 
-/// Images in `images.txt` order with `train_test_split.txt` = 1; names from `classes.txt`
+/// Images in `images.txt` order with `train_test_split.txt` = 1 (train) or 0 (test); names from `classes.txt`
 /// without the `NNN.` prefix, underscores as spaces (`001.Black_footed_Albatross` ->
 /// `Black footed Albatross`).
-pub(super) fn cub(root: &Path, k: usize) -> Result<Raw, DataError> {
+pub(super) fn cub(root: &Path, k: usize, part: Part) -> Result<Raw, DataError> {
+    let keep = match part {
+        Part::Train => "1",
+        Part::Test => "0",
+    };
     let dir = dataset_dir(root, "CUB_200_2011");
     let classes_txt = dir.join("classes.txt");
     let text = read_text(&classes_txt)?;
@@ -53,8 +59,8 @@ pub(super) fn cub(root: &Path, k: usize) -> Result<Raw, DataError> {
         };
         let (sline, is_train) = split.get(f[0]).ok_or_else(|| missing(&split_txt))?;
         match is_train.as_str() {
-            "1" => {}
-            "0" => continue,
+            v @ ("1" | "0") if v == keep => {}
+            "1" | "0" => continue,
             other => {
                 return Err(line_error(
                     &split_txt,

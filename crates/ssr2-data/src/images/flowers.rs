@@ -1,8 +1,9 @@
-//! Oxford Flowers102, the 1,020-image `train` split (`trnid`), as the GCD benchmarks use it.
+//! Oxford Flowers102: the 1,020-image `train` split (`trnid`), as the GCD benchmarks use it, and
+//! the 6,149-image `test` split (`tstid`).
 
 use std::path::Path;
 
-use super::{ImageSource, Raw, check_files};
+use super::{ImageSource, Part, Raw, check_files};
 use crate::DataError;
 use crate::mat::{MatValue, read_mat};
 
@@ -28,21 +29,25 @@ pub(super) fn mat_integers(path: &Path, var: &str) -> Result<Vec<usize>, DataErr
         .collect()
 }
 
-/// `imagelabels.mat` (`labels`, 1-based, per image id) + `setid.mat` (`trnid`, 1-based image
-/// ids) + `jpg/image_%05d.jpg`. No class names ship with the data: classes are named by their
+/// `imagelabels.mat` (`labels`, 1-based, per image id) + `setid.mat` (`trnid` for train,
+/// `tstid` for test: 1-based image ids) + `jpg/image_%05d.jpg`. No class names ship with the data: classes are named by their
 /// 1-based label ("1".."102").
-pub(super) fn flowers(root: &Path, k: usize) -> Result<Raw, DataError> {
+pub(super) fn flowers(root: &Path, k: usize, part: Part) -> Result<Raw, DataError> {
     let labels_mat = root.join("imagelabels.mat");
     let setid_mat = root.join("setid.mat");
     let labels = mat_integers(&labels_mat, "labels")?;
-    let train = mat_integers(&setid_mat, "trnid")?;
-    let mut items = Vec::with_capacity(train.len());
-    for id in train {
+    let var = match part {
+        Part::Train => "trnid",
+        Part::Test => "tstid",
+    };
+    let ids = mat_integers(&setid_mat, var)?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in ids {
         let y = *labels.get(id - 1).ok_or_else(|| {
             DataError::format(
                 &setid_mat.display().to_string(),
                 format!(
-                    "trnid has image id {id}, expected <= {} (labels in {})",
+                    "{var} has image id {id}, expected <= {} (labels in {})",
                     labels.len(),
                     labels_mat.display()
                 ),

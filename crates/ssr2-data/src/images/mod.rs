@@ -153,12 +153,12 @@ pub fn open_image_dataset(
     };
     let k = split.num_classes;
     let raw = match name {
-        "cifar10" => cifar::cifar10(root)?,
-        "cifar100" => cifar::cifar100(root)?,
-        "oxford_pets" => pets::pets(root, k)?,
-        "flowers102" => flowers::flowers(root, k)?,
-        "cub200" => cub::cub(root, k)?,
-        "stanford_cars" => cars::cars(root, k)?,
+        "cifar10" => cifar::cifar10(root, Part::Train)?,
+        "cifar100" => cifar::cifar100(root, Part::Train)?,
+        "oxford_pets" => pets::pets(root, k, Part::Train)?,
+        "flowers102" => flowers::flowers(root, k, Part::Train)?,
+        "cub200" => cub::cub(root, k, Part::Train)?,
+        "stanford_cars" => cars::cars(root, k, Part::Train)?,
         "imagenet100" => folder::imagenet100(root, split.subset.as_deref().unwrap_or(&[]))?,
         _ => unreachable!("listed in image_dataset_names"),
     };
@@ -213,6 +213,71 @@ pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, DataError> {
     img.write_to(&mut out, image::ImageFormat::Png)
         .map_err(|e| DataError::invalid("image", format!("PNG encoding failed: {e}")))?;
     Ok(out.into_inner())
+}
+
+/// Which official split of a benchmark to read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Part {
+    Train,
+    Test,
+}
+
+/// The official test split of dataset `name` (the one [`open_image_dataset`] opened as `train`),
+/// for inductive evaluation: labels remapped as in `train` (matched by class name), none
+/// labelled. `imagefolder` and `imagenet100` read it from `test_root` (the same class
+/// subfolders, e.g. ImageNet's val set sorted into wnid folders); without one, `Ok(None)`.
+pub fn open_image_test_set(
+    name: &str,
+    root: &Path,
+    test_root: Option<&Path>,
+    train: &ImageList,
+) -> Result<Option<ImageList>, DataError> {
+    let k = train.class_names.len();
+    let raw = match (name, test_root) {
+        ("imagefolder", Some(dir)) => folder::imagefolder(dir)?,
+        ("imagenet100", Some(dir)) => {
+            let split = known_split(name).expect("imagenet100 has a known split");
+            folder::imagenet100(dir, split.subset.as_deref().unwrap_or(&[]))?
+        }
+        ("imagefolder" | "imagenet100", None) => return Ok(None),
+        ("cifar10", _) => cifar::cifar10(root, Part::Test)?,
+        ("cifar100", _) => cifar::cifar100(root, Part::Test)?,
+        ("oxford_pets", _) => pets::pets(root, k, Part::Test)?,
+        ("flowers102", _) => flowers::flowers(root, k, Part::Test)?,
+        ("cub200", _) => cub::cub(root, k, Part::Test)?,
+        ("stanford_cars", _) => cars::cars(root, k, Part::Test)?,
+        _ => {
+            return Err(DataError::invalid(
+                "dataset",
+                format!("unknown image dataset `{name}`"),
+            ));
+        }
+    };
+    let origin = test_root.unwrap_or(root).display().to_string();
+    let label_of: std::collections::HashMap<&str, usize> = train
+        .class_names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let mut items = Vec::with_capacity(raw.items.len());
+    for (source, y, id) in raw.items {
+        let class = &raw.class_names[y];
+        let Some(&label) = label_of.get(class.as_str()) else {
+            return Err(DataError::format(
+                &origin,
+                format!("test image `{id}` has class `{class}`, which the train set does not have"),
+            ));
+        };
+        items.push(ImageItem { source, label, id });
+    }
+    Ok(Some(ImageList {
+        name: train.name.clone(),
+        class_names: train.class_names.clone(),
+        num_old: train.num_old,
+        labelled: vec![false; items.len()],
+        items,
+    }))
 }
 
 /// A dataset before its GCD split: original class ids and names.

@@ -1,15 +1,20 @@
-//! Oxford-IIIT Pets, `trainval` split: `annotations/trainval.txt` + `images/<name>.jpg`.
+//! Oxford-IIIT Pets: `annotations/trainval.txt` (train) or `annotations/test.txt` (test) +
+//! `images/<name>.jpg`.
 
 use std::path::Path;
 
-use super::{ImageSource, Raw, check_files, class_id, line_error, read_text, table};
+use super::{ImageSource, Part, Raw, check_files, class_id, line_error, read_text, table};
 use crate::DataError;
 
 /// Lines `name classid species breedid`, class ids 1-based. A class is named after its image
 /// names without the trailing `_<number>`, underscores as spaces (`american_bulldog_100` ->
 /// `american bulldog`); a class without images is named by its 1-based id.
-pub(super) fn pets(root: &Path, k: usize) -> Result<Raw, DataError> {
-    let list = root.join("annotations").join("trainval.txt");
+pub(super) fn pets(root: &Path, k: usize, part: Part) -> Result<Raw, DataError> {
+    let file = match part {
+        Part::Train => "trainval.txt",
+        Part::Test => "test.txt",
+    };
+    let list = root.join("annotations").join(file);
     let text = read_text(&list)?;
     let mut class_names: Vec<Option<String>> = vec![None; k];
     let mut items = Vec::new();
