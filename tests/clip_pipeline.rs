@@ -269,6 +269,21 @@ fn export_extract_retrieve_train_end_to_end() {
     ok(&["export-digits", "--out", p(&d("digits"))]);
 
     let (model, digits) = (tiny(), d("digits"));
+    // A test split: copies of the first 3 images of each digit, under other names.
+    let test_root = d("digits-test");
+    for c in 0..10 {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(digits.join(c.to_string()))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let dir = test_root.join(c.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in &files[..3] {
+            let name = format!("t{}", f.file_name().unwrap().to_string_lossy());
+            std::fs::copy(f, dir.join(name)).unwrap();
+        }
+    }
     // Extraction stopped after 3 batches, then resumed, equals one uninterrupted run.
     let common = [
         "--model",
@@ -277,6 +292,8 @@ fn export_extract_retrieve_train_end_to_end() {
         "imagefolder",
         "--root",
         p(&digits),
+        "--test-root",
+        p(&test_root),
         "--old",
         "5",
         "--batch",
@@ -313,6 +330,16 @@ fn export_extract_retrieve_train_end_to_end() {
     );
     let ds = ssr2_data::read_bundle(&once).unwrap();
     assert_eq!(ds.len(), 1797);
+    // The test images follow, flagged: the same pixels as their training originals.
+    let test = ds.test.as_ref().unwrap();
+    assert_eq!(test.len(), 30);
+    assert!(test.labelled.iter().all(|&l| !l));
+    let orig = ds
+        .sample_ids
+        .iter()
+        .position(|s| format!("0/t{}", &s[2..]) == test.sample_ids[0]);
+    assert_eq!(test.image.row(0), ds.image.row(orig.unwrap()));
+    assert_eq!(test.labels[0], ds.labels[orig.unwrap()]);
     assert_eq!(ds.num_old, 5);
     assert_eq!(ds.image.cols, 24);
     assert_eq!(ds.image_pooled.as_ref().unwrap().cols, 48);
@@ -456,6 +483,8 @@ fn export_extract_retrieve_train_end_to_end() {
     assert_eq!(report["dataset"]["n_train"], 1797);
     let all = report["final_scores"]["all"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&all));
+    assert_eq!(report["dataset"]["n_test"], 30);
+    assert_eq!(report["test_scores"]["n"], 30);
 
     // An image-only features run predicts a folder of images through the CLIP its bundle was
     // extracted with: the same rows as predicting the bundle.
@@ -522,6 +551,8 @@ fn export_extract_retrieve_train_end_to_end() {
         "5",
         "--candidates",
         p(&d("with-text.safetensors.candidates.json")),
+        "--test-root",
+        p(&test_root),
         "--cache-views",
         "1",
         "--batch",
@@ -544,6 +575,8 @@ fn export_extract_retrieve_train_end_to_end() {
         serde_json::json!(["image", "text"])
     );
     assert_eq!(report["history"].as_array().unwrap().len(), 2);
+    // Inductive: the test images through the fine-tuned model.
+    assert_eq!(report["test_scores"]["n"], 30);
     let config = std::fs::read_to_string(ft.join("config.toml")).unwrap();
     assert!(
         config.contains("[finetune]") && config.contains("cache = true"),

@@ -1,4 +1,5 @@
-//! `ssr2 extract`: CLIP image features of a dataset's training images -> a feature bundle.
+//! `ssr2 extract`: CLIP image features of a dataset's training (and test) images -> a feature
+//! bundle.
 //! Resumable: finished batches are kept in `OUT.parts/` until the bundle is written.
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,8 @@ use crate::fail::{Fail, Result};
 /// Extract CLIP image features for every training image of a dataset into a feature bundle
 /// (docs/BUNDLE.md) that `ssr2 train --features` reads: L2-normalised projected embeddings
 /// (`image`), the features before the projection (`image_pooled`), true labels remapped old
-/// classes first, and the GCD labelled mask (SPEC §1).
+/// classes first, and the GCD labelled mask (SPEC §1). The official test split's images follow,
+/// flagged by the `split` tensor: training never sees them, and they are scored inductively.
 ///
 /// Interrupted runs continue where they stopped: finished batches wait in OUT.parts/ (checked
 /// against the model, dataset and batch size) until the bundle is complete. Then run
@@ -37,6 +39,15 @@ pub struct ExtractArgs {
     /// Output bundle (written atomically when complete).
     #[arg(long, value_name = "BUNDLE")]
     out: PathBuf,
+    /// imagefolder / imagenet100: the test split's root, with the same class subfolders (e.g.
+    /// ImageNet's val set sorted into wnid folders). The other benchmarks read their official
+    /// test split from --root.
+    #[arg(long, value_name = "PATH")]
+    test_root: Option<PathBuf>,
+    /// Leave the test split out (by default its images are extracted too and stored flagged by
+    /// the bundle's `split` tensor, for inductive evaluation).
+    #[arg(long, conflicts_with = "test_root")]
+    no_test: bool,
     /// imagefolder only: the first N classes (sorted names) are old (default: half).
     #[arg(long, value_name = "N")]
     old: Option<usize>,
@@ -66,6 +77,9 @@ struct Manifest {
     dataset: String,
     root: String,
     samples: usize,
+    /// Of `samples`, the test split's (after the training images).
+    #[serde(default)]
+    test_samples: usize,
     batch: usize,
 }
 
@@ -90,9 +104,17 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     };
     let list =
         open_image_dataset(&args.dataset, &args.root, &opts).map_err(|e| Fail(e.to_string()))?;
+    let test = test_split(args, &list)?;
     let model = Model::open(&args.model, device(&args.device)?)?;
     let batch = args.batch.max(1);
-    let n = list.items.len();
+    let n_test = test.as_ref().map_or(0, |t| t.items.len());
+    // Training images first, then the test split's: one list for the batches and their parts.
+    let items: Vec<&ssr2_data::ImageItem> = list
+        .items
+        .iter()
+        .chain(test.iter().flat_map(|t| &t.items))
+        .collect();
+    let n = items.len();
     let manifest = Manifest {
         model_hash: format!(
             "{:016x}",
@@ -104,6 +126,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         dataset: args.dataset.clone(),
         root: args.root.display().to_string(),
         samples: n,
+        test_samples: n_test,
         batch,
     };
     let parts = prepare_parts(&parts_dir(&args.out), &manifest, args.restart)?;
@@ -116,7 +139,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     let mut image = Vec::with_capacity(n * d);
     let mut pooled = Vec::with_capacity(n * h);
     let mut computed = 0;
-    for (k, chunk) in list.items.chunks(batch).enumerate() {
+    for (k, chunk) in items.chunks(batch).enumerate() {
         let part = parts.join(format!("part-{k:06}.f32"));
         let rows = chunk.len();
         let (emb, pool) = match read_part(&part, rows, d, h)? {
@@ -141,7 +164,9 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    let ds = Dataset {
+    let mut labelled = list.labelled.clone();
+    labelled.resize(n, false);
+    let all = Dataset {
         name: list.name.clone(),
         class_names: list.class_names.clone(),
         num_old: list.num_old,
@@ -149,21 +174,53 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         image_views: None,
         image_pooled: Some(Matrix::new(n, h, pooled)),
         text: None,
-        labels: list.items.iter().map(|it| it.label).collect(),
-        labelled: list.labelled.clone(),
-        sample_ids: list.items.iter().map(|it| it.id.clone()).collect(),
+        labels: items.iter().map(|it| it.label).collect(),
+        labelled,
+        sample_ids: items.iter().map(|it| it.id.clone()).collect(),
         test: None,
     };
+    let is_test: Vec<bool> = (0..n).map(|i| i >= n - n_test).collect();
+    let ds = all
+        .split_off_test(&is_test)
+        .map_err(|e| Fail(e.to_string()))?;
     ssr2_data::write_bundle(&args.out, &ds).map_err(|e| Fail(e.to_string()))?;
     std::fs::remove_dir_all(&parts).map_err(|e| Fail::output(&parts, e))?;
     eprintln!(
-        "wrote {}: {n} images ({} labelled), {} classes ({} old), features {d}, pre-projection {h}",
+        "wrote {}: {} training images ({} labelled), {n_test} test images, {} classes ({} old), \
+         features {d}, pre-projection {h}",
         args.out.display(),
+        ds.len(),
         ds.labelled.iter().filter(|&&l| l).count(),
         ds.class_names.len(),
         ds.num_old
     );
     Ok(())
+}
+
+/// The dataset's test split, unless --no-test. A benchmark whose test files are absent (e.g.
+/// Stanford Cars without `cars_test_annos_withlabels.mat`) is extracted without one, with a
+/// warning; a test split that is there but broken is an error.
+fn test_split(
+    args: &ExtractArgs,
+    list: &ssr2_data::ImageList,
+) -> Result<Option<ssr2_data::ImageList>> {
+    if args.no_test {
+        return Ok(None);
+    }
+    match ssr2_data::open_image_test_set(&args.dataset, &args.root, args.test_root.as_deref(), list)
+    {
+        Ok(t) => Ok(t),
+        Err(ssr2_data::DataError::Io { path, source })
+            if source.kind() == std::io::ErrorKind::NotFound && args.test_root.is_none() =>
+        {
+            eprintln!(
+                "warning: no test split ({path} is missing): the bundle holds the training images \
+                 only, so runs on it have no inductive scores (--no-test silences this)"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(Fail(e.to_string())),
+    }
 }
 
 /// Creates OUT.parts/ with its manifest, or checks that an existing one matches.

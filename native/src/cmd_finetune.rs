@@ -6,7 +6,7 @@ use crate::fail::{Fail, Result};
 use burn::prelude::*;
 use indicatif::MultiProgress;
 use ssr2_clip::{Clip, ClipFolder, ClipTokenizer};
-use ssr2_data::{OpenOptions, open_image_dataset};
+use ssr2_data::{OpenOptions, open_image_dataset, open_image_test_set};
 use ssr2_train::RunDir;
 use ssr2_train::config::TrainConfig;
 use ssr2_train::finetune::{Candidates, Inputs, Stats, finetune, synthetic};
@@ -33,6 +33,7 @@ pub fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
             candidates: tokenizer.as_ref().map(|_| synthetic::candidates(n)),
             tokenizer,
             images,
+            test: None,
         });
     }
     let need = |v: &Option<String>, flag: &str| {
@@ -58,12 +59,52 @@ pub fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
         Some(_) => Some(folder.tokenizer().map_err(|e| Fail::arg(e.to_string()))?),
         None => None,
     };
+    let test = test_split(ft, &dataset, &root, &images)?;
     Ok(Inputs {
         clip: folder.load(ad).map_err(|e| Fail::arg(e.to_string()))?,
         tokenizer,
         images,
         candidates,
+        test,
     })
+}
+
+/// The test images (and their retrieved texts) for the inductive score: none when
+/// `finetune.inductive` is off or the dataset's test files are absent (with a warning).
+fn test_split(
+    ft: &ssr2_train::config::FinetuneConfig,
+    dataset: &str,
+    root: &Path,
+    images: &ssr2_data::ImageList,
+) -> Result<Option<(ssr2_data::ImageList, Option<Candidates>)>> {
+    if !ft.inductive {
+        return Ok(None);
+    }
+    let test_root = ft.test_root.as_deref().map(Path::new);
+    let list = match open_image_test_set(dataset, root, test_root, images) {
+        Ok(Some(list)) => list,
+        Ok(None) => return Ok(None),
+        Err(ssr2_data::DataError::Io { path, source })
+            if source.kind() == std::io::ErrorKind::NotFound && test_root.is_none() =>
+        {
+            eprintln!(
+                "warning: no test split ({path} is missing): no inductive scores \
+                 (finetune.inductive = false silences this)"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(Fail::arg(format!("finetune test split: {e}"))),
+    };
+    let texts = match &ft.candidates {
+        Some(p) => Some(Candidates::read(Path::new(p), &list).map_err(|e| {
+            Fail::arg(format!(
+                "{e} (the test images need candidates too: retrieve on a bundle extracted with \
+                 its test split, or set finetune.inductive = false)"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Some((list, texts)))
 }
 
 /// The benchmark's tokenizer: a tokenizer.json, or a folder with either tokenizer layout; its

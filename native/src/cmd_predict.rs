@@ -281,6 +281,7 @@ fn new_images(
         tokenizer,
         images,
         candidates,
+        test: None,
     })
 }
 

@@ -159,7 +159,10 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
     if args.top == 0 {
         return Err(Fail::arg("--top must be at least 1"));
     }
-    let mut ds = read_bundle(&args.bundle).map_err(|e| Fail(e.to_string()))?;
+    // Test samples get their candidates too (their ids follow the training ones in the sidecar).
+    let (mut ds, is_test) = read_bundle(&args.bundle)
+        .map_err(|e| Fail(e.to_string()))?
+        .with_test_appended();
     let model = Model::open_for_text(&args.model, device(&args.device)?)?;
     let d = model.folder.config.projection_dim;
     if ds.image.cols != d {
@@ -202,7 +205,9 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         base,
     });
     let out = args.out.clone().unwrap_or_else(|| args.bundle.clone());
-    write_bundle(&out, &ds).map_err(|e| Fail(e.to_string()))?;
+    let split = ds.clone().split_off_test(&is_test);
+    write_bundle(&out, &split.map_err(|e| Fail(e.to_string()))?)
+        .map_err(|e| Fail(e.to_string()))?;
     let names = |lex: &[String], picks: &[Vec<usize>]| -> Vec<Vec<String>> {
         picks
             .iter()

@@ -96,6 +96,11 @@ pub struct TrainArgs {
     /// Fine-tune, imagefolder: number of old classes (default half).
     #[arg(long, value_name = "N")]
     num_old: Option<usize>,
+    /// Fine-tune, imagefolder / imagenet100: the test split's root (the same class subfolders),
+    /// scored inductively after training. The other benchmarks read their official test split
+    /// from --root (`finetune.inductive = false` turns it off).
+    #[arg(long, value_name = "PATH")]
+    test_root: Option<PathBuf>,
     /// Fine-tune: `ssr2 retrieve`'s OUT.candidates.json (RTA texts); without it, image-only.
     #[arg(long, value_name = "FILE")]
     candidates: Option<PathBuf>,
@@ -267,6 +272,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     }
     if args.candidates.is_some() {
         ft.candidates = path(&args.candidates);
+    }
+    if args.test_root.is_some() {
+        ft.test_root = path(&args.test_root);
     }
     if let Some(v) = args.cache_views {
         ft.views = v;

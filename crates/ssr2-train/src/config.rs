@@ -317,6 +317,10 @@ pub struct FinetuneConfig {
     pub num_old: Option<usize>,
     /// `ssr2 retrieve`'s `.candidates.json`; absent = image-only training.
     pub candidates: Option<String>,
+    /// Score the final model on the dataset's test split too (inductive), when it has one.
+    pub inductive: bool,
+    /// `imagefolder` / `imagenet100`: the test split's root (the same class subfolders).
+    pub test_root: Option<String>,
     /// Train transform: resize the short side to this, then random crop of the model's size
     /// (SPEC §8: 256 for 224); 0 = `image_size * 256 / 224`.
     pub resize: u32,
@@ -350,6 +354,8 @@ impl Default for FinetuneConfig {
             root: None,
             num_old: None,
             candidates: None,
+            inductive: true,
+            test_root: None,
             resize: 0,
             typo_prob: 0.1,
             views: 0,

@@ -91,6 +91,7 @@ fn inputs(images: &ImageList, text: bool) -> Inputs {
         tokenizer: Some(folder.tokenizer().unwrap()),
         images: images.clone(),
         candidates: text.then(|| candidates(images)),
+        test: None,
     }
 }
 

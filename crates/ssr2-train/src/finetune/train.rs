@@ -18,7 +18,7 @@ use crate::rng::Rng;
 use crate::sampler::epoch_batches;
 use crate::trainer::{
     Checkpointing, EpochEnd, Progress, RunDir, batch_context, build_report, coteach_selection,
-    end_epoch, epoch_rates, provenance, write_run,
+    end_epoch, epoch_rates, provenance, scores, write_run,
 };
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -36,6 +36,9 @@ pub struct Inputs {
     pub images: ImageList,
     /// RTA texts per image; `None` = image-only.
     pub candidates: Option<Candidates>,
+    /// The held-out test images (and their texts, with candidates), scored inductively after
+    /// the last epoch; never trained on.
+    pub test: Option<(ImageList, Option<Candidates>)>,
 }
 
 /// Measured costs of a run.
@@ -274,8 +277,10 @@ pub fn finetune(
         tokenizer,
         images,
         candidates,
+        test,
     } = inputs;
-    let ds = meta_dataset(&images);
+    let mut ds = meta_dataset(&images);
+    ds.test = test.as_ref().map(|(t, _)| Box::new(meta_dataset(t)));
     ds.validate().map_err(|e| e.to_string())?;
     let unlabelled = ds.unlabelled_indices();
     if unlabelled.is_empty() {
@@ -293,6 +298,15 @@ pub fn finetune(
     let use_text = candidates.is_some();
     if use_text && tokenizer.is_none() {
         return Err("finetune.candidates: texts need the model's tokenizer.json".into());
+    }
+    if let Some((_, texts)) = &test
+        && texts.is_some() != use_text
+    {
+        return Err(
+            "finetune: the test images need retrieved texts exactly when the training \
+                    images have them"
+                .into(),
+        );
     }
     let config_toml = cfg.to_toml();
     let data_sha256 = ssr2_data::dataset_sha256(&ds);
@@ -521,6 +535,21 @@ pub fn finetune(
         ),
     };
     let mut report = build_report(&ds, cfg, seed, use_text, history, &ev);
+    if let Some((test_images, test_texts)) = &test {
+        // Inductive: the final model on the held-out images, test transform, no cache.
+        let t = Ctx::new(
+            cfg,
+            tokenizer.as_ref(),
+            test_texts.as_ref(),
+            test_images,
+            size,
+            [tokens, hidden],
+        );
+        let all: Vec<usize> = (0..test_images.items.len()).collect();
+        let emb = t.embed(&frozen.valid(), &trainable.valid(), &all, None, device)?;
+        let test_ds = ds.test.as_deref().expect("set from the same inputs");
+        report.test_scores = Some(scores(&score(emb, test_ds, &cfg.eval)));
+    }
     report.provenance = Some(provenance(&id, device));
     if let Some(dir) = &run_dir {
         write_run(dir.path, &report, &config_toml, &trainable.valid())?;
@@ -554,6 +583,7 @@ pub fn predict(
         tokenizer,
         images,
         candidates,
+        ..
     } = inputs;
     let use_text = candidates.is_some();
     if use_text && tokenizer.is_none() {
