@@ -582,6 +582,12 @@ fn export_extract_retrieve_train_end_to_end() {
         config.contains("[finetune]") && config.contains("cache = true"),
         "{config}"
     );
+    // eval re-runs the images through the fine-tuned model: both scores as in the report.
+    let out = ok(&["eval", "--run", p(&ft)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("matches report.json").count(), 2, "{err}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("inductive (test): 30 samples"), "{table}");
     predict_matches_the_finetune_report(&ft.join("seed-0"), &report, &digits, &side, d);
 }
 

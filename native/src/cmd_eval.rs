@@ -72,30 +72,21 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for dir in run_dirs(&args.run)? {
         let (mut report, cfg) = read_run(&dir)?;
         same_run(&mut first_cfg, &dir.join("config.toml"), &cfg)?;
-        let ds = load_dataset(&cfg, report.seed)?;
-        same_data(&report, &ds, &dir)?;
-        let model = trained_heads(&dir, &report, &cfg, &ds, &device)?;
+        let (transductive, inductive) = rescore(&dir, &report, &cfg, &device)?;
+        if inductive.is_none() && args.split == Some(SplitArg::Inductive) {
+            return Err(Fail::input(
+                &dir,
+                "the run's data has no test split, so there is no inductive score \
+                 (train with --test-fraction F, or on a bundle with a `split` tensor)",
+            ));
+        }
         for &split in &splits {
-            let data = match split {
-                Split::Transductive => &ds,
-                Split::Inductive => match &ds.test {
-                    Some(t) => t.as_ref(),
-                    None if args.split == Some(SplitArg::Inductive) => {
-                        return Err(Fail::input(
-                            &dir,
-                            "the run's data has no test split, so there is no inductive score \
-                             (train with --test-fraction F, or on a bundle with a `split` tensor)",
-                        ));
-                    }
+            let now = match split {
+                Split::Transductive => transductive.clone(),
+                Split::Inductive => match &inductive {
+                    Some(s) => s.clone(),
                     None => continue,
                 },
-            };
-            let ev = evaluate(&model, data, &cfg.rta, &cfg.eval, &device);
-            let now = Scores {
-                all: ev.accuracy.all,
-                old: finite(ev.accuracy.old),
-                new: finite(ev.accuracy.new),
-                n: ev.accuracy.n,
             };
             let agrees = split.scores(&report).is_some_and(|s| same_scores(s, &now));
             eprintln!(
@@ -123,6 +114,49 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The run's scores recomputed from its saved weights: transductive, and inductive when its
+/// data has a test split. Features runs re-read their data (refused when its hash changed);
+/// fine-tune runs re-run their images through the fine-tuned CLIP.
+fn rescore(
+    dir: &Path,
+    report: &RunReport,
+    cfg: &TrainConfig,
+    device: &burn::prelude::Device,
+) -> Result<(Scores, Option<Scores>)> {
+    let to_scores = |ev: &ssr2_train::eval::Evaluation| Scores {
+        all: ev.accuracy.all,
+        old: finite(ev.accuracy.old),
+        new: finite(ev.accuracy.new),
+        n: ev.accuracy.n,
+    };
+    if cfg.finetune.enabled() {
+        let inputs = crate::cmd_finetune::inputs(cfg, report.seed, device)?;
+        if let Some(p) = &report.provenance {
+            check_hash(
+                dir,
+                &p.data_sha256,
+                &ssr2_train::finetune::data_sha256(&inputs),
+            )?;
+        }
+        let weights = dir.join(&report.heads);
+        let (train, test) =
+            ssr2_train::finetune::evaluate(inputs, cfg, report.head_clusters(), &weights, device)
+                .map_err(Fail)?;
+        return Ok((to_scores(&train), test.as_ref().map(to_scores)));
+    }
+    let ds = load_dataset(cfg, report.seed)?;
+    if let Some(p) = &report.provenance {
+        check_hash(dir, &p.data_sha256, &ssr2_data::dataset_sha256(&ds))?;
+    }
+    let model = trained_heads(dir, report, cfg, &ds, device)?;
+    let train = evaluate(&model, &ds, &cfg.rta, &cfg.eval, device);
+    let test = ds
+        .test
+        .as_deref()
+        .map(|t| to_scores(&evaluate(&model, t, &cfg.rta, &cfg.eval, device)));
+    Ok((to_scores(&train), test))
 }
 
 /// Equal up to summation order; a part without samples must stay without.
@@ -172,19 +206,15 @@ pub fn trained_heads(
 }
 
 /// The data must be the data the run trained on (reports that record its content hash).
-fn same_data(report: &RunReport, ds: &ssr2_data::Dataset, dir: &Path) -> Result<()> {
-    let Some(p) = &report.provenance else {
-        return Ok(());
-    };
-    let now = ssr2_data::dataset_sha256(ds);
-    if now != p.data_sha256 {
+fn check_hash(dir: &Path, then: &str, now: &str) -> Result<()> {
+    if now != then {
         return Err(Fail::input(
             &dir.join("report.json"),
             format!(
                 "the run trained on other data (content hash {}), the data now gives {}: \
-                 the bundle or split changed since training",
-                short(&p.data_sha256),
-                short(&now)
+                 the bundle, images or split changed since training",
+                short(then),
+                short(now)
             ),
         ));
     }

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod data;
 pub mod forward;
+pub mod infer;
 pub mod loader;
 pub mod model;
 pub mod synthetic;
@@ -12,5 +13,6 @@ pub mod typo;
 pub mod views;
 
 pub use data::Candidates;
+pub use infer::{evaluate, predict};
 pub use model::{Frozen, Trainable};
-pub use train::{Inputs, Outcome, Stats, finetune, predict};
+pub use train::{Inputs, Outcome, Stats, data_sha256, finetune};

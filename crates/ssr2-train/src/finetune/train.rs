@@ -69,7 +69,7 @@ pub struct Outcome {
 }
 
 /// The `Dataset` the report and metrics read (no features: fine-tune mode works on images).
-fn meta_dataset(images: &ImageList) -> Dataset {
+pub(super) fn meta_dataset(images: &ImageList) -> Dataset {
     let n = images.items.len();
     Dataset {
         name: images.name.clone(),
@@ -86,8 +86,16 @@ fn meta_dataset(images: &ImageList) -> Dataset {
     }
 }
 
+/// The content hash a fine-tune run records for its images (ids, labels, labelled mask, test
+/// split): what `ssr2 eval` checks before re-scoring a run.
+pub fn data_sha256(inputs: &Inputs) -> String {
+    let mut ds = meta_dataset(&inputs.images);
+    ds.test = inputs.test.as_ref().map(|(t, _)| Box::new(meta_dataset(t)));
+    ssr2_data::dataset_sha256(&ds)
+}
+
 /// Everything a forward pass needs besides the model.
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     cfg: &'a TrainConfig,
     tokenizer: Option<&'a ClipTokenizer>,
     candidates: Option<&'a Candidates>,
@@ -101,7 +109,7 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The context of `images` for a model of input size `size` with `tokens x hidden` vision
     /// block inputs.
-    fn new(
+    pub(super) fn new(
         cfg: &'a TrainConfig,
         tokenizer: Option<&'a ClipTokenizer>,
         candidates: Option<&'a Candidates>,
@@ -179,7 +187,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// SPEC §6/§2: both branches over `idx` with the test transform and no text augmentation.
-    fn embed(
+    pub(super) fn embed(
         &self,
         frozen: &Frozen,
         trainable: &Trainable,
@@ -535,20 +543,17 @@ pub fn finetune(
         ),
     };
     let mut report = build_report(&ds, cfg, seed, use_text, history, &ev);
-    if let Some((test_images, test_texts)) = &test {
-        // Inductive: the final model on the held-out images, test transform, no cache.
-        let t = Ctx::new(
+    if let Some(t) = &test {
+        let model = (&frozen.valid(), &trainable.valid());
+        let ev = score_test(
             cfg,
             tokenizer.as_ref(),
-            test_texts.as_ref(),
-            test_images,
-            size,
-            [tokens, hidden],
-        );
-        let all: Vec<usize> = (0..test_images.items.len()).collect();
-        let emb = t.embed(&frozen.valid(), &trainable.valid(), &all, None, device)?;
-        let test_ds = ds.test.as_deref().expect("set from the same inputs");
-        report.test_scores = Some(scores(&score(emb, test_ds, &cfg.eval)));
+            t,
+            model,
+            [size, tokens, hidden],
+            device,
+        )?;
+        report.test_scores = Some(scores(&ev));
     }
     report.provenance = Some(provenance(&id, device));
     if let Some(dir) = &run_dir {
@@ -567,51 +572,25 @@ pub fn finetune(
     })
 }
 
-/// The trained model of a fine-tune run (`weights`: its heads.safetensors, `classes` clusters)
-/// on every image of `inputs`, with the test transform and no text augmentation: features,
-/// logits and predictions in the images' order. `done` hears how many images are finished.
-pub fn predict(
-    inputs: Inputs,
+/// Inductive: the model on the held-out images and their texts (test transform, no cache),
+/// scored on its own; `shape` = the model's input size and vision block input `tokens x hidden`.
+pub(super) fn score_test(
     cfg: &TrainConfig,
-    classes: usize,
-    weights: &std::path::Path,
+    tokenizer: Option<&ClipTokenizer>,
+    (images, texts): &(ImageList, Option<Candidates>),
+    (frozen, trainable): (&Frozen, &Trainable),
+    [size, tokens, hidden]: [usize; 3],
     device: &Device,
-    done: &mut dyn FnMut(usize),
-) -> Result<Embedded, String> {
-    let Inputs {
-        clip,
-        tokenizer,
-        images,
-        candidates,
-        ..
-    } = inputs;
-    let use_text = candidates.is_some();
-    if use_text && tokenizer.is_none() {
-        return Err("finetune.candidates: texts need the model's tokenizer.json".into());
-    }
-    let size = clip.vision.image_size;
-    let [tokens, hidden] = clip.vision.positions.dims();
-    let (frozen, mut trainable) = split(clip, classes, use_text, 0, device);
-    checkpoint::load_heads(weights, &mut trainable)?;
+) -> Result<Evaluation, String> {
     let ctx = Ctx::new(
         cfg,
-        tokenizer.as_ref(),
-        candidates.as_ref(),
-        &images,
+        tokenizer,
+        texts.as_ref(),
+        images,
         size,
         [tokens, hidden],
     );
     let all: Vec<usize> = (0..images.items.len()).collect();
-    let mut out: Option<Embedded> = None;
-    // Chunks of a few evaluation batches, so the caller can show progress.
-    for chunk in all.chunks(cfg.finetune.eval_batch.max(1) * 4) {
-        let e = ctx.embed(&frozen, &trainable, chunk, None, device)?;
-        done(chunk.len());
-        match &mut out {
-            None => out = Some(e),
-            Some(o) => o.append(e),
-        }
-    }
-    let [classes, dim] = trainable.image_head.weight.dims();
-    Ok(out.unwrap_or_else(|| Embedded::start(&[], classes, dim, use_text)))
+    let emb = ctx.embed(frozen, trainable, &all, None, device)?;
+    Ok(score(emb, &meta_dataset(images), &cfg.eval))
 }
