@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 pub struct TrainArgs {
     /// Training data: digits (embedded, image-only), synthetic (multi-modal subspaces), or a
     /// feature bundle file given with --features.
-    #[arg(long, value_parser = ["digits", "synthetic"])]
+    #[arg(long, value_parser = ["digits", "synthetic", "fashion-mnist"])]
     data: Option<String>,
     /// A feature bundle (safetensors, see docs/BUNDLE.md) to train on.
     #[arg(long, value_name = "BUNDLE", conflicts_with = "data")]
@@ -90,7 +90,8 @@ pub struct TrainArgs {
     /// Fine-tune: image dataset name (cub200, cifar100, imagefolder, ...).
     #[arg(long, value_name = "NAME")]
     dataset: Option<String>,
-    /// Fine-tune: dataset root folder.
+    /// Fine-tune: dataset root folder. --data fashion-mnist: the folder of its IDX files
+    /// (default /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist).
     #[arg(long, value_name = "PATH")]
     root: Option<PathBuf>,
     /// Fine-tune, imagefolder: number of old classes (default half).
@@ -219,6 +220,7 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
                 .unwrap_or_else(|| match (&args.features, args.data.as_deref()) {
                     (Some(_), _) => "paper".into(),
                     (_, Some("synthetic")) => "synthetic".into(),
+                    (_, Some("fashion-mnist")) => "fashion-mnist".into(),
                     _ => "digits".into(),
                 });
         TrainConfig::preset(&name).ok_or_else(|| {
@@ -235,7 +237,11 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     match args.data.as_deref() {
         Some("digits") => cfg.data.source = DataSource::Digits,
         Some("synthetic") => cfg.data.source = DataSource::Synthetic,
+        Some("fashion-mnist") => cfg.data.source = DataSource::FashionMnist,
         _ => {}
+    }
+    if cfg.data.source == DataSource::FashionMnist && args.root.is_some() {
+        cfg.data.root = args.root.as_ref().map(|p| p.display().to_string());
     }
     if let Some(f) = args.test_fraction {
         cfg.data.test_fraction = f;
@@ -264,7 +270,7 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     if args.dataset.is_some() {
         ft.dataset = args.dataset.clone();
     }
-    if args.root.is_some() {
+    if args.root.is_some() && cfg.data.source != DataSource::FashionMnist {
         ft.root = path(&args.root);
     }
     if args.num_old.is_some() {
@@ -338,6 +344,11 @@ fn read_source(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
         DataSource::Bundle => {
             let path = PathBuf::from(cfg.data.bundle.as_deref().unwrap_or_default());
             ssr2_data::read_bundle(&path).map_err(|e| Fail::arg(e.to_string()))
+        }
+        // The split seed is fixed (0), as the GCD protocol draws the labelled set once.
+        DataSource::FashionMnist => {
+            ssr2_data::fashion_mnist(cfg.data.root.as_deref().map(Path::new), 0)
+                .map_err(|e| Fail::arg(e.to_string()))
         }
     }
 }

@@ -7,6 +7,7 @@ mod checksum;
 mod dataset;
 mod digits;
 mod error;
+mod fashion;
 mod holdout;
 mod images;
 pub mod mat;
@@ -22,6 +23,7 @@ pub use checksum::{dataset_sha256, sha256_hex};
 pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;
+pub use fashion::{FASHION_MNIST_DIR, FASHION_SIDE, fashion_mnist};
 pub use holdout::hold_out;
 /// The `image` crate, re-exported so callers name the same `RgbImage` type.
 pub use image;

@@ -13,6 +13,10 @@ pub enum DataSource {
     Synthetic,
     /// A feature bundle file (`ssr2 extract` output or any file in the bundle format).
     Bundle,
+    /// Fashion-MNIST's IDX files (Debian's `dataset-fashion-mnist`, or `data.root`): 784 pixels
+    /// per image, its 10,000 test images as the test split.
+    #[serde(rename = "fashion-mnist")]
+    FashionMnist,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,6 +25,9 @@ pub struct DataConfig {
     pub source: DataSource,
     /// Path of the feature bundle when `source = "bundle"`.
     pub bundle: Option<String>,
+    /// `source = "fashion-mnist"`: the folder of its IDX files (default
+    /// /usr/share/datasets/fashion-mnist).
+    pub root: Option<String>,
     /// Settings of the generator when `source = "synthetic"`.
     pub synthetic: SyntheticConfig,
     /// Optional `.npy` of int sample positions that are labelled (e.g. the reference's split
@@ -36,6 +43,7 @@ impl Default for DataConfig {
         Self {
             source: DataSource::Digits,
             bundle: None,
+            root: None,
             synthetic: SyntheticConfig::default(),
             labelled_indices: None,
             test_fraction: 0.0,
@@ -428,7 +436,7 @@ impl Default for TrainConfig {
 }
 
 /// Names accepted by [`TrainConfig::preset`].
-pub const PRESETS: [&str; 3] = ["paper", "digits", "synthetic"];
+pub const PRESETS: [&str; 4] = ["paper", "digits", "synthetic", "fashion-mnist"];
 
 impl TrainConfig {
     /// A named preset: `paper` (SPEC §8 on a feature bundle), `digits` (the embedded default,
@@ -486,6 +494,17 @@ impl TrainConfig {
                 },
                 ..base
             }),
+            "fashion-mnist" => {
+                let mut cfg = TrainConfig::preset("digits")?;
+                cfg.seeds = vec![0];
+                cfg.data = DataConfig {
+                    source: DataSource::FashionMnist,
+                    ..DataConfig::default()
+                };
+                cfg.optim.epochs = 10;
+                cfg.optim.batch_size = 256;
+                Some(cfg)
+            }
             "synthetic" => Some(TrainConfig {
                 data: DataConfig {
                     source: DataSource::Synthetic,
