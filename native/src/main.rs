@@ -6,6 +6,7 @@ mod bench_clip;
 mod clip_io;
 mod cmd_embed;
 mod cmd_estimate_k;
+mod cmd_kmeans;
 mod cmd_eval;
 mod cmd_export_digits;
 mod cmd_extract;
@@ -44,6 +45,7 @@ enum Command {
     Rate(cmd_rate::RateArgs),
     Metrics(cmd_metrics::MetricsArgs),
     EstimateK(cmd_estimate_k::EstimateKArgs),
+    Kmeans(cmd_kmeans::KmeansArgs),
     Predict(cmd_predict::PredictArgs),
     Bench(bench::BenchArgs),
     BenchClip(bench_clip::BenchClipArgs),
@@ -69,6 +71,7 @@ fn main() {
         Command::Rate(a) => cmd_rate::run(&a),
         Command::Metrics(a) => cmd_metrics::run(&a),
         Command::EstimateK(a) => cmd_estimate_k::run(&a),
+        Command::Kmeans(a) => cmd_kmeans::run(&a),
         Command::Predict(a) => cmd_predict::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::BenchClip(a) => bench_clip::run(&a),

@@ -1,0 +1,146 @@
+//! `ssr2 kmeans`: the k-means baseline on a run's input features, scored like `ssr2 train`.
+
+use crate::cmd_train::load_dataset;
+use crate::fail::{Fail, Result};
+use clap::Args;
+use ssr2_core::kmeans::{Problem, ss_kmeans_best};
+use ssr2_core::metrics::cluster_accuracy;
+use ssr2_data::Dataset;
+use ssr2_train::TrainConfig;
+use ssr2_train::config::DataSource;
+use std::path::PathBuf;
+
+/// k-means on the input features (raw pixels for the digits and Fashion-MNIST, the image
+/// features of a bundle), K = the data's class count: the baseline a trained model should beat.
+///
+/// Clusters all training samples (k-means++ starts, the best of --restarts by inertia), then
+/// prints All / Old / New on the unlabelled training samples (transductive) and, where the data
+/// has a test split, on the test samples assigned to their nearest centre (inductive). With
+/// --semi, labelled samples stay fixed to their class's cluster (GCD's semi-supervised k-means).
+#[derive(Args)]
+pub struct KmeansArgs {
+    /// Built-in data: digits, synthetic or fashion-mnist.
+    #[arg(long, value_parser = ["digits", "synthetic", "fashion-mnist"], default_value = "digits")]
+    data: String,
+    /// A feature bundle instead (its `image` features).
+    #[arg(long, value_name = "BUNDLE")]
+    features: Option<PathBuf>,
+    /// fashion-mnist: the folder of its IDX files.
+    #[arg(long, value_name = "PATH")]
+    root: Option<PathBuf>,
+    /// Semi-supervised: labelled samples fixed to their class.
+    #[arg(long)]
+    semi: bool,
+    /// k-means++ starts; the one of least inertia is kept.
+    #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    restarts: usize,
+    /// Seeds, comma-separated (of the starts; the digits' split too).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    seeds: Vec<u64>,
+}
+
+pub fn run(args: &KmeansArgs) -> Result<()> {
+    let mut cfg = TrainConfig::preset("digits").expect("preset");
+    cfg.data.test_fraction = 0.0;
+    cfg.data.source = match (&args.features, args.data.as_str()) {
+        (Some(path), _) => {
+            cfg.data.bundle = Some(path.display().to_string());
+            DataSource::Bundle
+        }
+        (None, "synthetic") => DataSource::Synthetic,
+        (None, "fashion-mnist") => DataSource::FashionMnist,
+        _ => {
+            cfg.data.test_fraction = 0.2;
+            DataSource::Digits
+        }
+    };
+    cfg.data.root = args.root.as_ref().map(|p| p.display().to_string());
+    println!(
+        "{:<6} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "seed", "", "All", "Old", "New", "n", "seconds"
+    );
+    for &seed in &args.seeds {
+        let ds = load_dataset(&cfg, seed)?;
+        let started = std::time::Instant::now();
+        let (train, test) = cluster(&ds, args.semi, args.restarts, seed)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let pct = |v: f64| if v.is_finite() { format!("{:.1}", 100.0 * v) } else { "-".into() };
+        for (name, acc) in [("trans.", Some(train)), ("induct.", test)] {
+            if let Some(a) = acc {
+                println!(
+                    "{seed:<6} {name:>8} {:>7} {:>7} {:>7} {:>7} {seconds:>7.1}",
+                    pct(a.all),
+                    pct(a.old),
+                    pct(a.new),
+                    a.n
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Accuracy of k-means on the unlabelled training samples, and on the test samples by nearest
+/// centre.
+fn cluster(
+    ds: &Dataset,
+    semi: bool,
+    restarts: usize,
+    seed: u64,
+) -> Result<(
+    ssr2_core::metrics::Accuracy,
+    Option<ssr2_core::metrics::Accuracy>,
+)> {
+    let (n, d, k) = (ds.len(), ds.image.cols, ds.num_classes());
+    if n < k {
+        return Err(Fail::arg(format!("{n} samples for {k} clusters")));
+    }
+    let fixed: Vec<Option<usize>> = (0..n)
+        .map(|i| (semi && ds.labelled[i]).then_some(ds.labels[i]))
+        .collect();
+    let p = Problem {
+        x: &ds.image.data,
+        n,
+        d,
+        fixed: &fixed,
+    };
+    let assign = ss_kmeans_best(&p, k, seed, restarts);
+    let unlabelled = ds.unlabelled_indices();
+    let pick = |v: &[usize]| -> Vec<usize> { unlabelled.iter().map(|&i| v[i]).collect() };
+    let train = cluster_accuracy(&pick(&ds.labels), &pick(&assign), ds.num_old);
+    let test = ds.test.as_ref().map(|t| {
+        let centres = means(&ds.image.data, d, &assign, k);
+        let nearest: Vec<usize> = (0..t.len())
+            .map(|i| {
+                let row = t.image.row(i);
+                (0..k)
+                    .min_by(|&a, &b| {
+                        dist(row, &centres[a * d..(a + 1) * d])
+                            .total_cmp(&dist(row, &centres[b * d..(b + 1) * d]))
+                    })
+                    .expect("k >= 1")
+            })
+            .collect();
+        cluster_accuracy(&t.labels, &nearest, t.num_old)
+    });
+    Ok((train, test))
+}
+
+/// Cluster means (`k x d`); an empty cluster's mean is zero.
+fn means(x: &[f32], d: usize, assign: &[usize], k: usize) -> Vec<f32> {
+    let mut sums = vec![0.0f64; k * d];
+    let mut counts = vec![0usize; k];
+    for (i, &c) in assign.iter().enumerate() {
+        counts[c] += 1;
+        for j in 0..d {
+            sums[c * d + j] += x[i * d + j] as f64;
+        }
+    }
+    (0..k * d)
+        .map(|j| (sums[j] / counts[j / d].max(1) as f64) as f32)
+        .collect()
+}
+
+fn dist(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| ((p - q) as f64).powi(2)).sum()
+}
