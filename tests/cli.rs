@@ -1073,3 +1073,56 @@ fn inductive_scores_are_on_the_held_out_split() {
         "[0, 1)",
     );
 }
+
+/// Fashion-MNIST as Debian installs it (scripts/setup.sh): one short epoch, both scores, and a
+/// missing folder named with the package to install.
+#[test]
+fn fashion_mnist_trains_briefly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fm");
+    let res = run(&[
+        "train",
+        "--data",
+        "fashion-mnist",
+        "--epochs",
+        "1",
+        "--out",
+        p(&out),
+        "--quiet",
+    ]);
+    let table = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        table.contains("transductive (unlabelled train): 45000 samples"),
+        "{table}"
+    );
+    assert!(table.contains("inductive (test): 10000 samples"), "{table}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("seed-0/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["dataset"]["n_train"], 60000);
+    assert_eq!(report["dataset"]["n_labelled"], 15000);
+    // One epoch already clusters far above chance (10 classes: 0.1).
+    assert!(
+        report["final_scores"]["all"].as_f64().unwrap() > 0.4,
+        "{}",
+        report["final_scores"]
+    );
+    assert_user_error(
+        &[
+            "train",
+            "--data",
+            "fashion-mnist",
+            "--root",
+            p(&dir.path().join("nowhere")),
+            "--out",
+            p(&dir.path().join("x")),
+        ],
+        "nowhere",
+        "dataset-fashion-mnist",
+    );
+}

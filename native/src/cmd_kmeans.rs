@@ -64,7 +64,13 @@ pub fn run(args: &KmeansArgs) -> Result<()> {
         let started = std::time::Instant::now();
         let (train, test) = cluster(&ds, args.semi, args.restarts, seed)?;
         let seconds = started.elapsed().as_secs_f64();
-        let pct = |v: f64| if v.is_finite() { format!("{:.1}", 100.0 * v) } else { "-".into() };
+        let pct = |v: f64| {
+            if v.is_finite() {
+                format!("{:.1}", 100.0 * v)
+            } else {
+                "-".into()
+            }
+        };
         for (name, acc) in [("trans.", Some(train)), ("induct.", test)] {
             if let Some(a) = acc {
                 println!(
