@@ -35,6 +35,9 @@ pub struct TrainArgs {
     /// own. The digits preset holds out 0.2; 0 turns it off.
     #[arg(long, value_name = "F")]
     test_fraction: Option<f64>,
+    /// Train on the first N training samples only (for scaling measurements; 0 = all).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
     /// A TOML configuration file (print one with --print-config).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -246,6 +249,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     if let Some(f) = args.test_fraction {
         cfg.data.test_fraction = f;
     }
+    if let Some(n) = args.limit {
+        cfg.data.limit = n;
+    }
     if let Some(p) = &args.labelled_indices {
         cfg.data.labelled_indices = Some(p.display().to_string());
     }
@@ -325,6 +331,12 @@ pub fn load_dataset(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
         ds.labelled =
             ssr2_data::split_from_indices(ds.len(), &idx).map_err(|e| Fail::input(&path, e))?;
         ds.validate().map_err(|e| Fail::input(&path, e))?;
+    }
+    let limit = cfg.data.limit;
+    if limit > 0 && limit < ds.len() {
+        let test = ds.test.take();
+        ds = ds.subset(&(0..limit).collect::<Vec<_>>());
+        ds.test = test;
     }
     if cfg.data.test_fraction > 0.0 {
         ds = ssr2_data::hold_out(ds, cfg.data.test_fraction, HOLD_OUT_SEED)

@@ -36,6 +36,8 @@ pub struct DataConfig {
     /// Fraction of each class held out as a test split for inductive evaluation, for data
     /// without one of its own (the digits, synthetic sets, a bundle without `split`); 0 = none.
     pub test_fraction: f64,
+    /// Train on the first `limit` training samples only (0 = all): for scaling measurements.
+    pub limit: usize,
 }
 
 impl Default for DataConfig {
@@ -47,6 +49,7 @@ impl Default for DataConfig {
             synthetic: SyntheticConfig::default(),
             labelled_indices: None,
             test_fraction: 0.0,
+            limit: 0,
         }
     }
 }
@@ -256,6 +259,11 @@ pub struct AugmentConfig {
     pub noise: f64,
     /// Probability of zeroing each input coordinate.
     pub dropout: f64,
+    /// Pixel inputs (square single-channel images): random crop after zero padding by this
+    /// many pixels (0 = off), applied before noise and dropout.
+    pub crop_pad: usize,
+    /// Pixel inputs: horizontal flip with probability 0.5.
+    pub flip: bool,
 }
 
 impl Default for AugmentConfig {
@@ -263,6 +271,8 @@ impl Default for AugmentConfig {
         Self {
             noise: 0.1,
             dropout: 0.1,
+            crop_pad: 0,
+            flip: false,
         }
     }
 }
@@ -491,6 +501,7 @@ impl TrainConfig {
                 augment: AugmentConfig {
                     noise: 0.2,
                     dropout: 0.1,
+                    ..AugmentConfig::default()
                 },
                 ..base
             }),

@@ -1,7 +1,7 @@
 //! Turning dataset rows into device tensors: the two augmented views for training and the plain
 //! rows for evaluation.
 
-use crate::augment::{augment_rows, gather_rows};
+use crate::augment::{augment_rows, crop_flip, gather_rows};
 use crate::config::AugmentConfig;
 use crate::model::TextInput;
 use crate::rng::Rng;
@@ -40,6 +40,13 @@ pub fn image_input(
                 .map(|&i| i * views.per_sample + rng.below(views.per_sample))
                 .collect();
             gather_rows(&views.data.data, views.data.cols, &picked)
+        }
+        (Some((cfg, rng)), None) if cfg.crop_pad > 0 || cfg.flip => {
+            let side = crate::augment::image_side(ds.image.cols).unwrap_or(0);
+            let m = &ds.image;
+            let cropped = crop_flip(&m.data, side, idx, cfg.crop_pad, cfg.flip, rng);
+            let all: Vec<usize> = (0..idx.len()).collect();
+            augment_rows(&cropped, m.cols, &all, cfg, rng)
         }
         (aug, _) => rows(&ds.image, idx, aug),
     };

@@ -117,6 +117,7 @@ pub fn train(
 ) -> Result<RunReport, TrainError> {
     cfg.validate()?;
     ds.validate().map_err(|e| e.to_string())?;
+    crate::augment::check_pixel_augment(&cfg.augment, ds.image.cols)?;
     if ds.unlabelled_indices().is_empty() {
         return Err(format!(
             "dataset `{}` has no unlabelled samples to discover classes in",
