@@ -328,6 +328,42 @@ fn export_extract_retrieve_train_end_to_end() {
         !parts.exists(),
         "parts are removed once the bundle is written"
     );
+    // Three shards (the last one holds the test images), merged: the unsharded bundle exactly.
+    let shards: Vec<PathBuf> = (0..3)
+        .map(|i| d(&format!("shard-{i}.safetensors")))
+        .collect();
+    for (i, shard) in shards.iter().enumerate() {
+        let spec = format!("{i}/3");
+        ok(&[
+            &["extract"][..],
+            &common,
+            &["--shard", &spec, "--out", p(shard)],
+        ]
+        .concat());
+    }
+    let merged = d("merged.safetensors");
+    let names: Vec<&str> = shards.iter().map(|s| p(s)).collect();
+    ok(&[&["merge", "--out", p(&merged)][..], &names].concat());
+    assert!(ssr2_data::read_bundle(&merged).unwrap() == ssr2_data::read_bundle(&once).unwrap());
+    let e = fails(&[
+        "merge",
+        "--out",
+        p(&d("dup.safetensors")),
+        names[0],
+        names[0],
+    ]);
+    assert!(e.contains("appears twice"), "{e}");
+    // Parsed by clap: status 2, the value named.
+    let x = d("x");
+    let args = [
+        &["extract"][..],
+        &common,
+        &["--shard", "3/3", "--out", p(&x)],
+    ]
+    .concat();
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`3/3`: expected I/N"));
     let ds = ssr2_data::read_bundle(&once).unwrap();
     assert_eq!(ds.len(), 1797);
     // The test images follow, flagged: the same pixels as their training originals.

@@ -65,6 +65,11 @@ pub struct ExtractArgs {
     restart: bool,
     #[arg(long)]
     quiet: bool,
+    /// Extract one shard of the work only: `I/N` (I = 0..N-1) takes the I-th of N contiguous
+    /// runs of batches over the training then test images. `ssr2 merge` joins the N shard
+    /// bundles into exactly the unsharded bundle (same --batch on every shard).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
     /// Testing hook: stop (as if killed) after computing this many new batches.
     #[arg(long, hide = true)]
     stop_after: Option<usize>,
@@ -81,6 +86,17 @@ struct Manifest {
     #[serde(default)]
     test_samples: usize,
     batch: usize,
+    /// `[I, N]` when extracting one shard.
+    #[serde(default)]
+    shard: Option<(usize, usize)>,
+}
+
+/// `I/N` with I < N.
+fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
+    let bad = || format!("`{s}`: expected I/N with 0 <= I < N (e.g. 0/4)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if i < n { Ok((i, n)) } else { Err(bad()) }
 }
 
 fn parts_dir(out: &Path) -> PathBuf {
@@ -114,6 +130,17 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         .iter()
         .chain(test.iter().flat_map(|t| &t.items))
         .collect();
+    let n_all = items.len();
+    // This shard's rows: whole batches of the unsharded run, so every row is computed exactly
+    // as there.
+    let rows = match args.shard {
+        None => 0..n_all,
+        Some((i, shards)) => {
+            let per = n_all.div_ceil(batch).div_ceil(shards) * batch;
+            (i * per).min(n_all)..((i + 1) * per).min(n_all)
+        }
+    };
+    let items = &items[rows.clone()];
     let n = items.len();
     let manifest = Manifest {
         model_hash: format!(
@@ -128,6 +155,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         samples: n,
         test_samples: n_test,
         batch,
+        shard: args.shard,
     };
     let parts = prepare_parts(&parts_dir(&args.out), &manifest, args.restart)?;
 
@@ -165,7 +193,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     bar.finish_and_clear();
 
     let mut labelled = list.labelled.clone();
-    labelled.resize(n, false);
+    labelled.resize(n_all, false);
     let all = Dataset {
         name: list.name.clone(),
         class_names: list.class_names.clone(),
@@ -175,24 +203,30 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         image_pooled: Some(Matrix::new(n, h, pooled)),
         text: None,
         labels: items.iter().map(|it| it.label).collect(),
-        labelled,
+        labelled: labelled[rows.clone()].to_vec(),
         sample_ids: items.iter().map(|it| it.id.clone()).collect(),
         test: None,
     };
-    let is_test: Vec<bool> = (0..n).map(|i| i >= n - n_test).collect();
+    let is_test: Vec<bool> = rows.clone().map(|i| i >= n_all - n_test).collect();
     let ds = all
         .split_off_test(&is_test)
         .map_err(|e| Fail(e.to_string()))?;
     ssr2_data::write_bundle(&args.out, &ds).map_err(|e| Fail(e.to_string()))?;
     std::fs::remove_dir_all(&parts).map_err(|e| Fail::output(&parts, e))?;
     eprintln!(
-        "wrote {}: {} training images ({} labelled), {n_test} test images, {} classes ({} old), \
-         features {d}, pre-projection {h}",
+        "wrote {}: {} training images ({} labelled), {} test images, {} classes ({} old), \
+         features {d}, pre-projection {h}{}",
         args.out.display(),
         ds.len(),
         ds.labelled.iter().filter(|&&l| l).count(),
+        ds.test.as_ref().map_or(0, |t| t.len()),
         ds.class_names.len(),
-        ds.num_old
+        ds.num_old,
+        match args.shard {
+            Some((i, shards)) =>
+                format!(" (shard {i}/{shards}: rows {}..{})", rows.start, rows.end),
+            None => String::new(),
+        }
     );
     Ok(())
 }

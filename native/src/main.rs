@@ -11,6 +11,7 @@ mod cmd_export_digits;
 mod cmd_extract;
 mod cmd_finetune;
 mod cmd_kmeans;
+mod cmd_merge;
 mod cmd_metrics;
 mod cmd_predict;
 mod cmd_rate;
@@ -46,6 +47,7 @@ enum Command {
     Metrics(cmd_metrics::MetricsArgs),
     EstimateK(cmd_estimate_k::EstimateKArgs),
     Kmeans(cmd_kmeans::KmeansArgs),
+    Merge(cmd_merge::MergeArgs),
     Predict(cmd_predict::PredictArgs),
     Bench(bench::BenchArgs),
     BenchClip(bench_clip::BenchClipArgs),
@@ -72,6 +74,7 @@ fn main() {
         Command::Metrics(a) => cmd_metrics::run(&a),
         Command::EstimateK(a) => cmd_estimate_k::run(&a),
         Command::Kmeans(a) => cmd_kmeans::run(&a),
+        Command::Merge(a) => cmd_merge::run(&a),
         Command::Predict(a) => cmd_predict::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::BenchClip(a) => bench_clip::run(&a),

@@ -179,22 +179,6 @@ impl Dataset {
                 "differ from the training set's classes",
             ));
         }
-        let shape = |d: &Dataset| {
-            (
-                d.image.cols,
-                d.image_views.as_ref().map(|v| (v.per_sample, v.data.cols)),
-                d.image_pooled.as_ref().map(|m| m.cols),
-                d.text.as_ref().map(|t| match t {
-                    TextFeatures::Aggregated(m) => (m.cols, 0, 0),
-                    TextFeatures::Candidates {
-                        tags,
-                        num_tags,
-                        num_attributes,
-                        ..
-                    } => (tags.cols, *num_tags, *num_attributes),
-                }),
-            )
-        };
         if shape(test) != shape(self) {
             return Err(DataError::invalid(
                 "test features",
@@ -219,6 +203,32 @@ impl Dataset {
         }
         Ok(())
     }
+}
+
+/// The tensors a dataset has and their widths (image, views, pooled, text, candidate counts):
+/// what its parts must share.
+pub(crate) type Shape = (
+    usize,
+    Option<(usize, usize)>,
+    Option<usize>,
+    Option<(usize, usize, usize)>,
+);
+
+pub(crate) fn shape(d: &Dataset) -> Shape {
+    (
+        d.image.cols,
+        d.image_views.as_ref().map(|v| (v.per_sample, v.data.cols)),
+        d.image_pooled.as_ref().map(|m| m.cols),
+        d.text.as_ref().map(|t| match t {
+            TextFeatures::Aggregated(m) => (m.cols, 0, 0),
+            TextFeatures::Candidates {
+                tags,
+                num_tags,
+                num_attributes,
+                ..
+            } => (tags.cols, *num_tags, *num_attributes),
+        }),
+    )
 }
 
 /// Checks the augmented views against n samples of d_img columns.

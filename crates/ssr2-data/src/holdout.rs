@@ -1,5 +1,5 @@
-//! Test splits for inductive evaluation: sub-sets of a dataset, holding a part out, and joining
-//! the test part back for storage.
+//! Sub-sets and joins of datasets: test splits for inductive evaluation (holding a part out,
+//! storing the test part after the training samples) and shards put back together.
 
 use crate::rng::{seeded, shuffle};
 use crate::{DataError, Dataset, ImageViews, Matrix, TextFeatures};
@@ -83,41 +83,75 @@ impl Dataset {
         let mut all = self.clone();
         all.test = None;
         let mut is_test = vec![false; self.len()];
-        let Some(t) = &self.test else {
-            return (all, is_test);
-        };
-        is_test.resize(self.len() + t.len(), true);
-        all.image = stack(&self.image, &t.image);
-        if let (Some(a), Some(b)) = (&mut all.image_views, &t.image_views) {
-            a.data = stack(&a.data, &b.data);
+        if let Some(t) = &self.test {
+            is_test.resize(self.len() + t.len(), true);
+            append_rows(&mut all, t);
         }
-        if let (Some(a), Some(b)) = (&mut all.image_pooled, &t.image_pooled) {
-            *a = stack(a, b);
-        }
-        match (&mut all.text, &t.text) {
-            (Some(TextFeatures::Aggregated(a)), Some(TextFeatures::Aggregated(b))) => {
-                *a = stack(a, b)
-            }
-            (
-                Some(TextFeatures::Candidates {
-                    tags, attributes, ..
-                }),
-                Some(TextFeatures::Candidates {
-                    tags: bt,
-                    attributes: ba,
-                    ..
-                }),
-            ) => {
-                *tags = stack(tags, bt);
-                *attributes = stack(attributes, ba);
-            }
-            _ => {}
-        }
-        all.labels.extend(&t.labels);
-        all.labelled.extend(&t.labelled);
-        all.sample_ids.extend(t.sample_ids.iter().cloned());
         (all, is_test)
     }
+}
+
+/// Appends the samples of `b` (same tensors and widths) to `a`.
+fn append_rows(a: &mut Dataset, b: &Dataset) {
+    a.image = stack(&a.image, &b.image);
+    if let (Some(x), Some(y)) = (&mut a.image_views, &b.image_views) {
+        x.data = stack(&x.data, &y.data);
+    }
+    if let (Some(x), Some(y)) = (&mut a.image_pooled, &b.image_pooled) {
+        *x = stack(x, y);
+    }
+    match (&mut a.text, &b.text) {
+        (Some(TextFeatures::Aggregated(x)), Some(TextFeatures::Aggregated(y))) => *x = stack(x, y),
+        (
+            Some(TextFeatures::Candidates {
+                tags, attributes, ..
+            }),
+            Some(TextFeatures::Candidates {
+                tags: bt,
+                attributes: ba,
+                ..
+            }),
+        ) => {
+            *tags = stack(tags, bt);
+            *attributes = stack(attributes, ba);
+        }
+        _ => {}
+    }
+    a.labels.extend(&b.labels);
+    a.labelled.extend(&b.labelled);
+    a.sample_ids.extend(b.sample_ids.iter().cloned());
+}
+
+/// Shards of one dataset put back together: the training samples of every part in order, then
+/// their test samples in order (so shards cut from training-then-test rows give back the whole).
+/// The parts must agree on the dataset name, classes and tensors; ids must stay unique.
+pub fn concat(parts: Vec<Dataset>) -> Result<Dataset, DataError> {
+    let mut parts = parts.into_iter().enumerate();
+    let Some((_, mut all)) = parts.next() else {
+        return Err(DataError::invalid("parts", "none given"));
+    };
+    let mut test = all.test.take().map(|t| *t);
+    for (k, mut part) in parts {
+        let same = part.name == all.name
+            && part.class_names == all.class_names
+            && part.num_old == all.num_old
+            && crate::dataset::shape(&part) == crate::dataset::shape(&all);
+        if !same {
+            return Err(DataError::invalid(
+                "parts",
+                format!("part {k} has another dataset, class list or feature shape than part 0"),
+            ));
+        }
+        append_rows(&mut all, &part);
+        match (&mut test, part.test.take()) {
+            (Some(t), Some(p)) => append_rows(t, &p),
+            (None, Some(p)) => test = Some(*p),
+            _ => {}
+        }
+    }
+    all.test = test.map(Box::new);
+    all.validate()?;
+    Ok(all)
 }
 
 /// Holds out `fraction` of each class (rounded down, drawn with `seed`) as the test part, for
@@ -222,5 +256,45 @@ mod tests {
         is_test[i] = true;
         let err = ds.split_off_test(&is_test).unwrap_err().to_string();
         assert!(err.contains(&format!("sample {i}")), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod concat_tests {
+    use super::*;
+    use crate::{SyntheticConfig, generate};
+
+    #[test]
+    fn shards_of_training_then_test_rows_concatenate_back_to_the_whole() {
+        let cfg = SyntheticConfig {
+            num_classes: 4,
+            num_old: 2,
+            per_class: 10,
+            ..SyntheticConfig::default()
+        };
+        let whole = hold_out(generate(&cfg).unwrap(), 0.25, 1).unwrap();
+        let (rows, is_test) = whole.with_test_appended();
+        // Three contiguous shards of the stored row order; the middle one spans both parts.
+        let n_train = whole.len();
+        let cuts = [0, 13, n_train + 3, rows.len()];
+        let shards: Vec<Dataset> = cuts
+            .windows(2)
+            .map(|w| {
+                let idx: Vec<usize> = (w[0]..w[1]).collect();
+                let flags: Vec<bool> = idx.iter().map(|&i| is_test[i]).collect();
+                rows.subset(&idx).split_off_test(&flags).unwrap()
+            })
+            .collect();
+        assert_eq!(concat(shards.clone()).unwrap(), whole);
+        let mut other = shards.clone();
+        other[1].class_names[0] = "x".into();
+        assert!(concat(other).unwrap_err().to_string().contains("part 1"));
+        let dup = vec![shards[0].clone(), shards[0].clone()];
+        assert!(
+            concat(dup)
+                .unwrap_err()
+                .to_string()
+                .contains("appears twice")
+        );
     }
 }

@@ -24,7 +24,7 @@ pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;
 pub use fashion::{FASHION_MNIST_DIR, FASHION_SIDE, fashion_mnist};
-pub use holdout::hold_out;
+pub use holdout::{concat, hold_out};
 /// The `image` crate, re-exported so callers name the same `RgbImage` type.
 pub use image;
 pub use images::{
