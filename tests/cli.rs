@@ -1012,6 +1012,31 @@ fn inductive_scores_are_on_the_held_out_split() {
     let want = &report["test_scores"];
     assert!((acc.all - want["all"].as_f64().unwrap()).abs() < 1e-12);
     assert!((acc.new - want["new"].as_f64().unwrap()).abs() < 1e-12);
+    // Thumbnails: the images of the samples the report names, in the clusters predict gives.
+    let thumbs = &report["thumbnails"];
+    assert_eq!(thumbs["side"], 8);
+    let samples = thumbs["samples"].as_array().unwrap();
+    assert!(samples.len() >= 10, "{}", samples.len());
+    let train_rows = json_ok(&["predict", "--run", p(&seed), "--json"]);
+    for t in samples {
+        let id = t["id"].as_str().unwrap();
+        let i = held.sample_ids.iter().position(|s| s == id).unwrap();
+        let want: Vec<u64> = held
+            .image
+            .row(i)
+            .iter()
+            .map(|&v| (v * 255.0).round() as u64)
+            .collect();
+        let got: Vec<u64> = t["pixels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(got, want, "{id}");
+        assert_eq!(t["label"], held.labels[i]);
+        assert_eq!(train_rows[i]["cluster"], t["cluster"], "{id}");
+    }
     for split in ["inductive", "transductive", "both"] {
         let res = run(&["eval", "--run", p(&seed), "--split", split]);
         let err = String::from_utf8_lossy(&res.stderr);

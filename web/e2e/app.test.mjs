@@ -45,7 +45,8 @@ async function runMode(mode) {
     await page.waitForSelector('#score-all', { timeout: 60000 });
     const backend = await page.textContent('#backend');
     r.backend = backend;
-    check(mode === 'webgpu' ? backend.includes('WebGPU') : backend.includes('CPU'), `[${mode}] backend shown: ${backend}`);
+    // The WebGPU launch must get the WebGPU device (the CPU fallback's header also says "WebGPU").
+    check(mode === 'webgpu' ? backend.trim() === 'device: WebGPU' : backend.includes('CPU (flex)'), `[${mode}] backend shown: ${backend}`);
     for (const part of ['all', 'old', 'new']) {
       const shown = (await page.textContent(`#score-${part}`)).trim();
       const want = pct(report.final_scores[part]);
@@ -85,6 +86,28 @@ async function runMode(mode) {
     r.inference = inference;
     const n = report.final_scores.n;
     check(inference.startsWith(`agrees: ${n}/${n} predictions, All/Old/New equal`), `[${mode}] in-page inference: ${inference}`);
+    const ranOn = mode === 'webgpu' ? 'recomputed on WebGPU' : 'recomputed on CPU (flex)';
+    check(inference.trim().endsWith(ranOn), `[${mode}] inference ran where expected: ${ranOn}`);
+    // The scatter draws every projected point; every line chart draws its lines.
+    const points = await page.$$eval('#scatter circle', (c) => c.length);
+    check(points === report.projection.x.length, `[${mode}] scatter draws ${points} of ${report.projection.x.length} points`);
+    // (Per-epoch charts: their x axis reads "epoch 0 … N-1".)
+    const lineCharts = await page.$$eval('div.chart', (charts) => charts
+      .filter((c) => [...c.querySelectorAll('text.tick')].some((t) => t.textContent.includes('epoch')))
+      .map((c) => {
+        const ps = [...c.querySelectorAll('polyline')];
+        const counts = ps.map((p) => (p.getAttribute('points') || '').trim().split(/\s+/).filter(Boolean).length);
+        return counts.length ? Math.min(...counts) : 0;
+      }));
+    check(lineCharts.length >= 2 && lineCharts.every((v) => v === report.history.length),
+      `[${mode}] line charts draw one vertex per epoch: ${JSON.stringify(lineCharts)}`);
+    // Thumbnails: one decoded image per stored sample, at the stored size.
+    if (report.thumbnails) {
+      const sizes = await page.$$eval('#thumbnails img.thumb', (imgs) => imgs.map((i) => [i.complete, i.naturalWidth]));
+      const side = report.thumbnails.side;
+      check(sizes.length === report.thumbnails.samples.length && sizes.every(([ok, w]) => ok && w === side),
+        `[${mode}] ${sizes.length} thumbnails of ${report.thumbnails.samples.length}, decoded at ${side} px`);
+    }
     await page.hover('#scatter', { position: { x: 200, y: 180 } });
     await page.screenshot({ path: path.join(outDir, `explorer-${mode}.png`), fullPage: true });
 

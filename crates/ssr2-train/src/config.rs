@@ -307,6 +307,10 @@ pub struct EvalConfig {
     /// Largest `n x d` (per modality) for which the report carries the `inference` block
     /// (evaluation features and head weights, for in-browser inference); 0 turns it off.
     pub max_inference_values: usize,
+    /// Pixel inputs (square single-channel images in [0, 1], e.g. the digits, Fashion-MNIST):
+    /// this many sample images per predicted cluster go into the report (`thumbnails`), so the
+    /// explorer shows what a discovered class looks like; 0 = none.
+    pub thumbnails: usize,
 }
 
 impl Default for EvalConfig {
@@ -316,6 +320,7 @@ impl Default for EvalConfig {
             edge_k: 10,
             max_edge_samples: 2000,
             max_inference_values: 1_000_000,
+            thumbnails: 0,
         }
     }
 }
@@ -502,6 +507,10 @@ impl TrainConfig {
                     noise: 0.2,
                     dropout: 0.1,
                     ..AugmentConfig::default()
+                },
+                eval: EvalConfig {
+                    thumbnails: 6,
+                    ..EvalConfig::default()
                 },
                 ..base
             }),

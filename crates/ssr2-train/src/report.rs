@@ -4,7 +4,7 @@
 pub use ssr2_view::report::{
     ClassRank, DatasetInfo, EpochEval, EpochRecord, INDUCTIVE, Inference, InferenceBranch,
     KEstimate, Projection, Provenance, REPORT_FORMAT, REPORT_VERSION, RunReport, Scores,
-    TRANSDUCTIVE, check_header, parse_report,
+    TRANSDUCTIVE, Thumbnail, Thumbnails, check_header, parse_report,
 };
 
 /// `Some(v)` for a finite value, `None` for NaN (JSON has no NaN).

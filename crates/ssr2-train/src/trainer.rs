@@ -498,7 +498,36 @@ pub(crate) fn build_report(
         provenance: None,
         clusters: (e.classes != ds.num_classes()).then_some(e.classes),
         k_estimate: None,
+        thumbnails: thumbnails(ds, ev, cfg.eval.thumbnails),
     }
+}
+
+/// The first `per_cluster` evaluated images of each predicted cluster, when the inputs are
+/// square single-channel images (pixel values in [0, 1]).
+fn thumbnails(ds: &Dataset, ev: &Evaluation, per_cluster: usize) -> Option<Thumbnails> {
+    let d = ds.image.cols;
+    let side = crate::augment::image_side(d).filter(|_| per_cluster > 0)?;
+    let e = &ev.embedded;
+    let mut taken = vec![0usize; e.classes];
+    let mut samples = Vec::new();
+    for (k, &i) in e.indices.iter().enumerate() {
+        let cluster = e.preds[k];
+        if taken[cluster] == per_cluster {
+            continue;
+        }
+        taken[cluster] += 1;
+        let pixels = ds.image.data[i * d..(i + 1) * d]
+            .iter()
+            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
+        samples.push(Thumbnail {
+            cluster,
+            label: ds.labels[i],
+            id: ds.sample_ids[i].clone(),
+            pixels,
+        });
+    }
+    Some(Thumbnails { side, samples })
 }
 
 /// The report's `inference` block, or `None` when `n x d` exceeds `max_values`.

@@ -3,6 +3,7 @@
 
 pub mod colour;
 pub mod confusion;
+pub mod image;
 pub mod report;
 pub mod scale;
 pub mod stats;

@@ -158,6 +158,26 @@ pub struct RunReport {
     /// The estimate of the class count the run used (`model.num_classes = "auto"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k_estimate: Option<KEstimate>,
+    /// A few evaluated images per predicted cluster (pixel inputs with `eval.thumbnails`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnails: Option<Thumbnails>,
+}
+
+/// Sample images of the predicted clusters: greyscale `side x side`, row-major, 0-255.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thumbnails {
+    pub side: usize,
+    pub samples: Vec<Thumbnail>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thumbnail {
+    /// Predicted cluster.
+    pub cluster: usize,
+    /// True class.
+    pub label: usize,
+    pub id: String,
+    pub pixels: Vec<u8>,
 }
 
 /// How `final_scores` are measured, for tables and charts.
@@ -282,6 +302,20 @@ fn check_shapes(r: &RunReport) -> Result<(), String> {
     }
     if let Some(inf) = &r.inference {
         check_inference(inf, k, clusters)?;
+    }
+    if let Some(t) = &r.thumbnails {
+        for (i, s) in t.samples.iter().enumerate() {
+            if s.pixels.len() != t.side * t.side || s.cluster >= clusters || s.label >= k {
+                return Err(format!(
+                    "thumbnails.samples[{i}]: {} pixels for side {}, cluster {} of {clusters}, \
+                     class {} of {k}",
+                    s.pixels.len(),
+                    t.side,
+                    s.cluster,
+                    s.label
+                ));
+            }
+        }
     }
     Ok(())
 }

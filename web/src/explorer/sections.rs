@@ -8,7 +8,8 @@ use crate::backend::Backend;
 use crate::charts::{Bar, BarChart, LineChart, Series};
 use leptos::prelude::*;
 use ssr2_view::RunReport;
-use ssr2_view::report::{INDUCTIVE, KEstimate, Scores, TRANSDUCTIVE};
+use ssr2_view::image::grey_bmp_data_url;
+use ssr2_view::report::{INDUCTIVE, KEstimate, Scores, TRANSDUCTIVE, Thumbnails};
 use ssr2_view::colour::{category, old_new, sequential, text_on};
 use ssr2_view::confusion::{confusion, loss_series, max_cell, score_series};
 use ssr2_view::stats::{pct, pct_mean_std};
@@ -34,6 +35,10 @@ pub fn Report(runs: Runs, backend: Backend) -> impl IntoView {
         if seeds.len() > 1 { "s" } else { "" },
         seeds.join(", ")
     );
+    let thumbs = first.thumbnails.clone().map(|t| {
+        let report = first.clone();
+        view! { <section class="card wide"><h3>"What each predicted cluster holds"</h3><Thumbs thumbnails=t report=report/></section> }
+    });
     let k_curve = first.k_estimate.clone().map(|k| {
         view! { <section class="card"><h3>"Estimated number of classes"</h3><KCurve estimate=k/></section> }
     });
@@ -51,6 +56,7 @@ pub fn Report(runs: Runs, backend: Backend) -> impl IntoView {
             <section class="card"><h3>"Singular values of chosen classes"</h3><Spectra report=first.clone()/></section>
             <section class="card wide"><h3>"Embeddings (2-D)"</h3>
                 <Scatter projection=first.projection.clone() num_old=d.num_old class_names=d.class_names.clone()/></section>
+            {thumbs}
             <section class="card wide"><h3>"Confusion matrix after the optimal assignment"</h3><Confusion report=first.clone()/></section>
             <section class="card wide"><h3>"Configuration"</h3>
                 <details><summary>"show the whole configuration"</summary>
@@ -119,6 +125,40 @@ fn ScoreRows(
     view! {
         <tr><th colspan=cols class="split" id=format!("{id}-split")>{format!("{label}, {n} samples")}</th></tr>
         {rows}
+    }
+}
+
+/// A few evaluated images per predicted cluster, under the class the cluster was matched to.
+#[component]
+fn Thumbs(thumbnails: Thumbnails, report: RunReport) -> impl IntoView {
+    let d = &report.dataset;
+    let mut clusters: Vec<usize> = thumbnails.samples.iter().map(|s| s.cluster).collect();
+    clusters.sort_unstable();
+    clusters.dedup();
+    let side = thumbnails.side;
+    let rows = clusters
+        .into_iter()
+        .map(|c| {
+            let name = match report.mapping.get(c).copied().flatten() {
+                Some(k) if k < d.num_old => format!("cluster {c}: {} (old)", d.class_names[k]),
+                Some(k) => format!("cluster {c}: new-{k}"),
+                None => format!("cluster {c}: unmatched"),
+            };
+            let imgs = thumbnails
+                .samples
+                .iter()
+                .filter(|s| s.cluster == c)
+                .map(|s| {
+                    let title = format!("{} (true class {})", s.id, d.class_names[s.label]);
+                    view! { <img class="thumb" src=grey_bmp_data_url(side, &s.pixels) title=title alt=s.id.clone()/> }
+                })
+                .collect_view();
+            view! { <div class="thumb-row"><span class="thumb-name">{name}</span>{imgs}</div> }
+        })
+        .collect_view();
+    view! {
+        <p class="note">"The first evaluated images the model put in each cluster (hover: sample id and true class)."</p>
+        <div id="thumbnails">{rows}</div>
     }
 }
 
