@@ -11,6 +11,7 @@ mod images;
 pub mod mat;
 mod matrix;
 pub mod npy;
+pub mod numpy_rng;
 mod preprocess;
 mod rng;
 mod split;
