@@ -40,6 +40,35 @@ fn fails(args: &[&str]) -> String {
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+/// A 1-D int64 `.npy` file.
+fn write_i64_npy(path: &Path, values: &[i64]) {
+    let mut header = format!(
+        "{{'descr': '<i8', 'fortran_order': False, 'shape': ({},), }}",
+        values.len()
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+/// The unlabelled (evaluated) sample ids of a run's report, sorted.
+fn evaluated_ids(report: &Path) -> Vec<String> {
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let mut ids: Vec<String> = r["projection"]["id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
 fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
     let npy =
         npyz::NpyFile::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
@@ -480,7 +509,7 @@ fn export_extract_retrieve_train_end_to_end() {
         "--epochs",
         "2",
         "--seeds",
-        "0",
+        "3",
         "--out",
         p(&ft),
         "--quiet",
@@ -488,13 +517,21 @@ fn export_extract_retrieve_train_end_to_end() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("images/s"), "{stdout}");
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ft.join("seed-0/report.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(ft.join("seed-3/report.json")).unwrap())
             .unwrap();
     assert_eq!(
         report["dataset"]["modalities"],
         serde_json::json!(["image", "text"])
     );
     assert_eq!(report["history"].as_array().unwrap().len(), 2);
+    // Split seed 0 in both commands: run seed 3 labels the very samples extract labelled.
+    let mut unlabelled: Vec<String> = ds
+        .unlabelled_indices()
+        .iter()
+        .map(|&i| ds.sample_ids[i].clone())
+        .collect();
+    unlabelled.sort();
+    assert_eq!(evaluated_ids(&ft.join("seed-3/report.json")), unlabelled);
     let config = std::fs::read_to_string(ft.join("config.toml")).unwrap();
     assert!(
         config.contains("[finetune]") && config.contains("cache = true"),
@@ -530,6 +567,48 @@ fn finetune_synthetic_shape_and_bad_inputs() {
         stdout.contains("ms/step") && stdout.contains("synthetic-images"),
         "{stdout}"
     );
+    // --labelled-indices in fine-tune mode: exactly those samples are labelled (class i % 10,
+    // old = 0..4), whatever the run seed.
+    let idx = dir.path().join("labelled.npy");
+    write_i64_npy(&idx, &[0, 11, 22, 33, 40]);
+    let synthetic = |out: &Path, idx: &Path| {
+        [
+            "train",
+            "--mode",
+            "finetune",
+            "--synthetic",
+            "tiny",
+            "--synthetic-images",
+            "96",
+            "--batch",
+            "32",
+            "--epochs",
+            "1",
+            "--seeds",
+            "3",
+            "--labelled-indices",
+            p(idx),
+            "--out",
+            p(out),
+            "--quiet",
+        ]
+        .map(String::from)
+    };
+    let runs = dir.path().join("idx-runs");
+    let args = synthetic(&runs, &idx);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let want: Vec<String> = (0..96)
+        .filter(|i| ![0, 11, 22, 33, 40].contains(i))
+        .map(|i| format!("synthetic/{i}"))
+        .collect();
+    let mut want = want;
+    want.sort();
+    assert_eq!(evaluated_ids(&runs.join("seed-3/report.json")), want);
+    let bad = dir.path().join("new-class.npy");
+    write_i64_npy(&bad, &[0, 5]);
+    let args = synthetic(&dir.path().join("bad-runs"), &bad);
+    let e = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(e.contains("new-class.npy") && e.contains("sample 5"), "{e}");
     let e = fails(&["train", "--mode", "finetune", "--dataset", "cub200"]);
     assert!(e.contains("--model"), "{e}");
     let e = fails(&[

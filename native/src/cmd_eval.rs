@@ -50,7 +50,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for dir in run_dirs(&args.run)? {
         let (mut report, cfg) = read_run(&dir)?;
         same_run(&mut first_cfg, &dir.join("config.toml"), &cfg)?;
-        let ds = load_dataset(&cfg, report.seed)?;
+        let ds = load_dataset(&cfg)?;
         same_data(&report, &ds, &dir)?;
         let model = trained_heads(&dir, &report, &cfg, &ds, &device)?;
         let ev = evaluate(&model, &ds, &cfg.rta, &cfg.eval, &device);

@@ -55,7 +55,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     }
     let ds = match &args.features {
         Some(path) => ssr2_data::read_bundle(path).map_err(|e| Fail(e.to_string()))?,
-        None => load_dataset(&cfg, report.seed)?,
+        None => load_dataset(&cfg)?,
     };
     let use_text = report.dataset.modalities.iter().any(|m| m == "text");
     if use_text && ds.text.is_none() {

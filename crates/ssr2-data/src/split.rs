@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::DataError;
 use crate::numpy_rng::LegacyRandomState;
+use crate::rng::{seeded, shuffle};
 
 /// The class lists of the standard benchmarks, compiled in.
 const GCD_SPLITS_JSON: &str = include_str!("../data/gcd_splits.json");
@@ -47,6 +48,53 @@ pub fn gcd_split(
     labelled_fraction: f64,
     seed: u64,
 ) -> Result<GcdSplit, DataError> {
+    let seed = u32::try_from(seed).map_err(|_| {
+        DataError::invalid(
+            "split_seed",
+            format!("is {seed}, expected 0..=4294967295 (numpy's seed range)"),
+        )
+    })?;
+    split_with(
+        labels,
+        num_classes,
+        old_classes,
+        labelled_fraction,
+        |n, take| LegacyRandomState::new(seed).choice_without_replacement(n, take),
+    )
+}
+
+/// The synthetic generator's own split: as [`gcd_split`] but drawn by a ChaCha8 Fisher-Yates
+/// shuffle seeded with the generator's seed (synthetic data has no reference split to match).
+pub(crate) fn generator_split(
+    labels: &[usize],
+    num_classes: usize,
+    old_classes: &[usize],
+    labelled_fraction: f64,
+    seed: u64,
+) -> Result<GcdSplit, DataError> {
+    split_with(
+        labels,
+        num_classes,
+        old_classes,
+        labelled_fraction,
+        |n, take| {
+            let mut order: Vec<usize> = (0..n).collect();
+            shuffle(&mut seeded(seed), &mut order);
+            order.truncate(take);
+            order
+        },
+    )
+}
+
+/// The split with `draw(n_old, take)` choosing which positions among the old-class samples (in
+/// dataset order) are labelled.
+fn split_with(
+    labels: &[usize],
+    num_classes: usize,
+    old_classes: &[usize],
+    labelled_fraction: f64,
+    draw: impl FnOnce(usize, usize) -> Vec<usize>,
+) -> Result<GcdSplit, DataError> {
     if !(0.0..=1.0).contains(&labelled_fraction) {
         return Err(DataError::invalid(
             "labelled_fraction",
@@ -63,18 +111,12 @@ pub fn gcd_split(
             ),
         ));
     }
-    let seed = u32::try_from(seed).map_err(|_| {
-        DataError::invalid(
-            "split_seed",
-            format!("is {seed}, expected 0..=4294967295 (numpy's seed range)"),
-        )
-    })?;
     let num_old = old_classes.len();
     let old_samples: Vec<usize> = (0..labels.len())
         .filter(|&i| remap[labels[i]] < num_old)
         .collect();
     let take = (labelled_fraction * old_samples.len() as f64).floor() as usize;
-    let picks = LegacyRandomState::new(seed).choice_without_replacement(old_samples.len(), take);
+    let picks = draw(old_samples.len(), take);
     let mut labelled = vec![false; labels.len()];
     for j in picks {
         labelled[old_samples[j]] = true;

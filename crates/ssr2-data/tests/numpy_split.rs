@@ -80,7 +80,10 @@ fn gcd_split_labels_the_reference_samples() {
     let r = reference();
     let c = &r["split"];
     let labels: Vec<usize> = ints(&c["labels"]).iter().map(|&y| y as usize).collect();
-    let old: Vec<usize> = ints(&c["old_classes"]).iter().map(|&y| y as usize).collect();
+    let old: Vec<usize> = ints(&c["old_classes"])
+        .iter()
+        .map(|&y| y as usize)
+        .collect();
     let s = gcd_split(&labels, 6, &old, c["prop"].as_f64().unwrap(), 0).unwrap();
     let got: Vec<u64> = (0..labels.len())
         .filter(|&i| s.labelled[i])

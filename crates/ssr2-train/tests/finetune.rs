@@ -77,7 +77,7 @@ fn config(epochs: usize) -> TrainConfig {
     cfg.optim.batch_size = 64;
     // Warm-up is epoch 0 only, so epoch 1 runs the co-teaching selection pass (both directions).
     cfg.optim.warmup_epochs = 0;
-    cfg.optim.coteach_text_from = 1;
+    cfg.optim.align_epochs = 0;
     cfg.optim.lr_backbone = 0.01;
     cfg.finetune.workers = 2;
     cfg
