@@ -354,13 +354,15 @@ pub fn finetune(
         let batches = epoch_batches(&ds.labelled, b, &mut Rng::derive(seed, epoch as u64, 0));
         let mut text_rng = Rng::derive(seed, epoch as u64, 1);
         // Both views of each sample: rows 0..B are view 0, rows B..2B view 1.
+        // Each draw (position in the epoch's sampled sequence) gets its own views.
         let plan: Vec<(Vec<ImageKey>, Vec<Job>)> = batches
             .iter()
-            .map(|idx| {
+            .enumerate()
+            .map(|(bi, idx)| {
                 (0..2)
-                    .flat_map(|slot| idx.iter().map(move |&i| (i, slot)))
-                    .map(|(i, slot)| {
-                        let (s, k) = view_seed(seed, epoch, i, slot, ft.views);
+                    .flat_map(|slot| idx.iter().enumerate().map(move |(r, &i)| (r, i, slot)))
+                    .map(|(r, i, slot)| {
+                        let (s, k) = view_seed(seed, epoch, bi * b + r, i, slot, ft.views);
                         (
                             (i, k),
                             Job {
