@@ -416,19 +416,25 @@ fn export_extract_retrieve_train_end_to_end() {
     assert_eq!((*num_tags, *num_attributes), (4, 4));
     assert_eq!((t.rows, a.rows), (1797 * 4, 1797 * 4));
     assert!(base.is_some());
-    // Independent check: embed the lexicon with embed-text and rank by hand.
+    // Independent check: embed the lexicon with embed-text and rank by hand; the bundle stores
+    // the kept tags as the trainable encoder sees them, without "a photo of a ".
     std::fs::write(d("tags.txt"), tags.join("\n")).unwrap();
-    ok(&[
-        "embed-text",
-        "--model",
-        p(&tiny()),
-        "--texts",
-        p(&d("tags.txt")),
-        "--out",
-        p(&d("tags.npy")),
-        "--quiet",
-    ]);
+    let words: Vec<&str> = tags.iter().map(|t| &t["a photo of a ".len()..]).collect();
+    std::fs::write(d("words.txt"), words.join("\n")).unwrap();
+    for (texts, npy) in [("tags.txt", "tags.npy"), ("words.txt", "words.npy")] {
+        ok(&[
+            "embed-text",
+            "--model",
+            p(&tiny()),
+            "--texts",
+            p(&d(texts)),
+            "--out",
+            p(&d(npy)),
+            "--quiet",
+        ]);
+    }
     let (_, lex) = read_npy(&d("tags.npy"));
+    let (_, stripped) = read_npy(&d("words.npy"));
     let side: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(d("with-text.safetensors.candidates.json")).unwrap(),
     )
@@ -446,10 +452,15 @@ fn export_extract_retrieve_train_end_to_end() {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(got, want, "sample {i}");
-        // The stored vectors are those entries' embeddings.
+        // The stored vectors are those entries' embeddings, prefix removed.
         let first = &t.data[(i * 4) * 24..(i * 4 + 1) * 24];
-        assert!(max_abs_diff(first, &lex[order[0] * 24..(order[0] + 1) * 24]) < 1e-5);
+        let j = order[0];
+        assert!(max_abs_diff(first, &stripped[j * 24..(j + 1) * 24]) < 1e-5);
+        assert!(max_abs_diff(first, &lex[j * 24..(j + 1) * 24]) > 1e-3);
     }
+    assert_eq!(side["retrieval_model"]["path"], p(&tiny()));
+    assert_eq!(side["text_model"]["path"], p(&tiny()));
+    assert_eq!(side["leaks"], 0);
     assert_eq!(side["attributes"][0].as_array().unwrap().len(), 4);
     assert!(
         std::fs::read_to_string(d("with-text.safetensors.candidates.json"))
@@ -460,6 +471,100 @@ fn export_extract_retrieve_train_end_to_end() {
     std::fs::copy(d("tags.csv"), d("tags-copy.csv")).unwrap();
     retrieve(&d("again.safetensors"));
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+
+    // A separate training model: the retrieval model embeds the images from --root itself and
+    // the training model the kept texts (here the same weights from another folder, so the
+    // candidates and vectors must equal the single-model run's).
+    let train_copy = tiny_folder(dir.path(), "train-model", &["clip-tiny/tokenizer.json"]);
+    let split = d("split.safetensors");
+    ok(&[
+        "retrieve",
+        "--model",
+        p(&tiny()),
+        "--train-model",
+        p(&train_copy),
+        "--root",
+        p(&digits),
+        "--dataset",
+        "imagefolder",
+        "--old",
+        "5",
+        "--bundle",
+        p(&once),
+        "--tags",
+        p(&d("tags.csv")),
+        "--attributes",
+        p(&d("attrs.csv")),
+        "--base",
+        "a photo of a digit",
+        "--cache",
+        p(&cache),
+        "--out",
+        p(&split),
+        "--quiet",
+    ]);
+    let side2: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d("split.safetensors.candidates.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(side2["tags"], side["tags"]);
+    assert_eq!(side2["attributes"], side["attributes"]);
+    assert_eq!(side2["retrieval_model"]["path"], p(&tiny()));
+    assert_eq!(side2["text_model"]["path"], p(&train_copy));
+    let Some(ssr2_data::TextFeatures::Candidates { tags: t2, .. }) =
+        ssr2_data::read_bundle(&split).unwrap().text
+    else {
+        panic!("retrieve stores candidates")
+    };
+    assert!(max_abs_diff(&t2.data, &t.data) < 1e-5);
+
+    // Leak check: kept candidates naming a new class (5-9) are named; --strict refuses.
+    std::fs::write(
+        d("leaky.csv"),
+        "a photo of a 7\na photo of a 3\na photo of a zero\n",
+    )
+    .unwrap();
+    let leaky = |strict: bool| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "retrieve",
+            "--model",
+            p(&tiny()),
+            "--bundle",
+            p(&once),
+            "--tags",
+            p(&d("leaky.csv")),
+            "--attributes",
+            p(&d("attrs.csv")),
+            "--top",
+            "3",
+            "--cache",
+            p(&cache),
+            "--out",
+            p(&d("leaky.safetensors")),
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if strict {
+            a.push("--strict".into());
+        }
+        a
+    };
+    let args: Vec<String> = leaky(false);
+    let out = ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("warning: 1 kept candidates name a new class")
+            && log.contains("\"a photo of a 7\" (class 7)"),
+        "{log}"
+    );
+    let args: Vec<String> = leaky(true);
+    let e = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        e.contains("leaky.csv") && e.contains("--strict") && e.contains("a photo of a 7"),
+        "{e}"
+    );
 
     // The trainer reads it (RTA aggregation of the candidates, both modalities).
     let runs = d("runs");
