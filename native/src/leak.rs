@@ -26,7 +26,7 @@ pub fn find_leaks<'a>(
     let names: Vec<(String, &String)> = new_classes
         .iter()
         .map(|c| (format!(" {} ", normalise(c)), c))
-        .filter(|(n, _)| n.trim().len() > 0)
+        .filter(|(n, _)| !n.trim().is_empty())
         .collect();
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
