@@ -355,6 +355,33 @@ fn export_extract_retrieve_train_end_to_end() {
         ours, sorted_true,
         "labels 0-9 keep their counts (old 0-4 first)"
     );
+    // Each label is the class of its sample's folder, and extract's rows are embed-images'
+    // rows of the same files (embed-images lists them in sorted path order).
+    for (i, id) in ds.sample_ids.iter().enumerate() {
+        let folder = id.split('/').next().unwrap();
+        assert_eq!(ds.class_names[ds.labels[i]], folder, "sample {id}");
+    }
+    ok(&[
+        "embed-images",
+        "--model",
+        p(&model),
+        "--images",
+        p(&digits),
+        "--out",
+        p(&d("all.npy")),
+        "--quiet",
+    ]);
+    let (shape, emb) = read_npy(&d("all.npy"));
+    assert_eq!(shape, vec![1797, 24]);
+    let mut ids: Vec<(usize, &String)> = ds.sample_ids.iter().enumerate().collect();
+    ids.sort_by(|a, b| a.1.cmp(b.1));
+    for (row, (i, id)) in ids.iter().enumerate() {
+        let diff = max_abs_diff(ds.image.row(*i), &emb[row * 24..(row + 1) * 24]);
+        assert!(
+            diff < 1e-6,
+            "{id}: extract and embed-images differ by {diff}"
+        );
+    }
 
     // A tiny lexicon; retrieval keeps the 4 best by cosine similarity.
     let tags: Vec<String> = [
