@@ -451,6 +451,8 @@ fn explicit_labelled_indices_replace_the_split() {
         "1",
         "--seeds",
         "0",
+        "--test-fraction",
+        "0",
         "--labelled-indices",
         p(&idx),
         "--out",
@@ -466,6 +468,19 @@ fn explicit_labelled_indices_replace_the_split() {
         serde_json::from_str(&std::fs::read_to_string(out.join("seed-0/report.json")).unwrap())
             .unwrap();
     assert_eq!(report["dataset"]["n_labelled"], 3);
+    // Which samples: every sample but those three is evaluated (the unlabelled set).
+    let mut evaluated: Vec<String> = report["projection"]["id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    evaluated.sort();
+    let want: Vec<String> = (0..1797)
+        .filter(|i| ![0, 10, 20].contains(i))
+        .map(|i| format!("digits/{i:04}"))
+        .collect();
+    assert_eq!(evaluated, want);
     let bad = dir.path().join("bad_idx.npy");
     write_npy::<i64>(&bad, &[2], &[0, 99_999]);
     assert_user_error(
@@ -478,6 +493,75 @@ fn explicit_labelled_indices_replace_the_split() {
         ],
         "bad_idx.npy",
         "99999",
+    );
+}
+
+/// The unlabelled (evaluated) sample ids of a run's report, sorted.
+fn evaluated_ids(report: &Path) -> Vec<String> {
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let mut ids: Vec<String> = r["projection"]["id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_labelled_split_follows_split_seed_not_the_run_seed() {
+    // SPEC §1: the reference labels the same samples in every run (numpy seed 0).
+    let dir = tempfile::tempdir().unwrap();
+    let train = |out: &str, extra: &[&str]| {
+        let out = dir.path().join(out);
+        let args = [
+            &[
+                "train",
+                "--epochs",
+                "1",
+                "--seeds",
+                "0,1",
+                "--test-fraction",
+                "0",
+                "--quiet",
+                "--out",
+            ][..],
+            &[p(&out)],
+            extra,
+        ]
+        .concat();
+        let res = run(&args);
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        out
+    };
+    let a = train("a", &[]);
+    let ids0 = evaluated_ids(&a.join("seed-0/report.json"));
+    assert_eq!(ids0, evaluated_ids(&a.join("seed-1/report.json")));
+    let unlabelled0: Vec<String> = ssr2_data::digits(0)
+        .unlabelled_indices()
+        .iter()
+        .map(|i| format!("digits/{i:04}"))
+        .collect();
+    assert_eq!(ids0, unlabelled0);
+    let b = train("b", &["--split-seed", "7"]);
+    let ids7 = evaluated_ids(&b.join("seed-0/report.json"));
+    assert_ne!(ids7, ids0);
+    assert_eq!(ids7, evaluated_ids(&b.join("seed-1/report.json")));
+    assert_user_error(
+        &[
+            "train",
+            "--split-seed",
+            "4294967296",
+            "--out",
+            p(&dir.path().join("c")),
+        ],
+        "split_seed",
+        "4294967295",
     );
 }
 
@@ -782,14 +866,16 @@ fn runs_are_never_mixed_and_eval_fails_on_a_difference() {
     );
 }
 
-/// `estimate-k` prints both curves with their choices; on the digits the GCD estimator finds
-/// the true 10 (measured: 10) and the coding length stays within the range it was given.
+/// `estimate-k` prints both curves with their choices; on the digits the GCD estimator lands
+/// within one of the true 10 (measured: 9 with split seed 0's labelled half, 10 with the
+/// ChaCha8 split used before) and the coding length stays within the range it was given.
 #[test]
 fn estimate_k_prints_curves_and_choices() {
     let v = json_ok(&["estimate-k", "--json"]);
     assert_eq!(v["true_k"], 10);
     assert_eq!((v["min"].as_u64(), v["max"].as_u64()), (Some(5), Some(20)));
-    assert_eq!(v["gcd"]["best"], 10);
+    let best = v["gcd"]["best"].as_u64().unwrap();
+    assert!((9..=11).contains(&best), "gcd estimate {best}");
     for method in ["gcd", "coding_length"] {
         let best = v[method]["best"].as_u64().unwrap();
         let points = v[method]["points"].as_array().unwrap();
@@ -928,7 +1014,11 @@ fn num_classes_auto_and_fixed() {
             serde_json::from_str(&std::fs::read_to_string(out.join("seed-0/report.json")).unwrap())
                 .unwrap();
         if k == "auto" {
-            assert_eq!(report["k_estimate"]["best"], 10, "{}", report["k_estimate"]);
+            let best = report["k_estimate"]["best"].as_u64().unwrap();
+            assert!((9..=11).contains(&best), "{}", report["k_estimate"]);
+            // `clusters` is recorded when it differs from the data's 10 classes.
+            let heads = report["clusters"].as_u64().unwrap_or(10);
+            assert_eq!(heads, best, "the heads have the estimated size");
             assert!(report["k_estimate"]["points"].as_array().unwrap().len() >= 3);
         } else {
             assert_eq!(report["clusters"], 14);

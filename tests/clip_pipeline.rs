@@ -40,6 +40,35 @@ fn fails(args: &[&str]) -> String {
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+/// A 1-D int64 `.npy` file.
+fn write_i64_npy(path: &Path, values: &[i64]) {
+    let mut header = format!(
+        "{{'descr': '<i8', 'fortran_order': False, 'shape': ({},), }}",
+        values.len()
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+/// The unlabelled (evaluated) sample ids of a run's report, sorted.
+fn evaluated_ids(report: &Path) -> Vec<String> {
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let mut ids: Vec<String> = r["projection"]["id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
 fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
     let npy =
         npyz::NpyFile::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
@@ -389,6 +418,33 @@ fn export_extract_retrieve_train_end_to_end() {
         ours, sorted_true,
         "labels 0-9 keep their counts (old 0-4 first)"
     );
+    // Each label is the class of its sample's folder, and extract's rows are embed-images'
+    // rows of the same files (embed-images lists them in sorted path order).
+    for (i, id) in ds.sample_ids.iter().enumerate() {
+        let folder = id.split('/').next().unwrap();
+        assert_eq!(ds.class_names[ds.labels[i]], folder, "sample {id}");
+    }
+    ok(&[
+        "embed-images",
+        "--model",
+        p(&model),
+        "--images",
+        p(&digits),
+        "--out",
+        p(&d("all.npy")),
+        "--quiet",
+    ]);
+    let (shape, emb) = read_npy(&d("all.npy"));
+    assert_eq!(shape, vec![1797, 24]);
+    let mut ids: Vec<(usize, &String)> = ds.sample_ids.iter().enumerate().collect();
+    ids.sort_by(|a, b| a.1.cmp(b.1));
+    for (row, (i, id)) in ids.iter().enumerate() {
+        let diff = max_abs_diff(ds.image.row(*i), &emb[row * 24..(row + 1) * 24]);
+        assert!(
+            diff < 1e-6,
+            "{id}: extract and embed-images differ by {diff}"
+        );
+    }
 
     // A tiny lexicon; retrieval keeps the 4 best by cosine similarity.
     let tags: Vec<String> = [
@@ -450,19 +506,25 @@ fn export_extract_retrieve_train_end_to_end() {
     assert_eq!((*num_tags, *num_attributes), (4, 4));
     assert_eq!((t.rows, a.rows), (1797 * 4, 1797 * 4));
     assert!(base.is_some());
-    // Independent check: embed the lexicon with embed-text and rank by hand.
+    // Independent check: embed the lexicon with embed-text and rank by hand; the bundle stores
+    // the kept tags as the trainable encoder sees them, without "a photo of a ".
     std::fs::write(d("tags.txt"), tags.join("\n")).unwrap();
-    ok(&[
-        "embed-text",
-        "--model",
-        p(&tiny()),
-        "--texts",
-        p(&d("tags.txt")),
-        "--out",
-        p(&d("tags.npy")),
-        "--quiet",
-    ]);
+    let words: Vec<&str> = tags.iter().map(|t| &t["a photo of a ".len()..]).collect();
+    std::fs::write(d("words.txt"), words.join("\n")).unwrap();
+    for (texts, npy) in [("tags.txt", "tags.npy"), ("words.txt", "words.npy")] {
+        ok(&[
+            "embed-text",
+            "--model",
+            p(&tiny()),
+            "--texts",
+            p(&d(texts)),
+            "--out",
+            p(&d(npy)),
+            "--quiet",
+        ]);
+    }
     let (_, lex) = read_npy(&d("tags.npy"));
+    let (_, stripped) = read_npy(&d("words.npy"));
     let side: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(d("with-text.safetensors.candidates.json")).unwrap(),
     )
@@ -480,10 +542,15 @@ fn export_extract_retrieve_train_end_to_end() {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(got, want, "sample {i}");
-        // The stored vectors are those entries' embeddings.
+        // The stored vectors are those entries' embeddings, prefix removed.
         let first = &t.data[(i * 4) * 24..(i * 4 + 1) * 24];
-        assert!(max_abs_diff(first, &lex[order[0] * 24..(order[0] + 1) * 24]) < 1e-5);
+        let j = order[0];
+        assert!(max_abs_diff(first, &stripped[j * 24..(j + 1) * 24]) < 1e-5);
+        assert!(max_abs_diff(first, &lex[j * 24..(j + 1) * 24]) > 1e-3);
     }
+    assert_eq!(side["retrieval_model"]["path"], p(&tiny()));
+    assert_eq!(side["text_model"]["path"], p(&tiny()));
+    assert_eq!(side["leaks"], 0);
     assert_eq!(side["attributes"][0].as_array().unwrap().len(), 4);
     assert!(
         std::fs::read_to_string(d("with-text.safetensors.candidates.json"))
@@ -494,6 +561,102 @@ fn export_extract_retrieve_train_end_to_end() {
     std::fs::copy(d("tags.csv"), d("tags-copy.csv")).unwrap();
     retrieve(&d("again.safetensors"));
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+
+    // A separate training model: the retrieval model embeds the images from --root itself and
+    // the training model the kept texts (here the same weights from another folder, so the
+    // candidates and vectors must equal the single-model run's).
+    let train_copy = tiny_folder(dir.path(), "train-model", &["clip-tiny/tokenizer.json"]);
+    let split = d("split.safetensors");
+    ok(&[
+        "retrieve",
+        "--model",
+        p(&tiny()),
+        "--train-model",
+        p(&train_copy),
+        "--root",
+        p(&digits),
+        "--test-root",
+        p(&test_root),
+        "--dataset",
+        "imagefolder",
+        "--old",
+        "5",
+        "--bundle",
+        p(&once),
+        "--tags",
+        p(&d("tags.csv")),
+        "--attributes",
+        p(&d("attrs.csv")),
+        "--base",
+        "a photo of a digit",
+        "--cache",
+        p(&cache),
+        "--out",
+        p(&split),
+        "--quiet",
+    ]);
+    let side2: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d("split.safetensors.candidates.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(side2["tags"], side["tags"]);
+    assert_eq!(side2["attributes"], side["attributes"]);
+    assert_eq!(side2["retrieval_model"]["path"], p(&tiny()));
+    assert_eq!(side2["text_model"]["path"], p(&train_copy));
+    let Some(ssr2_data::TextFeatures::Candidates { tags: t2, .. }) =
+        ssr2_data::read_bundle(&split).unwrap().text
+    else {
+        panic!("retrieve stores candidates")
+    };
+    assert!(max_abs_diff(&t2.data, &t.data) < 1e-5);
+
+    // Leak check: kept candidates naming a new class (5-9) are named; --strict refuses.
+    std::fs::write(
+        d("leaky.csv"),
+        "a photo of a 7\na photo of a 3\na photo of a zero\n",
+    )
+    .unwrap();
+    let leaky = |strict: bool| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "retrieve",
+            "--model",
+            p(&tiny()),
+            "--bundle",
+            p(&once),
+            "--tags",
+            p(&d("leaky.csv")),
+            "--attributes",
+            p(&d("attrs.csv")),
+            "--top",
+            "3",
+            "--cache",
+            p(&cache),
+            "--out",
+            p(&d("leaky.safetensors")),
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if strict {
+            a.push("--strict".into());
+        }
+        a
+    };
+    let args: Vec<String> = leaky(false);
+    let out = ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("warning: 1 kept candidates name a new class")
+            && log.contains("\"a photo of a 7\" (class 7)"),
+        "{log}"
+    );
+    let args: Vec<String> = leaky(true);
+    let e = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        e.contains("leaky.csv") && e.contains("--strict") && e.contains("a photo of a 7"),
+        "{e}"
+    );
 
     // The trainer reads it (RTA aggregation of the candidates, both modalities).
     let runs = d("runs");
@@ -596,7 +759,7 @@ fn export_extract_retrieve_train_end_to_end() {
         "--epochs",
         "2",
         "--seeds",
-        "0",
+        "3",
         "--out",
         p(&ft),
         "--quiet",
@@ -604,7 +767,7 @@ fn export_extract_retrieve_train_end_to_end() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("images/s"), "{stdout}");
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ft.join("seed-0/report.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(ft.join("seed-3/report.json")).unwrap())
             .unwrap();
     assert_eq!(
         report["dataset"]["modalities"],
@@ -613,6 +776,14 @@ fn export_extract_retrieve_train_end_to_end() {
     assert_eq!(report["history"].as_array().unwrap().len(), 2);
     // Inductive: the test images through the fine-tuned model.
     assert_eq!(report["test_scores"]["n"], 30);
+    // Split seed 0 in both commands: run seed 3 labels the very samples extract labelled.
+    let mut unlabelled: Vec<String> = ds
+        .unlabelled_indices()
+        .iter()
+        .map(|&i| ds.sample_ids[i].clone())
+        .collect();
+    unlabelled.sort();
+    assert_eq!(evaluated_ids(&ft.join("seed-3/report.json")), unlabelled);
     let config = std::fs::read_to_string(ft.join("config.toml")).unwrap();
     assert!(
         config.contains("[finetune]") && config.contains("cache = true"),
@@ -624,7 +795,7 @@ fn export_extract_retrieve_train_end_to_end() {
     assert_eq!(err.matches("matches report.json").count(), 2, "{err}");
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("inductive (test): 30 samples"), "{table}");
-    predict_matches_the_finetune_report(&ft.join("seed-0"), &report, &digits, &side, d);
+    predict_matches_the_finetune_report(&ft.join("seed-3"), &report, &digits, &side, d);
 }
 
 /// `predict` on a fine-tune run: its own images reproduce the report's predictions; the same
@@ -659,8 +830,24 @@ fn predict_matches_the_finetune_report(
         assert_eq!(by_id[id.as_str().unwrap()]["cluster"], *pred, "{id}");
     }
     let sample_ids = side["sample_ids"].as_array().unwrap();
+    // The tags as the text encoder reads them: the retrieved entries without "a photo of a ".
     for (i, id) in sample_ids.iter().enumerate().step_by(400) {
-        assert_eq!(by_id[id.as_str().unwrap()]["tags"], side["tags"][i], "{id}");
+        let want: Vec<String> = side["tags"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t.as_str()
+                    .unwrap()
+                    .trim_start_matches("a photo of a ")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            by_id[id.as_str().unwrap()]["tags"],
+            serde_json::json!(want),
+            "{id}"
+        );
     }
     let cands = d("with-text.safetensors.candidates.json");
     let folder = predict(&["--images", p(images), "--candidates", p(&cands)]);
@@ -723,6 +910,48 @@ fn finetune_synthetic_shape_and_bad_inputs() {
         stdout.contains("ms/step") && stdout.contains("synthetic-images"),
         "{stdout}"
     );
+    // --labelled-indices in fine-tune mode: exactly those samples are labelled (class i % 10,
+    // old = 0..4), whatever the run seed.
+    let idx = dir.path().join("labelled.npy");
+    write_i64_npy(&idx, &[0, 11, 22, 33, 40]);
+    let synthetic = |out: &Path, idx: &Path| {
+        [
+            "train",
+            "--mode",
+            "finetune",
+            "--synthetic",
+            "tiny",
+            "--synthetic-images",
+            "96",
+            "--batch",
+            "32",
+            "--epochs",
+            "1",
+            "--seeds",
+            "3",
+            "--labelled-indices",
+            p(idx),
+            "--out",
+            p(out),
+            "--quiet",
+        ]
+        .map(String::from)
+    };
+    let runs = dir.path().join("idx-runs");
+    let args = synthetic(&runs, &idx);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let want: Vec<String> = (0..96)
+        .filter(|i| ![0, 11, 22, 33, 40].contains(i))
+        .map(|i| format!("synthetic/{i}"))
+        .collect();
+    let mut want = want;
+    want.sort();
+    assert_eq!(evaluated_ids(&runs.join("seed-3/report.json")), want);
+    let bad = dir.path().join("new-class.npy");
+    write_i64_npy(&bad, &[0, 5]);
+    let args = synthetic(&dir.path().join("bad-runs"), &bad);
+    let e = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(e.contains("new-class.npy") && e.contains("sample 5"), "{e}");
     let e = fails(&["train", "--mode", "finetune", "--dataset", "cub200"]);
     assert!(e.contains("--model"), "{e}");
     let e = fails(&[

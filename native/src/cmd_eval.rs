@@ -146,7 +146,7 @@ fn rescore(
                 .map_err(Fail)?;
         return Ok((to_scores(&train), test.as_ref().map(to_scores)));
     }
-    let ds = load_dataset(cfg, report.seed)?;
+    let ds = load_dataset(cfg)?;
     if let Some(p) = &report.provenance {
         check_hash(dir, &p.data_sha256, &ssr2_data::dataset_sha256(&ds))?;
     }

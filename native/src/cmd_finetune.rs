@@ -1,12 +1,12 @@
 //! `ssr2 train --mode finetune`: CLIP's last blocks trained on images (SPEC §8), one run per
 //! seed; prints All / Old / New and the measured step time, throughput, loader wait and memory.
 
-use crate::cmd_train::{Bars, print_table};
+use crate::cmd_train::{Bars, labelled_override, print_table};
 use crate::fail::{Fail, Result};
 use burn::prelude::*;
 use indicatif::MultiProgress;
 use ssr2_clip::{Clip, ClipFolder, ClipTokenizer};
-use ssr2_data::{OpenOptions, open_image_dataset, open_image_test_set};
+use ssr2_data::{ImageList, OpenOptions, open_image_dataset, open_image_test_set};
 use ssr2_train::RunDir;
 use ssr2_train::config::TrainConfig;
 use ssr2_train::finetune::{Candidates, Inputs, Stats, finetune, synthetic};
@@ -23,7 +23,8 @@ pub fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
             ))
         })?;
         let n = ft.synthetic_images;
-        let images = synthetic::images(n, shape.vision.image_size as u32, 10, seed);
+        let mut images = synthetic::images(n, shape.vision.image_size as u32, 10, seed);
+        override_labelled(cfg, &mut images)?;
         let tokenizer = match &ft.tokenizer {
             Some(p) => Some(synthetic_tokenizer(Path::new(p), shape.text.vocab_size)?),
             None => None,
@@ -46,11 +47,12 @@ pub fn inputs(cfg: &TrainConfig, seed: u64, ad: &Device) -> Result<Inputs> {
     let folder = ClipFolder::open(&model).map_err(|e| Fail::arg(e.to_string()))?;
     let opts = OpenOptions {
         num_old: ft.num_old,
-        split_seed: seed,
+        split_seed: cfg.data.split_seed,
         ..OpenOptions::default()
     };
-    let images =
+    let mut images =
         open_image_dataset(&dataset, &root, &opts).map_err(|e| Fail::arg(e.to_string()))?;
+    override_labelled(cfg, &mut images)?;
     let candidates = match &ft.candidates {
         Some(p) => Some(Candidates::read(Path::new(p), &images).map_err(Fail::arg)?),
         None => None,
@@ -105,6 +107,15 @@ fn test_split(
         None => None,
     };
     Ok(Some((list, texts)))
+}
+
+/// `data.labelled_indices`, when set, replaces the images' labelled flags.
+fn override_labelled(cfg: &TrainConfig, images: &mut ImageList) -> Result<()> {
+    let labels: Vec<usize> = images.items.iter().map(|it| it.label).collect();
+    if let Some(mask) = labelled_override(cfg, &labels, images.num_old)? {
+        images.labelled = mask;
+    }
+    Ok(())
 }
 
 /// The benchmark's tokenizer: a tokenizer.json, or a folder with either tokenizer layout; its

@@ -34,7 +34,7 @@ pub struct KmeansArgs {
     /// k-means++ starts; the one of least inertia is kept.
     #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     restarts: usize,
-    /// Seeds, comma-separated (of the starts; the digits' split too).
+    /// Seeds of the k-means starts, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     seeds: Vec<u64>,
 }
@@ -59,8 +59,8 @@ pub fn run(args: &KmeansArgs) -> Result<()> {
         "{:<6} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7}",
         "seed", "", "All", "Old", "New", "n", "seconds"
     );
+    let ds = load_dataset(&cfg)?;
     for &seed in &args.seeds {
-        let ds = load_dataset(&cfg, seed)?;
         let started = std::time::Instant::now();
         let (train, test) = cluster(&ds, args.semi, args.restarts, seed)?;
         let seconds = started.elapsed().as_secs_f64();

@@ -130,7 +130,7 @@ fn features(
             }
             embedded_images(folder, args, report, device)?
         }
-        (None, None) => load_dataset(cfg, report.seed)?,
+        (None, None) => load_dataset(cfg)?,
     };
     let ds = match (args.split.as_str(), ds.test.clone()) {
         ("train", _) => ds,

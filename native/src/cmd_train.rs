@@ -38,6 +38,11 @@ pub struct TrainArgs {
     /// Train on the first N training samples only (for scaling measurements; 0 = all).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Seed of the labelled split (default 0, the reference's for every run): numpy's legacy
+    /// `np.random.seed(S); choice(...)` reproduced exactly; separate from --seeds. Digits and
+    /// fine-tune mode; a bundle keeps the split it was extracted with.
+    #[arg(long, value_name = "S")]
+    split_seed: Option<u64>,
     /// A TOML configuration file (print one with --print-config).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -255,6 +260,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     if let Some(p) = &args.labelled_indices {
         cfg.data.labelled_indices = Some(p.display().to_string());
     }
+    if let Some(s) = args.split_seed {
+        cfg.data.split_seed = s;
+    }
     if let Some(s) = &args.seeds {
         cfg.seeds = s.clone();
     }
@@ -323,14 +331,10 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     Ok(cfg)
 }
 
-pub fn load_dataset(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
-    let mut ds = read_source(cfg, seed)?;
-    if let Some(path) = &cfg.data.labelled_indices {
-        let path = PathBuf::from(path);
-        let idx = crate::npy::read_labels(&path, "labelled indices")?;
-        ds.labelled =
-            ssr2_data::split_from_indices(ds.len(), &idx).map_err(|e| Fail::input(&path, e))?;
-        ds.validate().map_err(|e| Fail::input(&path, e))?;
+pub fn load_dataset(cfg: &TrainConfig) -> Result<Dataset> {
+    let mut ds = read_source(cfg)?;
+    if let Some(mask) = labelled_override(cfg, &ds.labels, ds.num_old)? {
+        ds.labelled = mask;
     }
     let limit = cfg.data.limit;
     if limit > 0 && limit < ds.len() {
@@ -348,18 +352,45 @@ pub fn load_dataset(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
 /// The held-out draw is the same for every run seed, so all seeds test on the same samples.
 const HOLD_OUT_SEED: u64 = 0;
 
-fn read_source(cfg: &TrainConfig, seed: u64) -> Result<Dataset> {
+/// The labelled mask from `data.labelled_indices`, if set: every index in range, once, and of an
+/// old class (`labels` already remapped old-first); errors name the file.
+pub fn labelled_override(
+    cfg: &TrainConfig,
+    labels: &[usize],
+    num_old: usize,
+) -> Result<Option<Vec<bool>>> {
+    let Some(path) = &cfg.data.labelled_indices else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    let idx = crate::npy::read_labels(&path, "labelled indices")?;
+    let mask =
+        ssr2_data::split_from_indices(labels.len(), &idx).map_err(|e| Fail::input(&path, e))?;
+    if let Some(i) = (0..labels.len()).find(|&i| mask[i] && labels[i] >= num_old) {
+        return Err(Fail::input(
+            &path,
+            format!(
+                "labelled: sample {i} is labelled but its class {} is new (old classes are 0..{})",
+                labels[i],
+                num_old.saturating_sub(1)
+            ),
+        ));
+    }
+    Ok(Some(mask))
+}
+
+fn read_source(cfg: &TrainConfig) -> Result<Dataset> {
     match cfg.data.source {
-        DataSource::Digits => Ok(ssr2_data::digits(seed)),
+        DataSource::Digits => Ok(ssr2_data::digits(cfg.data.split_seed)),
         DataSource::Synthetic => ssr2_data::generate(&cfg.data.synthetic)
             .map_err(|e| Fail::arg(format!("data.synthetic: {e}"))),
         DataSource::Bundle => {
             let path = PathBuf::from(cfg.data.bundle.as_deref().unwrap_or_default());
             ssr2_data::read_bundle(&path).map_err(|e| Fail::arg(e.to_string()))
         }
-        // The split seed is fixed (0), as the GCD protocol draws the labelled set once.
         DataSource::FashionMnist => {
-            ssr2_data::fashion_mnist(cfg.data.root.as_deref().map(Path::new), 0)
+            let root = cfg.data.root.as_deref().map(Path::new);
+            ssr2_data::fashion_mnist(root, cfg.data.split_seed)
                 .map_err(|e| Fail::arg(e.to_string()))
         }
     }
@@ -449,7 +480,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let mut reports: Vec<RunReport> = Vec::new();
     for &seed in &cfg.seeds {
-        let ds = load_dataset(&cfg, seed)?;
+        let ds = load_dataset(&cfg)?;
         let mut bars = Bars::new(&multi, seed);
         let dir = out.join(format!("seed-{seed}"));
         let run_dir = RunDir {

@@ -18,6 +18,7 @@ mod cmd_rate;
 mod cmd_retrieve;
 mod cmd_train;
 mod fail;
+mod leak;
 mod npy;
 
 use clap::{Parser, Subcommand};

@@ -420,7 +420,11 @@ fn classifier_coteach_and_rta_match_reference() {
         .collect();
     assert_eq!(chosen, want);
     check(
-        scalar(pseudo_label_loss(t2(&ct["logits"], n, k, &dev), &chosen)),
+        scalar(pseudo_label_loss(
+            t2(&ct["logits"], n, k, &dev),
+            &chosen,
+            0.1,
+        )),
         f(&ct["pseudo_loss"]),
         VALUE_TOL,
         "pseudo-label CE",

@@ -13,6 +13,7 @@ mod images;
 pub mod mat;
 mod matrix;
 pub mod npy;
+pub mod numpy_rng;
 mod preprocess;
 mod rng;
 mod split;
@@ -33,8 +34,9 @@ pub use images::{
 };
 pub use matrix::Matrix;
 pub use preprocess::{
-    CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, center_crop, resize_bicubic,
-    resize_short_side, short_side_size, test_transform, to_chw_normalized, train_transform,
+    CLIP_MEAN, CLIP_STD, CropRounding, IMAGENET_MEAN, IMAGENET_STD, center_crop, center_crop_with,
+    resize_bicubic, resize_short_side, short_side_size, test_transform, test_transform_with,
+    to_chw_normalized, train_transform,
 };
 pub use split::{
     GcdSplit, KnownSplit, gcd_split, known_split, known_split_names, split_from_indices,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::DataError;
+use crate::numpy_rng::LegacyRandomState;
 use crate::rng::{seeded, shuffle};
 
 /// The class lists of the standard benchmarks, compiled in.
@@ -35,15 +36,64 @@ impl GcdSplit {
 /// the listed order, then new classes ascending, and labels `floor(labelled_fraction *
 /// n_old_samples)` old-class samples drawn uniformly over ALL old-class samples (not per class).
 ///
-/// Rounding is floor, like the reference's `int(prop * len)`. The draw is a seeded Fisher-Yates
-/// shuffle (ChaCha8), deterministic per seed but not numpy's: use [`split_from_indices`] to
-/// reproduce a split exported from Python.
+/// Rounding is floor, like the reference's `int(prop * len)`. The draw is the reference's own
+/// (`data/data_utils.py`, `subsample_instances`): `np.random.seed(seed); np.random.choice(
+/// range(n_old), replace=False, size=take)` over the old-class samples in dataset order, with
+/// numpy's legacy `RandomState` reproduced exactly; the reference always passes seed 0.
+/// `seed` must fit 32 bits, as numpy's.
 pub fn gcd_split(
     labels: &[usize],
     num_classes: usize,
     old_classes: &[usize],
     labelled_fraction: f64,
     seed: u64,
+) -> Result<GcdSplit, DataError> {
+    let seed = u32::try_from(seed).map_err(|_| {
+        DataError::invalid(
+            "split_seed",
+            format!("is {seed}, expected 0..=4294967295 (numpy's seed range)"),
+        )
+    })?;
+    split_with(
+        labels,
+        num_classes,
+        old_classes,
+        labelled_fraction,
+        |n, take| LegacyRandomState::new(seed).choice_without_replacement(n, take),
+    )
+}
+
+/// The synthetic generator's own split: as [`gcd_split`] but drawn by a ChaCha8 Fisher-Yates
+/// shuffle seeded with the generator's seed (synthetic data has no reference split to match).
+pub(crate) fn generator_split(
+    labels: &[usize],
+    num_classes: usize,
+    old_classes: &[usize],
+    labelled_fraction: f64,
+    seed: u64,
+) -> Result<GcdSplit, DataError> {
+    split_with(
+        labels,
+        num_classes,
+        old_classes,
+        labelled_fraction,
+        |n, take| {
+            let mut order: Vec<usize> = (0..n).collect();
+            shuffle(&mut seeded(seed), &mut order);
+            order.truncate(take);
+            order
+        },
+    )
+}
+
+/// The split with `draw(n_old, take)` choosing which positions among the old-class samples (in
+/// dataset order) are labelled.
+fn split_with(
+    labels: &[usize],
+    num_classes: usize,
+    old_classes: &[usize],
+    labelled_fraction: f64,
+    draw: impl FnOnce(usize, usize) -> Vec<usize>,
 ) -> Result<GcdSplit, DataError> {
     if !(0.0..=1.0).contains(&labelled_fraction) {
         return Err(DataError::invalid(
@@ -62,14 +112,14 @@ pub fn gcd_split(
         ));
     }
     let num_old = old_classes.len();
-    let mut old_samples: Vec<usize> = (0..labels.len())
+    let old_samples: Vec<usize> = (0..labels.len())
         .filter(|&i| remap[labels[i]] < num_old)
         .collect();
     let take = (labelled_fraction * old_samples.len() as f64).floor() as usize;
-    shuffle(&mut seeded(seed), &mut old_samples);
+    let picks = draw(old_samples.len(), take);
     let mut labelled = vec![false; labels.len()];
-    for &i in &old_samples[..take] {
-        labelled[i] = true;
+    for j in picks {
+        labelled[old_samples[j]] = true;
     }
     Ok(GcdSplit {
         labelled,
@@ -247,6 +297,7 @@ mod tests {
         assert_eq!(field(gcd_split(&[0], 3, &[3], 0.5, 0)), "old_classes");
         assert_eq!(field(gcd_split(&[0], 3, &[1, 1], 0.5, 0)), "old_classes");
         assert_eq!(field(gcd_split(&[0], 3, &[0], 1.5, 0)), "labelled_fraction");
+        assert_eq!(field(gcd_split(&[0], 3, &[0], 0.5, 1 << 32)), "split_seed");
         assert_eq!(
             field(gcd_split(&[0], 3, &[0], f64::NAN, 0)),
             "labelled_fraction"

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use ssr2_data::image::RgbImage;
 use ssr2_data::{
-    CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, ImageSource, center_crop, load_rgb,
-    resize_bicubic, resize_short_side, test_transform, to_chw_normalized, train_transform,
+    CLIP_MEAN, CLIP_STD, CropRounding, IMAGENET_MEAN, IMAGENET_STD, ImageSource, center_crop,
+    center_crop_with, load_rgb, resize_bicubic, resize_short_side, test_transform,
+    test_transform_with, to_chw_normalized, train_transform,
 };
 
 fn dir() -> PathBuf {
@@ -82,7 +83,15 @@ fn short_side_resize_matches_pil_and_the_size_rule() {
 fn test_transform_matches_clip_image_processor() {
     for c in manifest()["clip_test_transform"].as_array().unwrap() {
         let size = c["size"].as_u64().unwrap() as u32;
-        let out = test_transform(&png(&c["input"]), size, CLIP_MEAN, CLIP_STD);
+        let img = png(&c["input"]);
+        let floor = CropRounding::Floor;
+        let out = test_transform_with(&img, size, CLIP_MEAN, CLIP_STD, floor);
+        // The default (torchvision's rounding) is the same crop but for odd margins.
+        let default = test_transform(&img, size, CLIP_MEAN, CLIP_STD);
+        let resized = resize_short_side(&img, size);
+        let (w, h) = resized.dimensions();
+        let odd = [w, h].iter().any(|&l| (l - size) % 4 == 3);
+        assert_eq!(default == out, !odd, "{}", c["expected"]);
         let want = f32s(&c["expected"]);
         assert_eq!(out.len(), 3 * (size * size) as usize);
         let d = max_f32_diff(&out, &want);
@@ -100,7 +109,7 @@ fn chw_normalisation_matches_torch() {
 }
 
 #[test]
-fn center_crop_offsets_follow_transformers() {
+fn center_crop_offsets_follow_torchvision_and_transformers() {
     for c in manifest()["crop_offsets"].as_array().unwrap() {
         let (h, s) = (
             c["height"].as_u64().unwrap() as u32,
@@ -108,9 +117,16 @@ fn center_crop_offsets_follow_transformers() {
         );
         // Row y of the image holds value y, so the crop's first row is the offset.
         let img = RgbImage::from_fn(h, h, |x, y| ssr2_data::image::Rgb([y as u8, x as u8, 0]));
-        let out = center_crop(&img, s);
-        let top = c["transformers_top"].as_u64().unwrap() as u8;
-        assert_eq!(out.get_pixel(0, 0).0, [top, top, 0], "{c}");
+        for (out, key) in [
+            (center_crop(&img, s), "torchvision_top"),
+            (
+                center_crop_with(&img, s, CropRounding::Floor),
+                "transformers_top",
+            ),
+        ] {
+            let top = c[key].as_u64().unwrap() as u8;
+            assert_eq!(out.get_pixel(0, 0).0, [top, top, 0], "{key} {c}");
+        }
     }
 }
 

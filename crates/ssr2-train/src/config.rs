@@ -31,13 +31,17 @@ pub struct DataConfig {
     /// Settings of the generator when `source = "synthetic"`.
     pub synthetic: SyntheticConfig,
     /// Optional `.npy` of int sample positions that are labelled (e.g. the reference's split
-    /// exported from Python); replaces the data's own labelled flags.
+    /// exported from Python); replaces the data's own labelled flags (both modes).
     pub labelled_indices: Option<String>,
     /// Fraction of each class held out as a test split for inductive evaluation, for data
     /// without one of its own (the digits, synthetic sets, a bundle without `split`); 0 = none.
     pub test_fraction: f64,
     /// Train on the first `limit` training samples only (0 = all): for scaling measurements.
     pub limit: usize,
+    /// Seed of the labelled split, separate from the run seeds: the reference draws it once with
+    /// numpy's legacy `RandomState(0)` for every run (SPEC §1), reproduced exactly. Used by the
+    /// digits and by fine-tune mode; a bundle carries the split `ssr2 extract --split-seed` drew.
+    pub split_seed: u64,
 }
 
 impl Default for DataConfig {
@@ -50,6 +54,7 @@ impl Default for DataConfig {
             labelled_indices: None,
             test_fraction: 0.0,
             limit: 0,
+            split_seed: 0,
         }
     }
 }
@@ -162,8 +167,11 @@ pub struct OptimConfig {
     pub batch_size: usize,
     /// Epochs `0..=warmup_epochs` use the warm-up SSR2 form and no co-teaching (SPEC §4, §6).
     pub warmup_epochs: usize,
-    /// First epoch in which the text branch also learns the image branch's pseudo-labels.
-    pub coteach_text_from: usize,
+    /// Class-aligning epochs after warm-up in which only the image branch learns pseudo-labels
+    /// (the text branch's); the text branch learns the image branch's from epoch
+    /// `warmup_epochs + align_epochs + 1` on (`main.py`: `epoch > class_aligning_epochs +
+    /// warm_up_epochs`, 5 and 10).
+    pub align_epochs: usize,
     /// Classifier learning rate, cosine-annealed per epoch to `lr_head_min` (SPEC §8).
     pub lr_head: f64,
     pub lr_head_min: f64,
@@ -181,13 +189,25 @@ impl Default for OptimConfig {
             epochs: 200,
             batch_size: 128,
             warmup_epochs: 10,
-            coteach_text_from: 16,
+            align_epochs: 5,
             lr_head: 0.1,
             lr_head_min: 1e-4,
             lr_backbone: 1e-3,
             momentum: 0.0,
             weight_decay: 0.0,
         }
+    }
+}
+
+impl OptimConfig {
+    /// Warm-up epoch: warm-up SSR2 form, no co-teaching (`main.py`: `epoch <= warm_up_epochs`).
+    pub fn is_warmup(&self, epoch: usize) -> bool {
+        epoch <= self.warmup_epochs
+    }
+
+    /// Whether the text branch learns the image branch's pseudo-labels in `epoch`.
+    pub fn coteach_text(&self, epoch: usize) -> bool {
+        epoch > self.warmup_epochs + self.align_epochs
     }
 }
 
@@ -495,7 +515,7 @@ impl TrainConfig {
                 optim: OptimConfig {
                     epochs: 60,
                     warmup_epochs: 5,
-                    coteach_text_from: 8,
+                    align_epochs: 2,
                     lr_backbone: 0.01,
                     ..OptimConfig::default()
                 },
@@ -541,7 +561,7 @@ impl TrainConfig {
                 optim: OptimConfig {
                     epochs: 30,
                     warmup_epochs: 5,
-                    coteach_text_from: 8,
+                    align_epochs: 2,
                     lr_backbone: 0.05,
                     ..OptimConfig::default()
                 },
@@ -587,8 +607,12 @@ impl TrainConfig {
         }
         let o = &self.optim;
         let l = &self.loss;
-        let checks: [(bool, &str); 14] = [
+        let checks: [(bool, &str); 15] = [
             (!self.seeds.is_empty(), "seeds: needs at least one seed"),
+            (
+                self.data.split_seed <= u64::from(u32::MAX),
+                "data.split_seed: must be in 0..=4294967295 (numpy's seed range)",
+            ),
             (
                 (1..=MAX_EPOCHS).contains(&o.epochs),
                 "optim.epochs: must be in 1..=100000",
@@ -685,5 +709,34 @@ fn non_finite_field(cfg: &TrainConfig) -> Result<(), String> {
     match walk(&value, "") {
         Some((path, f)) => Err(format!("{path}: must be a finite number, got {f}")),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coteaching_stages_follow_the_warm_up_length() {
+        // main.py: warm-up while epoch <= 10; text -> image from 11; both ways once
+        // epoch > 10 + 5.
+        let o = OptimConfig::default();
+        assert!(o.is_warmup(10) && !o.is_warmup(11));
+        assert!(!o.coteach_text(15) && o.coteach_text(16));
+        // A longer warm-up moves both stages (not a fixed epoch 16).
+        let long = OptimConfig {
+            warmup_epochs: 20,
+            ..OptimConfig::default()
+        };
+        assert!(long.is_warmup(20) && !long.coteach_text(16) && !long.coteach_text(25));
+        assert!(long.coteach_text(26));
+    }
+
+    #[test]
+    fn split_seed_defaults_to_zero_and_must_fit_numpy() {
+        let mut cfg = TrainConfig::preset("digits").unwrap();
+        assert_eq!(cfg.data.split_seed, 0);
+        cfg.data.split_seed = u64::from(u32::MAX) + 1;
+        assert!(cfg.validate().unwrap_err().contains("data.split_seed"));
     }
 }

@@ -48,7 +48,18 @@ impl InputNorm {
     }
 }
 
-/// Linear, or linear - ReLU - linear, optionally after a fixed input standardisation.
+/// A `d x d` linear map that starts at the identity, without bias: on CLIP features it starts
+/// from CLIP's own embedding, as the reference's fine-tuned projection does (it has no bias), so
+/// plain SGD at the backbone rate 1e-3 adapts it rather than having to undo a random map.
+fn identity_linear(d: usize, device: &Device) -> Linear {
+    let mut lin = LinearConfig::new(d, d).with_bias(false).init(device);
+    lin.weight = Param::from_tensor(Tensor::<2>::eye(d, device));
+    lin
+}
+
+/// Linear, or linear - ReLU - linear, optionally after a fixed input standardisation. A square
+/// linear adapter (e.g. 512 -> 512 on CLIP features) starts at the identity without bias;
+/// others start random (Burn's default initialisation, with bias).
 #[derive(Module, Debug)]
 pub struct Adapter {
     pub norm: Option<InputNorm>,
@@ -65,6 +76,11 @@ impl Adapter {
         device: &Device,
     ) -> Self {
         match kind {
+            AdapterKind::Linear if d_in == d_out => Self {
+                norm: None,
+                first: identity_linear(d_in, device),
+                second: None,
+            },
             AdapterKind::Linear => Self {
                 norm: None,
                 first: LinearConfig::new(d_in, d_out).init(device),
@@ -194,5 +210,35 @@ impl HeadModel {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_square_linear_adapter_starts_at_the_identity_without_bias() {
+        let device = Device::flex();
+        let a = Adapter::new(AdapterKind::Linear, 6, 0, 6, &device);
+        assert!(a.first.bias.is_none());
+        let x = [
+            [3.0f32, -1.0, 0.5, 2.0, 0.0, 1.0],
+            [0.1, 0.2, -0.3, 0.4, 0.5, -0.6],
+        ];
+        let got = a
+            .forward(Tensor::<2>::from_data(x, &device))
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        // Independent: each row divided by its Euclidean norm, in f64.
+        for (r, row) in x.iter().enumerate() {
+            let n = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            for (k, v) in row.iter().enumerate() {
+                assert!((got[r * 6 + k] as f64 - *v as f64 / n).abs() < 1e-6);
+            }
+        }
+        // Not square: random with bias, as before.
+        let b = Adapter::new(AdapterKind::Linear, 6, 0, 4, &device);
+        assert!(b.first.bias.is_some());
     }
 }

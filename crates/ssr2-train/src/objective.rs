@@ -121,14 +121,14 @@ pub fn batch_loss(
     let cls_img = branch_loss(image.logits.clone(), &ctx.labels, ctx.teacher_temp, &ccfg).total;
     let mut extra = zero();
     if let Some(p) = &ctx.pseudo_for_image {
-        extra = extra + pseudo_label_loss(image.logits.clone(), p);
+        extra = extra + pseudo_label_loss(image.logits.clone(), p, cfg.sup_temp);
     }
     let (rep_txt, rates_txt, cls_txt) = match text {
         Some(t) => {
             let (rep, rates) = rep_loss(t, ctx, cfg, batch_size)?;
             let cls = branch_loss(t.logits.clone(), &ctx.labels, ctx.teacher_temp, &ccfg).total;
             if let Some(p) = &ctx.pseudo_for_text {
-                extra = extra + pseudo_label_loss(t.logits.clone(), p);
+                extra = extra + pseudo_label_loss(t.logits.clone(), p, cfg.sup_temp);
             }
             if cfg.inter_modal == InterModal::Clip {
                 extra = extra + clip_image_to_text(image.z.clone(), t.z.clone(), cfg.clip_scale);

@@ -170,7 +170,7 @@ pub fn train(
     };
     for epoch in start..o.epochs {
         let started = Instant::now();
-        let warmup = epoch <= o.warmup_epochs;
+        let warmup = o.is_warmup(epoch);
         let (by_image, by_text) = coteach_selection(
             use_text && !warmup,
             last_eval.as_ref(),
@@ -216,7 +216,7 @@ pub fn train(
                     z,
                 }
             });
-            let coteach_text = epoch >= o.coteach_text_from;
+            let coteach_text = o.coteach_text(epoch);
             let ctx = batch_context(
                 ds,
                 idx,

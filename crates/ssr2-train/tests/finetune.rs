@@ -77,7 +77,7 @@ fn config(epochs: usize) -> TrainConfig {
     cfg.optim.batch_size = 64;
     // Warm-up is epoch 0 only, so epoch 1 runs the co-teaching selection pass (both directions).
     cfg.optim.warmup_epochs = 0;
-    cfg.optim.coteach_text_from = 1;
+    cfg.optim.align_epochs = 0;
     cfg.optim.lr_backbone = 0.01;
     cfg.finetune.workers = 2;
     cfg
@@ -367,4 +367,53 @@ fn texts_encoded_by_length_equal_one_padded_batch() {
     );
     let d = max_abs_diff(&a, &b);
     assert!(d < 1e-6, "grouped vs padded features differ by {d}");
+}
+
+#[test]
+fn an_empty_base_prompt_is_encoded_and_weighted() {
+    // SPEC §7: CIFAR/ImageNet have base "", which the reference still tokenises (start and end
+    // tokens) and adds as 0.1 * E("").
+    let dir = tempfile::tempdir().unwrap();
+    let images = digit_folder(&dir.path().join("digits"));
+    let ad = Device::flex();
+    let (frozen, trainable, tok) = tiny_model(&ad);
+    let mut c = candidates(&images);
+    c.base = String::new();
+    let rows: Vec<usize> = (0..3).collect();
+    let texts = row_texts(&c, &rows, None);
+    assert_eq!(texts.len(), 3 * (1 + 2 + 2));
+    assert!(texts[..3].iter().all(String::is_empty));
+    let rta = RtaConfig::default();
+    let got = text_features(&frozen, &trainable, &tok, &c, 3, &texts, None, &rta, &ad)
+        .unwrap()
+        .try_into_vec_as::<f32>()
+        .unwrap();
+    // Independently: each text's unit embedding, then SPEC §7's weighted sum in f64.
+    let emb = |t: &str| -> Vec<f64> {
+        let one = tok.batch(&[t]).unwrap();
+        let z =
+            ssr2_train::finetune::forward::encode_by_length(&frozen, &trainable, &one, None, &ad)
+                .try_into_vec_as::<f32>()
+                .unwrap();
+        let norm = z.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        z.iter().map(|v| *v as f64 / norm).collect()
+    };
+    let base = emb("");
+    let d = base.len();
+    for (r, &i) in rows.iter().enumerate() {
+        let (t, a) = (&c.tags[i], &c.attributes[i]);
+        let (t1, t2, a1, a2) = (emb(&t[0]), emb(&t[1]), emb(&a[0]), emb(&a[1]));
+        let mut v: Vec<f64> = (0..d)
+            .map(|k| {
+                0.1 * base[k]
+                    + 0.65 * (0.5 * t1[k] + 0.5 * t2[k])
+                    + 0.35 * (0.5 * a1[k] + 0.5 * a2[k])
+            })
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        let row: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        let diff = max_abs_diff(&got[r * d..(r + 1) * d], &row);
+        assert!(diff < 1e-5, "row {r}: {diff}");
+    }
 }

@@ -116,7 +116,7 @@ fn short_synthetic() -> TrainConfig {
     let mut cfg = TrainConfig::preset("synthetic").unwrap();
     cfg.optim.epochs = 5;
     cfg.optim.warmup_epochs = 1;
-    cfg.optim.coteach_text_from = 3;
+    cfg.optim.align_epochs = 1;
     cfg.optim.momentum = 0.9; // exercise optimiser state in the checkpoint
     cfg.optim.lr_backbone = 0.01;
     cfg.data.synthetic.per_class = 40;

@@ -56,12 +56,43 @@ fn crop_at(img: &RgbImage, left: i64, top: i64, size: u32) -> RgbImage {
     })
 }
 
-/// Centre crop to `size` x `size` as transformers' `center_crop` (CLIPImageProcessor) does: the
-/// offset is `(h - size) // 2`, floored, so an odd margin leaves the extra row at the bottom.
-/// (torchvision's `center_crop` rounds half to even instead, e.g. offset 2 not 1 for 10 -> 7.)
-/// A side shorter than `size` is zero-padded, centred the same way.
+/// How the centre crop rounds an odd margin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CropRounding {
+    /// torchvision's `CenterCrop` (the reference's transforms): `int(round((h - size) / 2))`,
+    /// Python's round half to even, so 10 -> 7 starts at row 2; a side shorter than `size` is
+    /// first padded by `(size - h) // 2` before it.
+    HalfEven,
+    /// transformers' `center_crop` (CLIPImageProcessor): `(h - size) // 2`, floored.
+    Floor,
+}
+
+/// Centre crop to `size` x `size` as torchvision's `CenterCrop` does (the reference's test
+/// transform, SPEC §8); [`center_crop_with`] offers transformers' rounding.
 pub fn center_crop(img: &RgbImage, size: u32) -> RgbImage {
-    let offset = |len: u32| (i64::from(len) - i64::from(size)).div_euclid(2);
+    center_crop_with(img, size, CropRounding::HalfEven)
+}
+
+/// Centre crop with the given rounding of odd margins. A side shorter than `size` is
+/// zero-padded around the image.
+pub fn center_crop_with(img: &RgbImage, size: u32, rounding: CropRounding) -> RgbImage {
+    let offset = |len: u32| -> i64 {
+        let margin = i64::from(len) - i64::from(size);
+        match rounding {
+            CropRounding::Floor => margin.div_euclid(2),
+            // torchvision pads (size - len) // 2 on the leading side, then crops at 0.
+            CropRounding::HalfEven if margin < 0 => -((-margin) / 2),
+            // round(margin / 2) half to even: an odd margin 2k + 1 gives the even of k, k + 1.
+            CropRounding::HalfEven => {
+                let k = margin / 2;
+                if margin % 2 == 1 && k % 2 == 1 {
+                    k + 1
+                } else {
+                    k
+                }
+            }
+        }
+    };
     crop_at(img, offset(img.width()), offset(img.height()), size)
 }
 
@@ -78,10 +109,22 @@ pub fn to_chw_normalized(img: &RgbImage, mean: [f32; 3], std: [f32; 3]) -> Vec<f
     out
 }
 
-/// The test transform: resize short side to `size` (bicubic), centre crop `size`, normalise.
-/// 3 x size x size values, CHW.
+/// The test transform: resize short side to `size` (bicubic), centre crop `size` (torchvision's
+/// rounding, as the reference), normalise. 3 x size x size values, CHW.
 pub fn test_transform(img: &RgbImage, size: u32, mean: [f32; 3], std: [f32; 3]) -> Vec<f32> {
-    to_chw_normalized(&center_crop(&resize_short_side(img, size), size), mean, std)
+    test_transform_with(img, size, mean, std, CropRounding::HalfEven)
+}
+
+/// [`test_transform`] with the given centre-crop rounding (`Floor` = CLIPImageProcessor).
+pub fn test_transform_with(
+    img: &RgbImage,
+    size: u32,
+    mean: [f32; 3],
+    std: [f32; 3],
+    rounding: CropRounding,
+) -> Vec<f32> {
+    let resized = resize_short_side(img, size);
+    to_chw_normalized(&center_crop_with(&resized, size, rounding), mean, std)
 }
 
 /// The train transform (SPEC §8): resize short side to `resize` (bicubic), a random `crop` x
@@ -134,19 +177,25 @@ mod tests {
     }
 
     #[test]
-    fn center_crop_floors_the_offset_and_pads_small_images() {
+    fn center_crop_rounds_half_to_even_and_pads_small_images() {
         let img = ramp(10, 11);
         let c = center_crop(&img, 7);
-        // Offsets (10 - 7) // 2 = 1 and (11 - 7) // 2 = 2.
-        assert_eq!(c.get_pixel(0, 0).0, [1, 2, 9]);
-        assert_eq!(c.get_pixel(6, 6).0, [7, 8, 57]);
-        // 3 x 2 into 5: offsets -1 (x) and -2 (y), zero elsewhere.
+        // Python: round((10 - 7) / 2) = round(1.5) = 2 and round((11 - 7) / 2) = 2.
+        assert_eq!(c.get_pixel(0, 0).0, [2, 2, 16]);
+        assert_eq!(c.get_pixel(6, 6).0, [8, 8, 64]);
+        // transformers floors: offsets 1 and 2.
+        let f = center_crop_with(&img, 7, CropRounding::Floor);
+        assert_eq!(f.get_pixel(0, 0).0, [1, 2, 9]);
+        // 3 x 2 into 5: torchvision pads (5 - 3) // 2 = 1 left and (5 - 2) // 2 = 1 on top.
         let small = ramp(3, 2);
         let p = center_crop(&small, 5);
-        assert_eq!(p.get_pixel(1, 2).0, small.get_pixel(0, 0).0);
+        assert_eq!(p.get_pixel(1, 1).0, small.get_pixel(0, 0).0);
         assert_eq!(p.get_pixel(0, 0).0, [0, 0, 0]);
-        assert_eq!(p.get_pixel(3, 3).0, small.get_pixel(2, 1).0);
+        assert_eq!(p.get_pixel(3, 2).0, small.get_pixel(2, 1).0);
         assert_eq!(p.get_pixel(4, 4).0, [0, 0, 0]);
+        // Floor puts the odd padding row on top instead: offset (2 - 5) // 2 = -2.
+        let q = center_crop_with(&small, 5, CropRounding::Floor);
+        assert_eq!(q.get_pixel(1, 2).0, small.get_pixel(0, 0).0);
     }
 
     #[test]

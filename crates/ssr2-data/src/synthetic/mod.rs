@@ -10,7 +10,7 @@ use self::basis::{Basis, dot, noisy_unit};
 pub use self::config::SyntheticConfig;
 use self::config::check_config;
 use crate::rng::{DataRng, normal, seeded};
-use crate::split::gcd_split;
+use crate::split::generator_split;
 use crate::{DataError, Dataset, Matrix, TextFeatures};
 
 /// Std of the per-candidate perturbation of the latent coefficients, so a sample's candidates
@@ -65,7 +65,7 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<Dataset, DataError> {
         }
     }
     let old: Vec<usize> = (0..cfg.num_old).collect();
-    let split = gcd_split(&labels, k_total, &old, cfg.labelled_fraction, cfg.seed)?;
+    let split = generator_split(&labels, k_total, &old, cfg.labelled_fraction, cfg.seed)?;
     Ok(Dataset {
         name: "synthetic".into(),
         class_names: (0..k_total).map(|k| format!("class-{k}")).collect(),

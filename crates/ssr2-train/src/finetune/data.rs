@@ -9,9 +9,11 @@ use std::path::Path;
 /// Retrieved texts of every training image, in the image list's order (SPEC §7).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidates {
-    /// The class-agnostic base prompt; empty = no base term.
+    /// The class-agnostic base prompt; an empty one is still encoded (start and end tokens) and
+    /// weighted, as the reference does for CIFAR and ImageNet.
     pub base: String,
-    /// Per sample, best first; every sample has the same count.
+    /// Per sample, best first; every sample has the same count. Tags are stored as the trainable
+    /// text encoder sees them: the lexicon's "a photo of a " removed ([`strip_tag`]).
     pub tags: Vec<Vec<String>>,
     pub attributes: Vec<Vec<String>>,
 }
@@ -25,10 +27,16 @@ struct RawCandidates {
     attributes: Vec<Vec<String>>,
 }
 
+/// The tag text the trainable encoder sees: the reference removes every "a photo of a " and
+/// trims (`utils.py`, `process_file`: `tag.replace('a photo of a ', '').strip()`).
+pub fn strip_tag(tag: &str) -> String {
+    tag.replace("a photo of a ", "").trim().to_string()
+}
+
 impl Candidates {
-    /// Number of texts encoded per sample and view: base (if any), tags, attributes.
+    /// Number of texts encoded per sample and view: base, tags, attributes.
     pub fn texts_per_sample(&self) -> usize {
-        usize::from(!self.base.trim().is_empty()) + self.tags[0].len() + self.attributes[0].len()
+        1 + self.tags[0].len() + self.attributes[0].len()
     }
 
     /// Reads `path` and orders its entries as `images` (matched by sample id).
@@ -57,7 +65,8 @@ impl Candidates {
             .enumerate()
             .map(|(i, s)| (s.as_str(), i))
             .collect();
-        let (mut tags, mut attributes) = (Vec::new(), Vec::new());
+        let (mut tags, mut attributes): (Vec<Vec<String>>, Vec<Vec<String>>) =
+            (Vec::new(), Vec::new());
         for item in &images.items {
             let Some(&i) = pos.get(item.id.as_str()) else {
                 return Err(err(format!(
@@ -65,8 +74,14 @@ impl Candidates {
                     item.id
                 )));
             };
-            tags.push(raw.tags[i].clone());
-            attributes.push(raw.attributes[i].clone());
+            tags.push(raw.tags[i].iter().map(|t| strip_tag(t)).collect());
+            // Attributes are only trimmed (`process_file`: `attribute.strip()`).
+            attributes.push(
+                raw.attributes[i]
+                    .iter()
+                    .map(|a| a.trim().to_string())
+                    .collect(),
+            );
         }
         if tags.is_empty() {
             return Err(err("the dataset has no images".into()));
@@ -121,6 +136,17 @@ mod tests {
         let c = Candidates::read(&path, &list(&["y", "x"])).unwrap();
         assert_eq!(c.tags, vec![vec!["u1", "u2"], vec!["t1", "t2"]]);
         assert_eq!(c.attributes, vec![vec!["b1"], vec!["a1"]]);
+        assert_eq!(c.texts_per_sample(), 4);
+        // Tags lose the lexicon's prefix, attributes only their outer spaces; an empty base
+        // still counts (it is encoded).
+        let prefixed = json
+            .replace("\"t1\"", "\"a photo of a Abyssinian cat \"")
+            .replace("\"a1\"", "\" cat which has a photo of a tail \"")
+            .replace("a photo of a bird", "");
+        std::fs::write(&path, prefixed).unwrap();
+        let c = Candidates::read(&path, &list(&["x"])).unwrap();
+        assert_eq!(c.tags, vec![vec!["Abyssinian cat", "t2"]]);
+        assert_eq!(c.attributes, vec![vec!["cat which has a photo of a tail"]]);
         assert_eq!(c.texts_per_sample(), 4);
         let e = Candidates::read(&path, &list(&["x", "z"])).unwrap_err();
         assert!(

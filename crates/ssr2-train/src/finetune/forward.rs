@@ -21,10 +21,8 @@ pub fn row_texts(
         Some((p, rng)) => typo(s, *p, rng),
         None => s.to_string(),
     };
-    let mut out = Vec::new();
-    if !c.base.trim().is_empty() {
-        out.extend(rows.iter().map(|_| aug(&c.base)));
-    }
+    // The base prompt always (an empty one is encoded as start and end tokens, SPEC §7).
+    let mut out: Vec<String> = rows.iter().map(|_| aug(&c.base)).collect();
     for &i in rows {
         out.extend(c.tags[i].iter().map(|s| aug(s)));
     }
@@ -52,9 +50,8 @@ pub fn text_features(
     let z = encode_by_length(frozen, trainable, &tokens, cache, device);
     let d = z.dims()[1];
     let (t, a) = (c.tags[0].len(), c.attributes[0].len());
-    let has_base = !c.base.trim().is_empty();
-    let b0 = if has_base { n } else { 0 };
-    let base = has_base.then(|| z.clone().slice([0..n, 0..d]));
+    let b0 = n;
+    let base = Some(z.clone().slice([0..n, 0..d]));
     let tags = z.clone().slice([b0..b0 + n * t, 0..d]).reshape([n, t, d]);
     let attrs = z
         .slice([b0 + n * t..b0 + n * t + n * a, 0..d])

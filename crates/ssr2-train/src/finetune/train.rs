@@ -383,7 +383,7 @@ pub fn finetune(
     };
     for epoch in start..o.epochs {
         let started = Instant::now();
-        let warmup = epoch <= o.warmup_epochs;
+        let warmup = o.is_warmup(epoch);
         let (by_image, by_text) = coteach_selection(
             use_text && !warmup,
             last_eval.as_ref(),
@@ -398,13 +398,15 @@ pub fn finetune(
         let batches = epoch_batches(&ds.labelled, b, &mut Rng::derive(seed, epoch as u64, 0));
         let mut text_rng = Rng::derive(seed, epoch as u64, 1);
         // Both views of each sample: rows 0..B are view 0, rows B..2B view 1.
+        // Each draw (position in the epoch's sampled sequence) gets its own views.
         let plan: Vec<(Vec<ImageKey>, Vec<Job>)> = batches
             .iter()
-            .map(|idx| {
+            .enumerate()
+            .map(|(bi, idx)| {
                 (0..2)
-                    .flat_map(|slot| idx.iter().map(move |&i| (i, slot)))
-                    .map(|(i, slot)| {
-                        let (s, k) = view_seed(seed, epoch, i, slot, ft.views);
+                    .flat_map(|slot| idx.iter().enumerate().map(move |(r, &i)| (r, i, slot)))
+                    .map(|(r, i, slot)| {
+                        let (s, k) = view_seed(seed, epoch, bi * b + r, i, slot, ft.views);
                         (
                             (i, k),
                             Job {
@@ -461,7 +463,7 @@ pub fn finetune(
                 }
                 None => None,
             };
-            let coteach_text = epoch >= o.coteach_text_from;
+            let coteach_text = o.coteach_text(epoch);
             let ctx_b = batch_context(
                 &ds,
                 idx,
