@@ -79,6 +79,47 @@ mod tests {
         assert!(chosen.iter().filter(|c| c.is_some()).count() <= 18);
     }
 
+    /// softmax(logits / 0.01) saturates to exactly 1 and 0 for clear rows, so many samples tie;
+    /// the rule (documented in docs/FIDELITY.md: the reference's argsort leaves ties unordered)
+    /// takes the lowest indices, and a later class overwrites an earlier one.
+    #[test]
+    fn saturated_confidences_tie_and_ties_go_to_the_lowest_indices() {
+        let device = Device::flex();
+        let rows: Vec<[f32; 2]> = (0..10)
+            .map(|i| if i < 6 { [5.0, -5.0] } else { [-4.0, 6.0] })
+            .collect();
+        let scores = confidence(Tensor::<2>::from_data(
+            TensorData::new(rows.concat(), [10, 2]),
+            &device,
+        ))
+        .try_into_vec_as::<f32>()
+        .unwrap();
+        // Saturated: exact ones and zeros, so the six class-0 rows tie on class 0.
+        assert!((0..6).all(|i| scores[i * 2] == 1.0 && scores[i * 2 + 1] == 0.0));
+        assert!((6..10).all(|i| scores[i * 2] == 0.0 && scores[i * 2 + 1] == 1.0));
+        // floor(10 / 2 * 0.6) = 3 per class.
+        let chosen = select_confident(&scores, 10, 2, SELECT_FRACTION);
+        let want = [
+            Some(0),
+            Some(0),
+            Some(0),
+            None,
+            None,
+            None,
+            Some(1),
+            Some(1),
+            Some(1),
+            None,
+        ];
+        assert_eq!(chosen, want);
+        // A sample confident for both classes keeps the later class.
+        let both = [1.0f32, 1.0, 0.5, 0.5, 0.0, 0.0, 0.2, 0.9];
+        assert_eq!(
+            select_confident(&both, 4, 2, 0.5),
+            [Some(1), None, None, None]
+        );
+    }
+
     #[test]
     fn pseudo_label_loss_uses_the_given_temperature() {
         let device = Device::flex();
