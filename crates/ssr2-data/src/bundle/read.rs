@@ -242,14 +242,25 @@ impl<'a> Reader<'a> {
     /// `labelled`: u8 [n], each 0 or 1.
     fn labelled(&self, n: usize) -> Result<Vec<bool>, DataError> {
         let view = self.required("labelled", Dtype::U8, "[n]", 1)?;
-        self.check_n("labelled", &view, n)?;
+        self.flags("labelled", &view, n, "0 or 1")
+    }
+
+    /// The 0/1 bytes of a u8 `[n]` tensor as flags; `expected` describes the two values.
+    fn flags(
+        &self,
+        name: &str,
+        view: &TensorView,
+        n: usize,
+        expected: &str,
+    ) -> Result<Vec<bool>, DataError> {
+        self.check_n(name, view, n)?;
         view.data()
             .iter()
             .enumerate()
             .map(|(i, &v)| match v {
                 0 | 1 => Ok(v == 1),
                 _ => Err(self.err(format!(
-                    "tensor `labelled` has value {v} at index {i}, expected 0 or 1"
+                    "tensor `{name}` has value {v} at index {i}, expected {expected}"
                 ))),
             })
             .collect()
@@ -257,21 +268,12 @@ impl<'a> Reader<'a> {
 
     /// `split`: u8 [n] if present, 1 for a test sample, 0 for a training one.
     fn split(&self, n: usize) -> Result<Option<Vec<bool>>, DataError> {
-        let Some(view) = self.optional("split", Dtype::U8, "[n]", 1)? else {
-            return Ok(None);
-        };
-        self.check_n("split", &view, n)?;
-        view.data()
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| match v {
-                0 | 1 => Ok(v == 1),
-                _ => Err(self.err(format!(
-                    "tensor `split` has value {v} at index {i}, expected 0 (train) or 1 (test)"
-                ))),
-            })
-            .collect::<Result<Vec<bool>, _>>()
-            .map(Some)
+        match self.optional("split", Dtype::U8, "[n]", 1)? {
+            None => Ok(None),
+            Some(view) => self
+                .flags("split", &view, n, "0 (train) or 1 (test)")
+                .map(Some),
+        }
     }
 
     /// `image_views`: f32 [n, V, d_img] if present.
