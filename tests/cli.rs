@@ -40,6 +40,20 @@ fn json_ok(args: &[&str]) -> Value {
     );
     serde_json::from_str(text.trim()).unwrap()
 }
+/// The stdout of a command that must succeed (else its stderr is the failure message).
+fn ok_stdout(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "ssr2 {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+/// A run directory's report.json.
+fn report_of(run_dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap()
+}
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(1e-12)
 }
@@ -1047,7 +1061,7 @@ fn num_classes_auto_and_fixed() {
 fn inductive_scores_are_on_the_held_out_split() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let res = run(&[
+    let table = ok_stdout(&[
         "train",
         "--epochs",
         "2",
@@ -1057,20 +1071,13 @@ fn inductive_scores_are_on_the_held_out_split() {
         p(&out),
         "--quiet",
     ]);
-    let table = String::from_utf8_lossy(&res.stdout);
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
     assert!(
         table.contains("transductive (unlabelled train): "),
         "{table}"
     );
     assert!(table.contains("inductive (test): "), "{table}");
     let seed = out.join("seed-0");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(seed.join("report.json")).unwrap()).unwrap();
+    let report = report_of(&seed);
     let held = ssr2_data::hold_out(ssr2_data::digits(0), 0.2, 0).unwrap();
     let test = held.test.as_ref().unwrap();
     assert_eq!(report["dataset"]["n_test"], test.len());
@@ -1151,14 +1158,8 @@ fn inductive_scores_are_on_the_held_out_split() {
         "0",
         "--quiet",
     ];
-    assert!(
-        run(&[&args[..], &["--out", p(&none)]].concat())
-            .status
-            .success()
-    );
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(none.join("seed-0/report.json")).unwrap())
-            .unwrap();
+    ok_stdout(&[&args[..], &["--out", p(&none)]].concat());
+    let report = report_of(&none.join("seed-0"));
     assert!(report["test_scores"].is_null() && report["dataset"]["n_test"] == 0);
     assert_user_error(
         &["eval", "--run", p(&none), "--split", "inductive"],
@@ -1195,7 +1196,7 @@ fn inductive_scores_are_on_the_held_out_split() {
 fn fashion_mnist_trains_briefly() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fm");
-    let res = run(&[
+    let table = ok_stdout(&[
         "train",
         "--data",
         "fashion-mnist",
@@ -1205,20 +1206,12 @@ fn fashion_mnist_trains_briefly() {
         p(&out),
         "--quiet",
     ]);
-    let table = String::from_utf8_lossy(&res.stdout);
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
     assert!(
         table.contains("transductive (unlabelled train): 45000 samples"),
         "{table}"
     );
     assert!(table.contains("inductive (test): 10000 samples"), "{table}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("seed-0/report.json")).unwrap())
-            .unwrap();
+    let report = report_of(&out.join("seed-0"));
     assert_eq!(report["dataset"]["n_train"], 60000);
     assert_eq!(report["dataset"]["n_labelled"], 15000);
     // One epoch already clusters far above chance (10 classes: 0.1).

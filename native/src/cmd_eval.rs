@@ -7,7 +7,8 @@ use ssr2_train::TrainConfig;
 use ssr2_train::checkpoint::{load_heads, short};
 use ssr2_train::eval::evaluate;
 use ssr2_train::model::HeadModel;
-use ssr2_train::report::{RunReport, Scores, finite, parse_report};
+use ssr2_train::report::{RunReport, Scores, parse_report};
+use ssr2_train::trainer::scores;
 use std::path::{Path, PathBuf};
 
 /// Re-evaluate the heads saved in a run directory (heads.safetensors) on the run's data and
@@ -125,12 +126,6 @@ fn rescore(
     cfg: &TrainConfig,
     device: &burn::prelude::Device,
 ) -> Result<(Scores, Option<Scores>)> {
-    let to_scores = |ev: &ssr2_train::eval::Evaluation| Scores {
-        all: ev.accuracy.all,
-        old: finite(ev.accuracy.old),
-        new: finite(ev.accuracy.new),
-        n: ev.accuracy.n,
-    };
     if cfg.finetune.enabled() {
         let inputs = crate::cmd_finetune::inputs(cfg, report.seed, device)?;
         if let Some(p) = &report.provenance {
@@ -144,7 +139,7 @@ fn rescore(
         let (train, test) =
             ssr2_train::finetune::evaluate(inputs, cfg, report.head_clusters(), &weights, device)
                 .map_err(Fail)?;
-        return Ok((to_scores(&train), test.as_ref().map(to_scores)));
+        return Ok((scores(&train), test.as_ref().map(scores)));
     }
     let ds = load_dataset(cfg)?;
     if let Some(p) = &report.provenance {
@@ -155,8 +150,8 @@ fn rescore(
     let test = ds
         .test
         .as_deref()
-        .map(|t| to_scores(&evaluate(&model, t, &cfg.rta, &cfg.eval, device)));
-    Ok((to_scores(&train), test))
+        .map(|t| scores(&evaluate(&model, t, &cfg.rta, &cfg.eval, device)));
+    Ok((scores(&train), test))
 }
 
 /// Equal up to summation order; a part without samples must stay without.

@@ -3,7 +3,7 @@
 use crate::cmd_train::load_dataset;
 use crate::fail::{Fail, Result};
 use clap::Args;
-use ssr2_core::kmeans::{Problem, ss_kmeans_best};
+use ssr2_core::kmeans::{Problem, nearest_mean, ss_kmeans_best};
 use ssr2_core::metrics::cluster_accuracy;
 use ssr2_data::Dataset;
 use ssr2_train::TrainConfig;
@@ -115,38 +115,8 @@ fn cluster(
     let pick = |v: &[usize]| -> Vec<usize> { unlabelled.iter().map(|&i| v[i]).collect() };
     let train = cluster_accuracy(&pick(&ds.labels), &pick(&assign), ds.num_old);
     let test = ds.test.as_ref().map(|t| {
-        let centres = means(&ds.image.data, d, &assign, k);
-        let nearest: Vec<usize> = (0..t.len())
-            .map(|i| {
-                let row = t.image.row(i);
-                (0..k)
-                    .min_by(|&a, &b| {
-                        dist(row, &centres[a * d..(a + 1) * d])
-                            .total_cmp(&dist(row, &centres[b * d..(b + 1) * d]))
-                    })
-                    .expect("k >= 1")
-            })
-            .collect();
+        let nearest = nearest_mean(&p, &assign, k, &t.image.data);
         cluster_accuracy(&t.labels, &nearest, t.num_old)
     });
     Ok((train, test))
-}
-
-/// Cluster means (`k x d`); an empty cluster's mean is zero.
-fn means(x: &[f32], d: usize, assign: &[usize], k: usize) -> Vec<f32> {
-    let mut sums = vec![0.0f64; k * d];
-    let mut counts = vec![0usize; k];
-    for (i, &c) in assign.iter().enumerate() {
-        counts[c] += 1;
-        for j in 0..d {
-            sums[c * d + j] += x[i * d + j] as f64;
-        }
-    }
-    (0..k * d)
-        .map(|j| (sums[j] / counts[j / d].max(1) as f64) as f32)
-        .collect()
-}
-
-fn dist(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(p, q)| ((p - q) as f64).powi(2)).sum()
 }

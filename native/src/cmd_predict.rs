@@ -7,6 +7,7 @@ use crate::cmd_train::{device, load_dataset};
 use crate::fail::{Fail, Result};
 use clap::Args;
 use ssr2_clip::ClipFolder;
+use ssr2_data::Dataset;
 use ssr2_train::TrainConfig;
 use ssr2_train::eval::{Embedded, embed};
 use ssr2_train::finetune::{Candidates, Inputs};
@@ -132,10 +133,15 @@ fn features(
         }
         (None, None) => load_dataset(cfg)?,
     };
-    let ds = match (args.split.as_str(), ds.test.clone()) {
-        ("train", _) => ds,
-        (_, Some(test)) => *test,
-        (_, None) => {
+    let ds = match (args.split.as_str(), ds) {
+        ("train", ds) => ds,
+        (
+            _,
+            Dataset {
+                test: Some(test), ..
+            },
+        ) => *test,
+        (_, _) => {
             return Err(Fail::input(
                 args.features.as_deref().unwrap_or(dir),
                 "--split test: these samples have no test split",

@@ -299,15 +299,20 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         ));
     }
     let retrieval_hash = model_hash(&retrieval, &args.model)?;
+    // The bundle's own features unless the retrieval model differs from the bundle's.
+    let reencoded;
     let images = match &trained {
-        Some(_) => retrieval_image_embeddings(&retrieval, &ds, args)?,
-        None => ds.image.clone(),
+        Some(_) => {
+            reencoded = retrieval_image_embeddings(&retrieval, &ds, args)?;
+            &reencoded
+        }
+        None => &ds.image,
     };
     let (tag_names, tags) = lexicon_embeddings(&retrieval, &args.tags, retrieval_hash, args)?;
     let (attr_names, attrs) =
         lexicon_embeddings(&retrieval, &args.attributes, retrieval_hash, args)?;
-    let top_tags = top_k(&images, &tags, args.top, &retrieval.device);
-    let top_attrs = top_k(&images, &attrs, args.top, &retrieval.device);
+    let top_tags = top_k(images, &tags, args.top, &retrieval.device);
+    let top_attrs = top_k(images, &attrs, args.top, &retrieval.device);
     let names = |lex: &[String], picks: &[Vec<usize>]| -> Vec<Vec<String>> {
         picks
             .iter()
@@ -359,9 +364,11 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         base,
     });
     let out = args.out.clone().unwrap_or_else(|| args.bundle.clone());
-    let split = ds.clone().split_off_test(&is_test);
-    write_bundle(&out, &split.map_err(|e| Fail(e.to_string()))?)
+    let (n, sample_ids) = (ds.len(), ds.sample_ids.clone());
+    let split = ds
+        .split_off_test(&is_test)
         .map_err(|e| Fail(e.to_string()))?;
+    write_bundle(&out, &split).map_err(|e| Fail(e.to_string()))?;
     let text_hash = match &trained {
         Some(m) => model_hash(m, text_dir)?,
         None => retrieval_hash,
@@ -375,7 +382,7 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         "text_model": {"path": text_dir.display().to_string(),
                        "content_hash": format!("{text_hash:016x}")},
         "leaks": leaks.len(),
-        "sample_ids": ds.sample_ids,
+        "sample_ids": sample_ids,
         "tags": kept_tags,
         "attributes": kept_attrs,
     });
@@ -390,7 +397,7 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         "wrote {}: {} images, top {t} of {} tags and top {a} of {} attributes retrieved with {}, \
          base \"{base_text}\"; entries in {}",
         out.display(),
-        ds.len(),
+        n,
         tags.rows,
         attrs.rows,
         args.model.display(),

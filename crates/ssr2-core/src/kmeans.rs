@@ -121,6 +121,20 @@ pub fn ss_kmeans(p: &Problem, k: usize, seed: u64) -> Vec<usize> {
     assign
 }
 
+/// For each row of `rows` (`m x p.d`, row-major), the nearest mean of the clusters `assign` gives
+/// `p`'s rows (an empty cluster's mean is the origin): new points placed in a finished
+/// clustering.
+pub fn nearest_mean(p: &Problem, assign: &[usize], k: usize, rows: &[f32]) -> Vec<usize> {
+    let d = p.d;
+    let (sums, counts) = member_sums(p, k, |i| Some(assign[i]));
+    let means: Vec<f32> = (0..k * d)
+        .map(|j| (sums[j] / counts[j / d].max(1) as f64) as f32)
+        .collect();
+    per_row(rows.len() / d.max(1), |i| {
+        nearest(&rows[i * d..(i + 1) * d], &means, d).0
+    })
+}
+
 /// The best of `restarts` runs (seeds `seed..seed+restarts`) by inertia, the sum of squared
 /// distances to the centres: one k-means++ start often lands in a poor local optimum.
 pub fn ss_kmeans_best(p: &Problem, k: usize, seed: u64, restarts: usize) -> Vec<usize> {
@@ -210,6 +224,21 @@ fn draw(weights: &[f64], rng: &mut Rng) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_rows_go_to_the_nearest_cluster_mean() {
+        // Means (0, 1) and (10, 11); cluster 2 is empty, its mean the origin.
+        let x = [0.0, 0.0, 0.0, 2.0, 10.0, 10.0, 10.0, 12.0];
+        let fixed = [None; 4];
+        let p = Problem {
+            x: &x,
+            n: 4,
+            d: 2,
+            fixed: &fixed,
+        };
+        let rows = [1.0, 1.0, 9.0, 11.0, 0.0, -0.9];
+        assert_eq!(nearest_mean(&p, &[0, 0, 1, 1], 3, &rows), vec![0, 1, 2]);
+    }
 
     /// Three well-separated blobs; one labelled point per blob for the first two.
     fn blobs() -> (Vec<f32>, Vec<usize>) {

@@ -102,12 +102,14 @@ fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let count: usize = dims.iter().product();
-    if bytes.len() != header + count {
+    // Checked: a corrupt header may claim more values than any file (or usize) holds.
+    let count = dims.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+    if count.and_then(|c| c.checked_add(header)) != Some(bytes.len()) {
         return Err(DataError::format(
             &origin,
             format!(
-                "dimensions {dims:?} need {count} values, the file holds {}",
+                "dimensions {dims:?} need {} values, the file holds {}",
+                count.map_or("more than 2^64".into(), |c| c.to_string()),
                 bytes.len().saturating_sub(header)
             ),
         ));
@@ -273,6 +275,10 @@ mod tests {
         std::fs::write(&f, idx(&[40], &[11; 40])).unwrap();
         let e = fashion_mnist(Some(&dir), 0).unwrap_err().to_string();
         assert!(e.contains("label 11 at index 0"), "{e}");
+        // A header claiming 2^32-1 x 2^32-1 x 2^32-1 values: refused, nothing allocated.
+        std::fs::write(&f, idx(&[u32::MAX; 3], &[])).unwrap();
+        let e = fashion_mnist(Some(&dir), 0).unwrap_err().to_string();
+        assert!(e.contains("more than 2^64"), "{e}");
         let _ = std::fs::remove_dir_all(&base);
     }
 

@@ -79,15 +79,13 @@ impl Dataset {
 
     /// The training samples followed by the test samples, and per row whether it is a test
     /// sample: the layout a bundle stores.
-    pub fn with_test_appended(&self) -> (Dataset, Vec<bool>) {
-        let mut all = self.clone();
-        all.test = None;
+    pub fn with_test_appended(mut self) -> (Dataset, Vec<bool>) {
         let mut is_test = vec![false; self.len()];
-        if let Some(t) = &self.test {
+        if let Some(t) = self.test.take() {
             is_test.resize(self.len() + t.len(), true);
-            append_rows(&mut all, t);
+            append_rows(&mut self, &t);
         }
-        (all, is_test)
+        (self, is_test)
     }
 }
 
@@ -239,7 +237,7 @@ mod tests {
     #[test]
     fn appended_test_part_splits_back_to_the_same_dataset() {
         let out = hold_out(data(), 0.25, 3).unwrap();
-        let (all, is_test) = out.with_test_appended();
+        let (all, is_test) = out.clone().with_test_appended();
         assert_eq!(all.len(), 40);
         assert_eq!(
             is_test.iter().filter(|&&t| t).count(),
@@ -273,7 +271,7 @@ mod concat_tests {
             ..SyntheticConfig::default()
         };
         let whole = hold_out(generate(&cfg).unwrap(), 0.25, 1).unwrap();
-        let (rows, is_test) = whole.with_test_appended();
+        let (rows, is_test) = whole.clone().with_test_appended();
         // Three contiguous shards of the stored row order; the middle one spans both parts.
         let n_train = whole.len();
         let cuts = [0, 13, n_train + 3, rows.len()];

@@ -400,7 +400,8 @@ pub(crate) fn epoch_eval(ev: &Evaluation) -> EpochEval {
     }
 }
 
-pub(crate) fn scores(ev: &Evaluation) -> Scores {
+/// All / Old / New of an evaluation, as the report stores them (`None` for an empty part).
+pub fn scores(ev: &Evaluation) -> Scores {
     Scores {
         all: ev.accuracy.all,
         old: finite(ev.accuracy.old),

@@ -305,7 +305,10 @@ fn check_shapes(r: &RunReport) -> Result<(), String> {
     }
     if let Some(t) = &r.thumbnails {
         for (i, s) in t.samples.iter().enumerate() {
-            if s.pixels.len() != t.side * t.side || s.cluster >= clusters || s.label >= k {
+            if Some(s.pixels.len()) != t.side.checked_mul(t.side)
+                || s.cluster >= clusters
+                || s.label >= k
+            {
                 return Err(format!(
                     "thumbnails.samples[{i}]: {} pixels for side {}, cluster {} of {clusters}, \
                      class {} of {k}",

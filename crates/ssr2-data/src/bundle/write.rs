@@ -26,9 +26,17 @@ fn f32_tensor(shape: Vec<usize>, values: &[f32]) -> Owned {
 /// Serialises `ds` (checked with [`Dataset::validate`] first) as bundle bytes.
 pub fn bundle_to_bytes(ds: &Dataset) -> Result<Vec<u8>, DataError> {
     ds.validate()?;
-    // The test part is stored after the training samples, flagged by `split`.
-    let (all, is_test) = ds.with_test_appended();
-    let ds = &all;
+    // The test part is stored after the training samples, flagged by `split` (a joined copy
+    // only when there is one).
+    let joined;
+    let (ds, is_test) = match &ds.test {
+        None => (ds, Vec::new()),
+        Some(_) => {
+            let (all, flags) = ds.clone().with_test_appended();
+            joined = all;
+            (&joined, flags)
+        }
+    };
     let n = ds.len();
     let mut tensors: BTreeMap<&str, Owned> = BTreeMap::new();
     tensors.insert("image", f32_tensor(vec![n, ds.image.cols], &ds.image.data));

@@ -32,6 +32,7 @@ impl Loaded {
         weights: &Path,
         device: &Device,
     ) -> Result<Self, String> {
+        let use_text = inputs.check_texts()?;
         let Inputs {
             clip,
             tokenizer,
@@ -39,10 +40,6 @@ impl Loaded {
             candidates,
             test,
         } = inputs;
-        let use_text = candidates.is_some();
-        if use_text && tokenizer.is_none() {
-            return Err("finetune.candidates: texts need the model's tokenizer.json".into());
-        }
         let size = clip.vision.image_size;
         let dims = clip.vision.positions.dims();
         let (frozen, mut trainable) = split(clip, classes, use_text, 0, device);

@@ -86,12 +86,39 @@ pub(super) fn meta_dataset(images: &ImageList) -> Dataset {
     }
 }
 
+impl Inputs {
+    /// Whether the text branch runs (the images have retrieved texts); refuses texts without a
+    /// tokenizer, and test images whose texts do not match the training images'.
+    pub(super) fn check_texts(&self) -> Result<bool, String> {
+        let use_text = self.candidates.is_some();
+        if use_text && self.tokenizer.is_none() {
+            return Err("finetune.candidates: texts need the model's tokenizer.json".into());
+        }
+        if let Some((_, texts)) = &self.test
+            && texts.is_some() != use_text
+        {
+            return Err(
+                "finetune: the test images need retrieved texts exactly when the \
+                        training images have them"
+                    .into(),
+            );
+        }
+        Ok(use_text)
+    }
+
+    /// The `Dataset` of the images and their test part (ids, labels, labelled mask; no
+    /// features): what reports, metrics and the data hash read.
+    pub(super) fn meta_dataset(&self) -> Dataset {
+        let mut ds = meta_dataset(&self.images);
+        ds.test = self.test.as_ref().map(|(t, _)| Box::new(meta_dataset(t)));
+        ds
+    }
+}
+
 /// The content hash a fine-tune run records for its images (ids, labels, labelled mask, test
 /// split): what `ssr2 eval` checks before re-scoring a run.
 pub fn data_sha256(inputs: &Inputs) -> String {
-    let mut ds = meta_dataset(&inputs.images);
-    ds.test = inputs.test.as_ref().map(|(t, _)| Box::new(meta_dataset(t)));
-    ssr2_data::dataset_sha256(&ds)
+    ssr2_data::dataset_sha256(&inputs.meta_dataset())
 }
 
 /// Everything a forward pass needs besides the model.
@@ -280,6 +307,8 @@ pub fn finetune(
     progress: &mut dyn Progress,
 ) -> Result<Outcome, String> {
     cfg.validate()?;
+    let use_text = inputs.check_texts()?;
+    let ds = inputs.meta_dataset();
     let Inputs {
         clip,
         tokenizer,
@@ -287,8 +316,6 @@ pub fn finetune(
         candidates,
         test,
     } = inputs;
-    let mut ds = meta_dataset(&images);
-    ds.test = test.as_ref().map(|(t, _)| Box::new(meta_dataset(t)));
     ds.validate().map_err(|e| e.to_string())?;
     let unlabelled = ds.unlabelled_indices();
     if unlabelled.is_empty() {
@@ -302,19 +329,6 @@ pub fn finetune(
             ds.len(),
             ds.name
         ));
-    }
-    let use_text = candidates.is_some();
-    if use_text && tokenizer.is_none() {
-        return Err("finetune.candidates: texts need the model's tokenizer.json".into());
-    }
-    if let Some((_, texts)) = &test
-        && texts.is_some() != use_text
-    {
-        return Err(
-            "finetune: the test images need retrieved texts exactly when the training \
-                    images have them"
-                .into(),
-        );
     }
     let config_toml = cfg.to_toml();
     let data_sha256 = ssr2_data::dataset_sha256(&ds);
