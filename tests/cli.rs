@@ -1234,3 +1234,73 @@ fn fashion_mnist_trains_briefly() {
         "dataset-fashion-mnist",
     );
 }
+
+/// `ssr2 kmeans` on the digits: its rows are the GCD accuracy of ssr2-core's k-means on the
+/// unlabelled training samples, and of the nearest cluster means on the held-out test split;
+/// a bad bundle is one line and no table.
+#[test]
+fn kmeans_baseline_scores_the_unlabelled_and_test_samples() {
+    use ssr2_core::kmeans::{Problem, nearest_mean, ss_kmeans_best};
+    use ssr2_core::metrics::cluster_accuracy;
+    let table = ok_stdout(&[
+        "kmeans",
+        "--data",
+        "digits",
+        "--restarts",
+        "2",
+        "--seeds",
+        "4",
+    ]);
+    let held = ssr2_data::hold_out(ssr2_data::digits(0), 0.2, 0).unwrap();
+    let test = held.test.as_ref().unwrap();
+    let fixed = vec![None; held.len()];
+    let prob = Problem {
+        x: &held.image.data,
+        n: held.len(),
+        d: 64,
+        fixed: &fixed,
+    };
+    let assign = ss_kmeans_best(&prob, 10, 4, 2);
+    let unl = held.unlabelled_indices();
+    let pick = |v: &[usize]| -> Vec<usize> { unl.iter().map(|&i| v[i]).collect() };
+    let train = cluster_accuracy(&pick(&held.labels), &pick(&assign), 5);
+    let induct = cluster_accuracy(
+        &test.labels,
+        &nearest_mean(&prob, &assign, 10, &test.image.data),
+        5,
+    );
+    let row = |name: &str| -> Vec<String> {
+        let line = table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{table}"));
+        line.split_whitespace().map(String::from).collect()
+    };
+    let pct = |v: f64| format!("{:.1}", 100.0 * v);
+    assert_eq!(
+        row("trans.")[2..6],
+        [
+            pct(train.all),
+            pct(train.old),
+            pct(train.new),
+            unl.len().to_string()
+        ]
+    );
+    assert_eq!(
+        row("induct.")[2..6],
+        [
+            pct(induct.all),
+            pct(induct.old),
+            pct(induct.new),
+            test.len().to_string()
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"junk").unwrap();
+    assert_user_error(
+        &["kmeans", "--features", p(&bad)],
+        "bad.safetensors",
+        "safetensors",
+    );
+}

@@ -4,7 +4,7 @@ use crate::cmd_train::load_dataset;
 use crate::fail::{Fail, Result};
 use clap::Args;
 use ssr2_core::kmeans::{Problem, nearest_mean, ss_kmeans_best};
-use ssr2_core::metrics::cluster_accuracy;
+use ssr2_core::metrics::{Accuracy, cluster_accuracy};
 use ssr2_data::Dataset;
 use ssr2_train::TrainConfig;
 use ssr2_train::config::DataSource;
@@ -55,14 +55,21 @@ pub fn run(args: &KmeansArgs) -> Result<()> {
         }
     };
     cfg.data.root = args.root.as_ref().map(|p| p.display().to_string());
+    let ds = load_dataset(&cfg)?;
+    if ds.len() < ds.num_classes() {
+        return Err(Fail::arg(format!(
+            "{} samples for {} clusters",
+            ds.len(),
+            ds.num_classes()
+        )));
+    }
     println!(
         "{:<6} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7}",
         "seed", "", "All", "Old", "New", "n", "seconds"
     );
-    let ds = load_dataset(&cfg)?;
     for &seed in &args.seeds {
         let started = std::time::Instant::now();
-        let (train, test) = cluster(&ds, args.semi, args.restarts, seed)?;
+        let (train, test) = cluster(&ds, args.semi, args.restarts, seed);
         let seconds = started.elapsed().as_secs_f64();
         let pct = |v: f64| {
             if v.is_finite() {
@@ -88,19 +95,8 @@ pub fn run(args: &KmeansArgs) -> Result<()> {
 
 /// Accuracy of k-means on the unlabelled training samples, and on the test samples by nearest
 /// centre.
-fn cluster(
-    ds: &Dataset,
-    semi: bool,
-    restarts: usize,
-    seed: u64,
-) -> Result<(
-    ssr2_core::metrics::Accuracy,
-    Option<ssr2_core::metrics::Accuracy>,
-)> {
+fn cluster(ds: &Dataset, semi: bool, restarts: usize, seed: u64) -> (Accuracy, Option<Accuracy>) {
     let (n, d, k) = (ds.len(), ds.image.cols, ds.num_classes());
-    if n < k {
-        return Err(Fail::arg(format!("{n} samples for {k} clusters")));
-    }
     let fixed: Vec<Option<usize>> = (0..n)
         .map(|i| (semi && ds.labelled[i]).then_some(ds.labels[i]))
         .collect();
@@ -118,5 +114,5 @@ fn cluster(
         let nearest = nearest_mean(&p, &assign, k, &t.image.data);
         cluster_accuracy(&t.labels, &nearest, t.num_old)
     });
-    Ok((train, test))
+    (train, test)
 }
