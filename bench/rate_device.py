@@ -8,6 +8,8 @@ Z^T P_j Z) (SPEC §3, as tests/reference/make_reference.py) in float64; `ssr2 ra
 takes the float32 Z and P.
 
     python3 bench/rate_device.py --device cpu            (or cuda / wgpu with such a build)
+
+Exits 1 when any value is off by more than --tol (1e-4 relative, the contract's value tolerance).
 """
 import argparse
 import json
@@ -24,6 +26,7 @@ p.add_argument("--bin", default=os.path.join(HERE, "..", "target", "release", "s
 p.add_argument("--rows", type=int, default=256)
 p.add_argument("--dim", type=int, default=512)
 p.add_argument("--classes", type=int, default=200)
+p.add_argument("--tol", type=float, default=1e-4, help="largest relative difference that passes (exit 1 above it)")
 args = p.parse_args()
 
 rng = np.random.default_rng(0)
@@ -50,5 +53,10 @@ with tempfile.TemporaryDirectory() as tmp:
                          check=True, capture_output=True, text=True).stdout
 ours = json.loads(out)
 print(f"coding rates, m = {m}, d = {d}, K = {k}, eps2 = {eps2}: ours on {args.device} (f32 input) vs numpy f64")
+worst = 0.0
 for name, ref in [("R", R), ("Rc", Rc), ("delta_R", R - Rc)]:
-    print(f"{name:<8} numpy {ref:.7f}  ours {ours[name]:.7f}  rel diff {abs(ours[name] - ref) / abs(ref):.2e}")
+    rel = abs(ours[name] - ref) / abs(ref)
+    worst = max(worst, rel)
+    print(f"{name:<8} numpy {ref:.7f}  ours {ours[name]:.7f}  rel diff {rel:.2e}")
+print(f"{'ok' if worst <= args.tol else 'FAIL'}: largest relative difference {worst:.2e} (tolerance {args.tol:.0e})")
+raise SystemExit(0 if worst <= args.tol else 1)

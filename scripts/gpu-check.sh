@@ -45,7 +45,10 @@ run() { # $1 = label, rest = extra flags
     timeout "$LIMIT" "$BIN" train --mode finetune --synthetic "$SHAPE" --synthetic-images "$IMAGES" \
         --tokenizer "$TOK" --batch "$BATCH" --epochs "$EPOCHS" --seeds 0 --device "$DEVICE" \
         --workers "$(nproc)" --out "$OUT/$label" --quiet "$@" | grep -v '^seed\|^[0-9]\|^synthetic'
-    echo "exit status ${PIPESTATUS[0]}"
+    local status=${PIPESTATUS[0]}
+    echo "exit status $status"
+    [ "$status" = 0 ] || FAILED="$FAILED
+  train $label (exit $status)"
     if [ $GPU = 1 ]; then
         kill "$SMI" 2>/dev/null
         echo "GPU memory peak: $(sort -n "$OUT/mem-$label.txt" | tail -1) MiB"
@@ -61,3 +64,4 @@ if [ "$BENCH" = 1 ] && python3 -c "import torch, transformers" 2>/dev/null; then
         --device "$TORCH_DEVICE" --ours-device "$DEVICE" --bin "$BIN" ${BENCH_FLAGS---tf32} 2>&1 | grep -v '^runs written'
     echo "exit status ${PIPESTATUS[0]}"
 fi
+finish

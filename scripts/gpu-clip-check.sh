@@ -10,4 +10,4 @@ echo "== CLIP ViT-B/16 image encoding, batch 32: PyTorch CUDA vs ours on wgpu ==
 timeout 240 python3 bench/clip_images.py --device cuda --ours-device wgpu --bin "$BIN" --reps 10
 echo "== tiny CLIP text embeddings on wgpu vs transformers (max abs diff) =="
 timeout 60 "$BIN" embed-text --model tests/reference/clip-tiny --texts tests/reference/clip-tiny/texts.txt \
-    --out /tmp/t.npy --device wgpu --quiet && tiny_text_diff /tmp/t.npy wgpu
+    --out /tmp/t.npy --device wgpu --quiet && tiny_text_diff /tmp/t.npy wgpu || exit 1

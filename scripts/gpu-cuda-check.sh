@@ -15,10 +15,14 @@
 #        done
 #        (13000: the CUDA API of the device image, driver 580 / nvcc 13.0; cudarc loads what it
 #        needs at run time. xz: 26 MB each, so both fit the 64 MiB a call carries.)
+#        Optionally the core's reference tests, run on CUDA when present:
+#        CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda cargo test --release -p ssr2-core \
+#            --features cuda-nvrtc --test reference --no-run   (then strip it to gpu-cuda/reference)
 # There: bash scripts/gpu-cuda-check.sh    (carry gpu-cuda, holding only the .xz files, and .gl).
 #        The NVRTC build is tried first; when it cannot start, the LLVM build (kernels through
 #        LLVM 22).
 set -u
+# Every comparison has a tolerance; the script exits 1 when any fails (timings are printed only).
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export BIN=${BIN:-gpu-cuda/ssr2}
@@ -41,9 +45,18 @@ if [ -z "$ok" ]; then
     exit 1
 fi
 export BIN=$ok
-tiny_text_diff "$OUT/t.npy" cuda
-echo "== coding rates at paper shape on CUDA vs numpy f64 (matrix products on the device) =="
-timeout 60 python3 bench/rate_device.py --device cuda --bin "$BIN"
-echo "== SSR2 loss (2B = 256, d = 512, K = 200) on CUDA =="
+# TF32 is allowed in CLIP's own matmuls (PyTorch's default on these GPUs), hence 5e-3 here.
+check tiny_text_diff "$OUT/t.npy" cuda 5e-3
+if [ -x gpu-cuda/reference ]; then
+    echo "== ssr2-core reference tests on CUDA (all log-det routes; Gram products full f32) =="
+    check env SSR2_TEST_DEVICE=cuda timeout 300 gpu-cuda/reference --test-threads 1
+fi
+echo "== coding rates at paper shape on CUDA (kernel route) vs numpy f64, tolerance 1e-4 =="
+check timeout 60 python3 bench/rate_device.py --device cuda --bin "$BIN"
+echo "== SSR2 loss (2B = 256, d = 512, K = 200) on CUDA: kernel and host log-det routes =="
+timeout 60 "$BIN" bench --device cuda --route kernel
 timeout 60 "$BIN" bench --device cuda --route host
-DEVICE=cuda LIMIT=${LIMIT:-130} BENCH_LIMIT=${BENCH_LIMIT:-200} bash "$(dirname "$0")/gpu-check.sh"
+echo "== PyTorch on CUDA (TF32 off) vs ours on CUDA, kernel route =="
+timeout 120 python3 bench/ssr2_loss.py --device cuda --route kernel --bin "$BIN" --reps 10
+DEVICE=cuda LIMIT=${LIMIT:-130} BENCH_LIMIT=${BENCH_LIMIT:-200} check bash "$(dirname "$0")/gpu-check.sh"
+finish

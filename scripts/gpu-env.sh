@@ -17,16 +17,32 @@ ldconfig 2>/dev/null
 [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
     export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 # Max abs diff of the tiny model's text embeddings written by `embed-text` ($1, .npy) from
-# transformers' (tests/reference/clip-tiny), labelled with the device name $2.
+# transformers' (tests/reference/clip-tiny), labelled with the device name $2; fails (status 1)
+# above $3 (default 1e-4, the CPU parity test's tolerance).
 tiny_text_diff() {
-    python3 - "$1" "$2" <<'PY'
+    python3 - "$1" "$2" "${3:-1e-4}" <<'PY'
 import sys
 import numpy as np
 from safetensors.numpy import load_file
 ours = np.load(sys.argv[1])
 ref = load_file("tests/reference/clip-tiny/expected.safetensors")["text_embeds"]
-print(f"text embeddings on {sys.argv[2]}: max abs diff", float(np.abs(ours - ref).max()))
+d, tol = float(np.abs(ours - ref).max()), float(sys.argv[3])
+print(f"{'ok' if d <= tol else 'FAIL'}: text embeddings on {sys.argv[2]}: max abs diff {d:.2e} (tolerance {tol:.0e})")
+sys.exit(0 if d <= tol else 1)
 PY
+}
+# Runs a check, remembers a failure in $FAILED and goes on (the scripts exit 1 at the end).
+FAILED=""
+check() {
+    "$@" || FAILED="$FAILED
+  $*"
+}
+finish() {
+    if [ -n "$FAILED" ]; then
+        echo "FAILED checks:$FAILED"
+        exit 1
+    fi
+    echo "all device checks passed"
 }
 # CUDA builds (`--device cuda`): the NVRTC build compiles its kernels at run time, which needs
 # libnvrtc and the CUDA headers (cuda_fp16.h, mma.h, ...). Without a toolkit in /usr/local/cuda,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs when they are missing (scripts/test.sh calls
 # it, so the README's test command is the whole set-up). Steps skipped with SKIP_WASM=1,
-# SKIP_CUDA=1 or SKIP_WEB=1 need nothing installed; the native tests need dataset-fashion-mnist. Uses sudo unless run as root.
+# SKIP_CUDA=1, SKIP_LAVAPIPE=1 or SKIP_WEB=1 need nothing installed; the native tests need dataset-fashion-mnist. Uses sudo unless run as root.
 set -euo pipefail
 need=()
 want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
@@ -19,6 +19,11 @@ if [ "${SKIP_WASM:-0}" != "1" ]; then
 fi
 # The native tests train briefly on Fashion-MNIST (60k + 10k IDX files, MIT).
 want dataset-fashion-mnist
+# The wgpu kernels' tests run on Mesa's lavapipe (Vulkan on the CPU).
+if [ "${SKIP_LAVAPIPE:-0}" != "1" ]; then
+    want mesa-vulkan-drivers
+    want libvulkan1
+fi
 # The CUDA build links LLVM (scripts/cuda-llvm.sh stands Debian's LLVM 22 in for a download).
 [ "${SKIP_CUDA:-0}" = "1" ] || want llvm-22-dev
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The core's reference tests on Burn's wgpu backend, without a GPU: Mesa's lavapipe (Vulkan on
-# the CPU) runs the WGSL kernels. Not part of CI: the wgpu build costs about 19 more minutes on
-# two cores. Measured here: 7/7 reference tests pass, both log-det routes, in 170 s.
+# the CPU) runs the WGSL kernels, the batched Cholesky and exact Gram kernels of
+# LogdetRoute::Kernel among them, next to the host and tensor routes. Every check has a stated
+# tolerance and a failure exits non-zero. Part of scripts/test.sh (SKIP_LAVAPIPE=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
-    echo "error: needs Mesa's lavapipe: sudo apt-get install -y mesa-vulkan-drivers libvulkan1" >&2
+    echo "error: needs Mesa's lavapipe: apt-get install -y mesa-vulkan-drivers libvulkan1 (scripts/setup.sh)" >&2
     exit 1
 fi
 CUBECL_WGPU_DEFAULT_DEVICE=Cpu SSR2_TEST_DEVICE=wgpu CARGO_TARGET_DIR=target-wgpu \

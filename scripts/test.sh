@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: missing Debian packages first (scripts/setup.sh), then
 # native tests on the CPU device (with the property/fuzz tests), a compile check of the CUDA
-# build, then a wasm32 build check of ssr2-core. The CUDA check needs Debian's llvm-22-dev (scripts/cuda-llvm.sh;
+# build, the core's reference tests on wgpu over Mesa's lavapipe (SKIP_LAVAPIPE=1 skips them),
+# then a wasm32 build check of ssr2-core. The CUDA check needs Debian's llvm-22-dev (scripts/cuda-llvm.sh;
 # SKIP_CUDA=1 skips it); the wasm check rustc-web, cargo-web, rust-web-src and lld-22 (see README);
 # SKIP_WASM=1 skips that step (and the browser app); SKIP_WEB=1 skips only the browser app
 # (scripts/test-web.sh: builds web/, trains one seed, runs the Playwright test in chromium).
@@ -23,6 +24,15 @@ else
     scripts/cuda-llvm.sh
     CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda-check \
         cargo check --release -p ssr2 --features cuda-nvrtc
+fi
+
+if [ "${SKIP_LAVAPIPE:-0}" = "1" ]; then
+    echo "== GPU kernels on lavapipe skipped (SKIP_LAVAPIPE=1) =="
+else
+    # The wgpu build's WGSL kernels (the batched Cholesky among them) on Mesa's lavapipe, Vulkan
+    # on the CPU: the core's reference tests with every log-det route.
+    echo "== ssr2-core reference tests on wgpu over lavapipe =="
+    scripts/test-wgpu-lavapipe.sh
 fi
 
 if [ "${SKIP_WASM:-0}" = "1" ]; then

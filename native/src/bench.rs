@@ -1,4 +1,4 @@
-//! `ssr2 bench`: time the SSR2 loss forward + backward at paper shape on the CPU device.
+//! `ssr2 bench`: time the SSR2 loss forward + backward at paper shape on a device.
 //! A benchmark, not a test: `bench/ssr2_loss.py` runs it next to the PyTorch reference formula.
 
 use crate::fail::{Fail, Result};
@@ -26,8 +26,10 @@ pub struct BenchArgs {
     /// Timed repetitions (after one untimed warm-up run); the median is reported.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10000), default_value_t = 10)]
     reps: usize,
-    /// Log-determinant route: auto, host (f64 Cholesky on the CPU) or tensor (on-device ops).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "host", "tensor"])]
+    /// Log-determinant route: auto (kernel on GPU devices, host on the CPU), host (f64 Cholesky
+    /// on the CPU), tensor (on-device tensor ops) or kernel (one batched Cholesky kernel on a
+    /// wgpu/CUDA device; host on the CPU).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "host", "tensor", "kernel"])]
     route: String,
     /// Device: cpu, wgpu or cuda (when built with those features).
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
@@ -46,6 +48,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let route = match args.route.as_str() {
         "host" => LogdetRoute::Host,
         "tensor" => LogdetRoute::Tensor,
+        "kernel" => LogdetRoute::Kernel,
         _ => LogdetRoute::Auto,
     };
     let device = crate::cmd_train::device(&args.device)?.autodiff();

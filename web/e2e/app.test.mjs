@@ -127,6 +127,14 @@ async function runMode(mode) {
     // Playground: train, delta R must rise over the first 50 steps.
     await page.click('#tab-playground');
     await page.waitForSelector('#delta-start-a', { timeout: 60000 });
+    // Count GPU compute dispatches (wgpu's WebGPU backend calls the prototype method each time).
+    await page.evaluate(() => {
+      window.__dispatches = 0;
+      if (typeof GPUComputePassEncoder === 'undefined') return;
+      const proto = GPUComputePassEncoder.prototype;
+      const orig = proto.dispatchWorkgroups;
+      proto.dispatchWorkgroups = function (...a) { window.__dispatches++; return orig.apply(this, a); };
+    });
     await page.click('#play');
     const t0 = Date.now();
     await page.waitForFunction(() => Number(document.querySelector('#step')?.textContent || 0) >= 50,
@@ -141,7 +149,13 @@ async function runMode(mode) {
     await page.waitForTimeout(mode === 'cpu' ? 3000 : 1000);
     r.steps_per_s = Number(await page.textContent('#steps-per-s'));
     r.step = Number(await page.textContent('#step'));
-    console.log(`[${mode}] steps/s ${r.steps_per_s} (step ${r.step})`);
+    // Dispatches per training step (both side-by-side runs); 0 on the CPU device.
+    await page.click('#play');
+    const [d, s] = await page.evaluate(() => [window.__dispatches, Number(document.querySelector('#step').textContent)]);
+    r.dispatches_per_step = s > 0 ? Math.round(d / s) : null;
+    console.log(`[${mode}] steps/s ${r.steps_per_s} (step ${r.step}), GPU dispatches per step ${r.dispatches_per_step}`);
+    if (mode === 'cpu') check(d === 0, `[${mode}] no GPU dispatches on the CPU device: ${d}`);
+    else check(r.dispatches_per_step > 0, `[${mode}] the playground dispatches GPU work: ${r.dispatches_per_step} per step`);
     await page.screenshot({ path: path.join(outDir, `playground-${mode}.png`), fullPage: true });
     check(errors.length === 0, `[${mode}] no page errors${errors.length ? ': ' + errors.slice(0, 3).join(' | ') : ''}`);
   } catch (e) {

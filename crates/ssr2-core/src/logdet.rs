@@ -8,7 +8,10 @@
 //! - [`LogdetRoute::Host`]: read the batch back, factor in f64 (faer), upload `logdet` and `M^-1`.
 //!   Fastest on CPU devices; needs a synchronous read, which WebGPU in a browser cannot do.
 //! - [`LogdetRoute::Tensor`]: Cholesky and triangular inversion written in tensor ops, so it runs
-//!   on any device without leaving it.
+//!   on any device without leaving it, at the cost of O(n) launches per factorisation.
+//! - [`LogdetRoute::Kernel`]: one CubeCL kernel per batch (`logdet/kernel.rs`), on wgpu, WebGPU
+//!   and CUDA devices; in builds without a CubeCL backend, and on the CPU device, it falls back to
+//!   the host route.
 //!
 //! Gradients use the trace surrogate `sum(M^-1 ⊙ (M - sg(M)))`, which is 0 in value and has
 //! gradient `M^-1` (SPEC §3), so no custom autodiff op is needed and every device is covered.
@@ -78,20 +81,48 @@ pub enum LogdetRoute {
     Host,
     /// Cholesky in tensor ops on the device itself.
     Tensor,
+    /// One batched Cholesky kernel on a CubeCL device (wgpu, WebGPU, CUDA); the host route on
+    /// other devices.
+    Kernel,
 }
 
 impl LogdetRoute {
-    /// The concrete route for `device`: the host route needs a synchronous read, which only the
-    /// CPU device supports inside a browser.
+    /// The concrete route for `device`: the kernel on GPU devices, the host route on the CPU
+    /// device. Without a CubeCL backend in the build, a GPU device in a browser (no synchronous
+    /// read there) gets the tensor route.
     pub fn resolve(self, device: &Device) -> LogdetRoute {
+        let gpu = !is_cpu_device(device);
         match self {
-            LogdetRoute::Auto if cfg!(target_arch = "wasm32") && !is_cpu_device(device) => {
-                LogdetRoute::Tensor
+            LogdetRoute::Auto | LogdetRoute::Kernel if gpu && cfg!(feature = "cube") => {
+                LogdetRoute::Kernel
             }
-            LogdetRoute::Auto => LogdetRoute::Host,
+            LogdetRoute::Auto if gpu && cfg!(target_arch = "wasm32") => LogdetRoute::Tensor,
+            LogdetRoute::Auto | LogdetRoute::Kernel => LogdetRoute::Host,
             r => r,
         }
     }
+}
+
+#[cfg(feature = "cube")]
+pub mod kernel;
+
+/// Batched `lhs [k, p, r] x rhs [k or 1, r, q]` for the coding rates' Gram products, in full
+/// f32 on every device: on CubeCL devices the value comes from a plain multiply-add kernel, since
+/// Burn's CUDA autotune may pick TF32 tensor cores (10-bit mantissas) for f32 matmuls. The
+/// gradient is the ordinary matmul's.
+pub fn gram_matmul(lhs: Tensor<3>, rhs: Tensor<3>) -> Tensor<3> {
+    #[cfg(feature = "cube")]
+    if kernel::is_cube_device(&lhs.device()) {
+        return kernel::matmul_exact(lhs, rhs);
+    }
+    lhs.matmul(rhs)
+}
+
+/// [`gram_matmul`] of two matrices.
+pub fn gram_matmul2(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    let [p, _] = lhs.dims();
+    let [_, q] = rhs.dims();
+    gram_matmul(lhs.unsqueeze_dim(0), rhs.unsqueeze_dim(0)).reshape([p, q])
 }
 
 /// True for the pure-Rust CPU device (flex), whose reads complete immediately.
@@ -101,8 +132,8 @@ pub fn is_cpu_device(device: &Device) -> bool {
 
 /// `logdet` of each matrix of `m` (`[k, n, n]`, SPD) and, when `want_inv`, the inverses.
 /// Both results are detached constants.
-/// The host route checks every matrix and returns an error instead of panicking; the tensor
-/// route cannot read back, so a non-finite input gives NaN there.
+/// The host route checks every matrix and returns an error instead of panicking; the tensor and
+/// kernel routes do not read back, so a non-finite input gives NaN there.
 pub fn spd_logdet_inv(
     m: Tensor<3>,
     want_inv: bool,
@@ -111,6 +142,8 @@ pub fn spd_logdet_inv(
     let m = m.detach();
     match route.resolve(&m.device()) {
         LogdetRoute::Tensor => Ok(tensor_route(m, want_inv)),
+        #[cfg(feature = "cube")]
+        LogdetRoute::Kernel => Ok(kernel::kernel_route(m, want_inv)),
         _ => host_route(m, want_inv),
     }
 }

@@ -3,7 +3,9 @@
 //! Rows of `Z` are samples and are used as given (no normalisation here). Each log-determinant is
 //! taken on the smaller side: the `m x m` Gram side when `m <= d`, the `d x d` side otherwise.
 
-use crate::logdet::{LogdetRoute, RateError, rate_scale, spd_logdet, spd_logdet_inv};
+use crate::logdet::{
+    LogdetRoute, RateError, gram_matmul, gram_matmul2, rate_scale, spd_logdet, spd_logdet_inv,
+};
 use burn::prelude::*;
 
 /// `+1e-8` on each class mass keeps an empty class at exactly 0 (SPEC §3).
@@ -20,9 +22,9 @@ pub fn coding_rate(z: Tensor<2>, eps2: f64, route: LogdetRoute) -> Result<Tensor
     }
     let a = rate_scale(d, m as f64, eps2)?;
     let gram = if m <= d {
-        z.clone().matmul(z.transpose())
+        gram_matmul2(z.clone(), z.transpose())
     } else {
-        z.clone().transpose().matmul(z)
+        gram_matmul2(z.clone().transpose(), z)
     };
     let n = m.min(d);
     let mat = Tensor::<2>::eye(n, &device) + gram.mul_scalar(a);
@@ -58,9 +60,9 @@ pub fn coding_rate_hard(
     let index = Tensor::<1, Int>::from_data(TensorData::new(index, [k * width]), &device);
     let blocks = padded.select(0, index).reshape([k, width, d]);
     let gram = if width <= d {
-        blocks.clone().matmul(blocks.transpose())
+        gram_matmul(blocks.clone(), blocks.transpose())
     } else {
-        blocks.clone().transpose().matmul(blocks)
+        gram_matmul(blocks.clone().transpose(), blocks)
     };
     let n = width.min(d);
     let mass: Vec<f64> = members
@@ -118,7 +120,7 @@ pub fn coding_rate_soft(
     } else {
         // d side: A_j = I + a_j Z^T D_j Z is built directly; no square roots involved.
         let weighted = p.transpose().unsqueeze_dim::<3>(2) * z.clone().unsqueeze_dim::<3>(0); // [k,m,d]
-        let inner = weighted.transpose().matmul(z.unsqueeze_dim::<3>(0)); // [k,d,d]
+        let inner = gram_matmul(weighted.transpose(), z.unsqueeze_dim::<3>(0)); // [k,d,d]
         let mat =
             Tensor::<2>::eye(d, &device).unsqueeze_dim::<3>(0) + inner * scale.reshape([k, 1, 1]);
         spd_logdet(mat, route)?
@@ -144,7 +146,7 @@ fn soft_logdets_gram(
     let [m, _] = z.dims();
     let [_, k] = p.dims();
     let device = z.device();
-    let gram = z.clone().matmul(z.transpose()); // [m,m]
+    let gram = gram_matmul2(z.clone(), z.transpose()); // [m,m]
     let tracked = gram.is_tracked() || p.is_tracked() || scale.is_tracked();
     let root = p.clone().detach().clamp_min(0.0).sqrt().transpose(); // [k,m]
     let outer = root.clone().unsqueeze_dim::<3>(2) * root.unsqueeze_dim::<3>(1); // [k,m,m]

@@ -143,7 +143,7 @@ fn check(r: &Value, case: &str, got: (f32, Vec<f32>, Vec<f32>)) {
 #[test]
 fn ssr2_gradients_match_autograd_and_p_is_not_detached() {
     let r = reference();
-    for route in [LogdetRoute::Host, LogdetRoute::Tensor] {
+    for route in [LogdetRoute::Host, LogdetRoute::Tensor, LogdetRoute::Kernel] {
         let warm = ours(&r, route, |z, l, route| ssr2_term(&r, z, l, true, route));
         check(&r, "ssr2_warmup", warm);
         let full = ours(&r, route, |z, l, route| ssr2_term(&r, z, l, false, route));

@@ -23,21 +23,28 @@ static MCR2: LazyLock<Value> = LazyLock::new(|| {
 });
 
 /// The device under test: the CPU device, or wgpu with `SSR2_TEST_DEVICE=wgpu` in a build with
-/// the `wgpu` feature (e.g. Mesa's lavapipe: `CUBECL_WGPU_DEFAULT_DEVICE=Cpu`).
+/// the `wgpu` feature (e.g. Mesa's lavapipe: `CUBECL_WGPU_DEFAULT_DEVICE=Cpu`), or CUDA with
+/// `SSR2_TEST_DEVICE=cuda` in a `cuda` build.
 fn test_device() -> Device {
     match std::env::var("SSR2_TEST_DEVICE").as_deref() {
         #[cfg(feature = "wgpu")]
         Ok("wgpu") => Device::wgpu(burn::tensor::DeviceKind::default()),
+        #[cfg(feature = "cuda")]
+        Ok("cuda") => Device::cuda(0),
         Ok("cpu") | Err(_) => Device::flex(),
         Ok(other) => {
-            panic!("SSR2_TEST_DEVICE={other}: this build tests cpu (and wgpu with --features wgpu)")
+            panic!(
+                "SSR2_TEST_DEVICE={other}: this build tests cpu (wgpu, cuda with those features)"
+            )
         }
     }
 }
 
 const VALUE_TOL: f64 = 1e-4;
 const GRAD_TOL: f64 = 1e-3;
-const ROUTES: [LogdetRoute; 2] = [LogdetRoute::Host, LogdetRoute::Tensor];
+/// Every route; on the CPU device the kernel route falls back to the host route, so the kernel
+/// itself is under test with `SSR2_TEST_DEVICE=wgpu` (`scripts/test-wgpu-lavapipe.sh`).
+const ROUTES: [LogdetRoute; 3] = [LogdetRoute::Host, LogdetRoute::Tensor, LogdetRoute::Kernel];
 
 fn flat(v: &Value) -> Vec<f32> {
     match v {
@@ -243,58 +250,60 @@ fn ssr2_loss_matches_reference() {
             labelled: bools(&case["labelled"]),
             labels: usizes(&case["labels"]),
         };
-        let cfg = Ssr2Config {
-            eps2: f(&case["eps2"]),
-            batch_size: b,
-            route: LogdetRoute::Host,
-        };
-        for (warmup, key) in [(true, "loss_warmup"), (false, "loss_full")] {
-            let terms: Vec<_> = ["img", "txt"]
-                .iter()
-                .map(|m| {
-                    let md = &case["modalities"][*m];
-                    let t = rate_terms(
-                        t2(&md["Z"], 2 * b, d, &dev),
-                        t2(&md["logits"], 2 * b, k, &dev),
-                        &batch,
-                        warmup,
-                        &cfg,
-                    )
-                    .unwrap();
-                    check(
-                        scalar(t.r.clone()),
-                        f(&md["R"]),
-                        VALUE_TOL,
-                        &format!("{name} {m} R"),
-                    );
-                    let rcs = f(&md["Rc_s"]);
-                    if rcs == 0.0 {
-                        assert_eq!(scalar(t.rc_labelled.clone()), 0.0);
-                    } else {
+        for route in ROUTES {
+            let cfg = Ssr2Config {
+                eps2: f(&case["eps2"]),
+                batch_size: b,
+                route,
+            };
+            for (warmup, key) in [(true, "loss_warmup"), (false, "loss_full")] {
+                let terms: Vec<_> = ["img", "txt"]
+                    .iter()
+                    .map(|m| {
+                        let md = &case["modalities"][*m];
+                        let t = rate_terms(
+                            t2(&md["Z"], 2 * b, d, &dev),
+                            t2(&md["logits"], 2 * b, k, &dev),
+                            &batch,
+                            warmup,
+                            &cfg,
+                        )
+                        .unwrap();
                         check(
-                            scalar(t.rc_labelled.clone()),
-                            rcs,
+                            scalar(t.r.clone()),
+                            f(&md["R"]),
                             VALUE_TOL,
-                            &format!("{name} {m} Rc_s"),
+                            &format!("{name} {m} R"),
                         );
-                    }
-                    if !warmup && f(&md["Rc_u"]) != 0.0 {
-                        check(
-                            scalar(t.rc_unlabelled.clone()),
-                            f(&md["Rc_u"]),
-                            VALUE_TOL,
-                            &format!("{name} {m} Rc_u"),
-                        );
-                    }
-                    t
-                })
-                .collect();
-            check(
-                scalar(ssr2_loss(&terms, warmup, b)),
-                f(&case[key]),
-                VALUE_TOL,
-                &format!("{name} {key}"),
-            );
+                        let rcs = f(&md["Rc_s"]);
+                        if rcs == 0.0 {
+                            assert_eq!(scalar(t.rc_labelled.clone()), 0.0);
+                        } else {
+                            check(
+                                scalar(t.rc_labelled.clone()),
+                                rcs,
+                                VALUE_TOL,
+                                &format!("{name} {m} Rc_s"),
+                            );
+                        }
+                        if !warmup && f(&md["Rc_u"]) != 0.0 {
+                            check(
+                                scalar(t.rc_unlabelled.clone()),
+                                f(&md["Rc_u"]),
+                                VALUE_TOL,
+                                &format!("{name} {m} Rc_u"),
+                            );
+                        }
+                        t
+                    })
+                    .collect();
+                check(
+                    scalar(ssr2_loss(&terms, warmup, b)),
+                    f(&case[key]),
+                    VALUE_TOL,
+                    &format!("{name} {key}"),
+                );
+            }
         }
     }
 }
@@ -504,5 +513,118 @@ fn metrics_match_scipy_and_numpy() {
         check(e.all, f(&want["all"]), 1e-12, "edge ratio all");
         check(e.old, f(&want["old"]), 1e-12, "edge ratio old");
         check(e.new, f(&want["new"]), 1e-12, "edge ratio new");
+    }
+}
+
+/// The batched kernel against the f64 host route on `I + a Z^T Z` batches, from 1 x 1 to the
+/// paper's largest block (2B = 256): logdet 1e-4 relative, `M^-1` 1e-3 relative (Frobenius).
+/// Sizes around the kernel's 32-unit granularity and past its 256 units (two rows and columns
+/// per unit) are included; measured on lavapipe: inverses within 4e-7.
+#[test]
+fn kernel_route_matches_the_f64_host_route() {
+    let dev = test_device();
+    if matches!(
+        std::env::var("SSR2_TEST_DEVICE").as_deref(),
+        Ok("wgpu" | "cuda")
+    ) {
+        assert_eq!(LogdetRoute::Auto.resolve(&dev), LogdetRoute::Kernel);
+        assert_eq!(
+            LogdetRoute::Auto.resolve(&dev.clone().autodiff()),
+            LogdetRoute::Kernel
+        );
+    }
+    for (k, n, a) in [
+        (3, 1, 2.0),
+        (4, 5, 8.0),
+        (2, 31, 1.0),
+        (3, 33, 4.0),
+        (2, 64, 16.0),
+        (1, 96, 1.0),
+        (1, 128, 1.0),
+        (1, 200, 1.0),
+        (2, 256, 2.0),
+        (1, 300, 0.5),
+    ] {
+        let rows = n + 7;
+        let z = uniform(k * rows * n, (k * 1000 + n) as u64);
+        let z = Tensor::<3>::from_data(TensorData::new(z, [k, rows, n]), &dev);
+        let gram = z
+            .clone()
+            .swap_dims(1, 2)
+            .matmul(z)
+            .mul_scalar(a / rows as f64);
+        let eye = Tensor::<2>::eye(n, &dev).unsqueeze_dim::<3>(0);
+        let m = gram + eye;
+        let (ld_h, inv_h) =
+            ssr2_core::logdet::spd_logdet_inv(m.clone(), true, LogdetRoute::Host).unwrap();
+        let (ld_k, inv_k) =
+            ssr2_core::logdet::spd_logdet_inv(m, true, LogdetRoute::Kernel).unwrap();
+        for (b, (x, y)) in vec_of(ld_k).iter().zip(vec_of(ld_h)).enumerate() {
+            check(
+                *x as f64,
+                y as f64,
+                VALUE_TOL,
+                &format!("logdet k={k} n={n} block {b}"),
+            );
+        }
+        let e = frob_rel(&vec_of(inv_k.unwrap()), &vec_of(inv_h.unwrap()));
+        assert!(e < GRAD_TOL, "inverse k={k} n={n}: rel {e:.2e}");
+    }
+}
+
+/// Deterministic uniform values in [-1, 1) (a 64-bit LCG; the numbers only need to be fixed).
+fn uniform(len: usize, seed: u64) -> Vec<f32> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// The coding rates' Gram products keep full f32 precision on the device under test: against an
+/// f64 product on the host, the error stays at f32 rounding (TF32 tensor cores, 10-bit mantissas,
+/// would be off by ~1e-3). Includes a broadcast right-hand side, as the soft d-side uses.
+#[test]
+fn gram_products_are_full_f32() {
+    let dev = test_device();
+    for (k, kr, p, r, q) in [(3, 3, 40, 300, 50), (4, 1, 7, 512, 9)] {
+        let a = uniform(k * p * r, 11 + p as u64);
+        let b = uniform(kr * r * q, 12 + q as u64);
+        let lhs = Tensor::<3>::from_data(TensorData::new(a.clone(), [k, p, r]), &dev);
+        let rhs = Tensor::<3>::from_data(TensorData::new(b.clone(), [kr, r, q]), &dev);
+        let ours = vec_of(ssr2_core::logdet::gram_matmul(lhs.clone(), rhs.clone()));
+        let mut worst = 0f64;
+        for bi in 0..k {
+            let rb = if kr == 1 { 0 } else { bi };
+            for i in 0..p {
+                for j in 0..q {
+                    let (mut exact, mut mag) = (0f64, 0f64);
+                    for t in 0..r {
+                        let x = a[bi * p * r + i * r + t] as f64 * b[rb * r * q + t * q + j] as f64;
+                        exact += x;
+                        mag += x.abs();
+                    }
+                    let got = ours[bi * p * q + i * q + j] as f64;
+                    worst = worst.max((got - exact).abs() / mag);
+                }
+            }
+        }
+        assert!(
+            worst < 1e-5,
+            "[{k},{p},{r}]x[{kr},{r},{q}]: error {worst:.2e} of sum |terms|"
+        );
+        // Gradients flow as through an ordinary matmul.
+        let lhs = lhs.autodiff().require_grad();
+        let grads = ssr2_core::logdet::gram_matmul(lhs.clone(), rhs.clone().autodiff())
+            .sum()
+            .backward();
+        let want = vec_of(rhs.sum_dim(2).reshape([kr, 1, r]).expand([k, p, r]));
+        assert!(frob_rel(&vec_of(lhs.grad(&grads).unwrap()), &want) < 1e-6);
     }
 }
