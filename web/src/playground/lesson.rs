@@ -217,7 +217,7 @@ pub fn Lesson(
                 <button id="lesson-back" prop:disabled=move || step.get() == 0
                     on:click=move |_| step.update(|s| *s = s.saturating_sub(1))>"← back"</button>
                 <b id="lesson-step">{move || format!("{} / {}", step.get() + 1, STEPS.len())}</b>
-                <button id="lesson-next" prop:disabled=move || step.get() >= last
+                <button id="lesson-next" prop:disabled=move || { step.get() >= last }
                     on:click=move |_| step.update(|s| *s = (*s + 1).min(last))>"next →"</button>
                 <h3 id="lesson-title">{move || STEPS[step.get().min(last)].0}</h3>
             </div>
