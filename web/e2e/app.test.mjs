@@ -255,11 +255,14 @@ async function lesson(page, mode, r) {
       await page.screenshot({ path: path.join(outDir, `lesson-soft-${mode}.png`), fullPage: true });
     }
     if (i === LESSON_STEPS - 1) {
-      const ranks = [await num('#lesson-rank-data'), await num('#lesson-rank-a'), await num('#lesson-rank-b')];
+      // Effective ranks of 3-D features lie in [1, 3]; old and new means of the points, run A, run B.
+      const ranks = [];
+      for (const id of ['data', 'a', 'b']) ranks.push([await num(`#lesson-rank-${id}`), await num(`#lesson-rank-${id}-new`)]);
       r.lesson_ranks = ranks;
-      check(ranks.every((x) => Number.isFinite(x) && x >= 1 && x <= 3), `[${mode}] lesson ranks (points, run A, run B): ${ranks}`);
+      check(ranks.flat().every((x) => Number.isFinite(x) && x >= 1 && x <= 3), `[${mode}] lesson old/new ranks (points, run A, run B): ${JSON.stringify(ranks)}`);
       check((await display()) !== 'none', `[${mode}] lesson's last step shows both runs`);
       check(await page.isDisabled('#lesson-next'), `[${mode}] lesson ends at step ${LESSON_STEPS}`);
+      await page.screenshot({ path: path.join(outDir, `lesson-ranks-${mode}.png`), fullPage: true });
     } else {
       await page.click('#lesson-next');
       await page.waitForFunction((s) => (document.querySelector('#lesson-step')?.textContent || '').startsWith(`${s} /`), i + 2, { timeout: 5000 });

@@ -33,7 +33,10 @@ fn point(points: &[f32], i: usize) -> [f64; 3] {
 }
 
 /// The canvas's 2-D context, cleared, with the sphere's outline and the axes drawn.
-fn frame(canvas: &HtmlCanvasElement, angle: f64) -> Option<(CanvasRenderingContext2d, f64, f64, f64)> {
+fn frame(
+    canvas: &HtmlCanvasElement,
+    angle: f64,
+) -> Option<(CanvasRenderingContext2d, f64, f64, f64)> {
     let ctx = canvas
         .get_context("2d")
         .ok()
@@ -102,7 +105,14 @@ pub fn scatter3d(
     angle: f64,
 ) {
     if let Some((ctx, cx, cy, r)) = frame(canvas, angle) {
-        dots(&ctx, (cx, cy, r), points, angle, |i| category(labels[i]), |i| labelled[i]);
+        dots(
+            &ctx,
+            (cx, cy, r),
+            points,
+            angle,
+            |i| category(labels[i]),
+            |i| labelled[i],
+        );
     }
 }
 

@@ -40,18 +40,19 @@ pub const STEPS: [(&str, &str); 5] = [
         "Hard labels and soft memberships",
         "Only some points of the old classes carry a label (filled dots): their class is certain, \
          and they are compressed with hard labels (R_c^s). Every other point (ring) has only a guess, \
-         a share of membership in each class, drawn as a mix of the class colours; here the guess \
-         comes from how near each class's closest point is, a stand-in for the trained head. R_c^u \
-         compresses each class with those shares: blur the guesses (higher temperature) and R_c^u \
-         grows toward the room of all unlabelled points together.",
+         a share of membership in each class drawn as a mix of the class colours (here from how near \
+         each class's closest point lies, a stand-in for the trained head), and R_c^u compresses each \
+         class with those shares. Blur the guesses (higher temperature) and R_c^u grows toward the \
+         room of all unlabelled points together.",
     ),
     (
         "Why contrastive losses over-compress old classes",
-        "A contrastive loss pulls labelled points of the same class together, so an old class can \
-         shrink toward fewer directions than its data has: its effective rank (how many directions \
-         it really uses: 1 for a line, 2 for a plane) drops. SSR2 only asks each class to fill \
-         little room compared with all points, so classes keep their spread. Press ▶ train above \
-         (subspace dimension 2 shows it best) and compare the old classes' ranks.",
+        "A contrastive loss pulls the labelled points of each old class together, a pull the \
+         unlabelled new classes never get, so old classes can end up squeezed into fewer directions \
+         than new ones: a lower effective rank (how many directions a class really uses: 1 for a \
+         line, 2 for a plane). SSR2 compresses every class by the same rule, labelled or not. Press \
+         ▶ train (subspace dimension 2 shows it best) and compare, in each run, how far the old \
+         classes' ranks (blue) fall below the new classes' (orange).",
     ),
 ];
 
@@ -80,10 +81,11 @@ fn num(v: f64) -> String {
     format!("{v:.3}")
 }
 
-/// Mean effective rank of the old classes (the first `num_old`).
-fn old_mean(ranks: &[f64], num_old: usize) -> f64 {
-    let old = &ranks[..num_old.min(ranks.len())];
-    old.iter().sum::<f64>() / old.len().max(1) as f64
+/// Mean effective rank of the old classes (the first `num_old`) and of the new ones.
+fn old_new_means(ranks: &[f64], num_old: usize) -> (f64, f64) {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (old, new) = ranks.split_at(num_old.min(ranks.len()));
+    (mean(old), mean(new))
 }
 
 /// Colours mixed by membership (`#rrggbb` inputs), so an unsure point looks in between.
@@ -131,7 +133,12 @@ pub fn Lesson(
     // New data knobs in the playground give the lesson the same new points.
     Effect::new(move |prev: Option<(usize, usize, u64, u64)>| {
         let k = knobs.get();
-        let key = (k.classes, k.subspace_dim, k.noise.to_bits(), k.labelled.to_bits());
+        let key = (
+            k.classes,
+            k.subspace_dim,
+            k.noise.to_bits(),
+            k.labelled.to_bits(),
+        );
         if prev.is_some_and(|p| p != key) {
             points.set(Points::new(&k));
             frac.set(k.labelled);
@@ -140,8 +147,9 @@ pub fn Lesson(
     });
     let values = Memo::new(move |_| points.with(|p| rates(p, eps2.get())));
     // Soft memberships cost n^2 distances: only on the step that shows them.
-    let semi_values =
-        Memo::new(move |_| (step.get() == 3).then(|| points.with(|p| semi(p, frac.get(), temp.get(), eps2.get()))));
+    let semi_values = Memo::new(move |_| {
+        (step.get() == 3).then(|| points.with(|p| semi(p, frac.get(), temp.get(), eps2.get())))
+    });
     let balls = Memo::new(move |_| {
         let eps = eps2.get().sqrt();
         points.with(|p| match step.get() {
@@ -176,7 +184,15 @@ pub fn Lesson(
                 (3, Some(sv)) => sv.labelled[i],
                 _ => held.is_none_or(|h| h == p.labels[i]),
             };
-            draw::lesson(&c, &p.x, colour, filled, &balls, eps2.get_untracked().sqrt(), ANGLE);
+            draw::lesson(
+                &c,
+                &p.x,
+                colour,
+                filled,
+                &balls,
+                eps2.get_untracked().sqrt(),
+                ANGLE,
+            );
         });
     });
 
@@ -190,14 +206,20 @@ pub fn Lesson(
     };
     let on_down = move |ev: leptos::ev::PointerEvent| {
         ev.prevent_default();
-        let Some((x, y, w, h)) = pixel(&ev) else { return };
+        let Some((x, y, w, h)) = pixel(&ev) else {
+            return;
+        };
         if let Some(class) = points.with_untracked(|p| nearest_class(p, (w, h), x, y)) {
             drag.set(Some(Drag { class, x, y }));
         }
     };
     let on_move = move |ev: leptos::ev::PointerEvent| {
-        let Some(d) = drag.get_untracked() else { return };
-        let Some((x, y, w, h)) = pixel(&ev) else { return };
+        let Some(d) = drag.get_untracked() else {
+            return;
+        };
+        let Some((x, y, w, h)) = pixel(&ev) else {
+            return;
+        };
         let (_, _, r) = draw::screen(w, h);
         let [ex, ey, v] = draw::view_axes(ANGLE);
         let (dx, dy) = ((x - d.x) / r, -(y - d.y) / r);
@@ -268,7 +290,12 @@ fn step_panel(
     runs: Signal<Vec<RunRanks>>,
     trained: Signal<usize>,
 ) -> AnyView {
-    let slider = move |id: &'static str, name: &'static str, sig: RwSignal<f64>, lo: f64, hi: f64, st: f64| {
+    let slider = move |id: &'static str,
+                       name: &'static str,
+                       sig: RwSignal<f64>,
+                       lo: f64,
+                       hi: f64,
+                       st: f64| {
         view! {
             <label class="knob"><span class="name">{name} " " <b>{move || format!("{:.2}", sig.get())}</b></span>
                 <input type="range" id=id min=lo max=hi step=st prop:value=move || sig.get().to_string()
@@ -320,25 +347,27 @@ fn step_panel(
         }
         .into_any(),
         _ => view! {
-            <p class="note">"mean effective rank of the old classes (blue bars: each old class; training step "
-                {move || trained.get()} ")"</p>
+            <p class="note">"effective rank of each class (old blue, new orange) and the means; training step "
+                {move || trained.get()}</p>
             <div class="pair">
                 {move || {
                     let (x, labels, num_old) = points.with(|p| (p.x.clone(), p.labels.clone(), p.num_old));
                     let data: Vec<f64> = class_ranks(&x, 3, &labels, num_old).classes.iter().map(|c| c.effective_rank).collect();
-                    let mut cols = vec![("the points above".to_string(), data, "lesson-rank-data")];
-                    for (r, id) in runs.get().into_iter().zip(["lesson-rank-a", "lesson-rank-b"]) {
+                    let mut cols = vec![("the points above".to_string(), data, "data")];
+                    for (r, id) in runs.get().into_iter().zip(["a", "b"]) {
                         cols.push((r.title, r.ranks, id));
                     }
                     cols.into_iter().map(|(title, ranks, id)| {
-                        let bars: Vec<Bar> = ranks.iter().enumerate().take(num_old).map(|(c, &v)| Bar {
-                            label: c.to_string(), value: v, colour: old_new(true).into(),
-                            title: format!("old class {c}: effective rank {v:.2}"),
+                        let bars: Vec<Bar> = ranks.iter().enumerate().map(|(c, &v)| Bar {
+                            label: c.to_string(), value: v, colour: old_new(c < num_old).into(),
+                            title: format!("class {c}: effective rank {v:.2}"),
                         }).collect();
+                        let (old, new) = old_new_means(&ranks, num_old);
                         view! {
                             <div><h4>{title}</h4>
-                                <p>"old mean " <b id=id>{format!("{:.2}", old_mean(&ranks, num_old))}</b></p>
-                                <BarChart bars=bars width=150.0 height=110.0/></div>
+                                <p>"old " <b id=format!("lesson-rank-{id}")>{format!("{old:.2}")}</b>
+                                   " · new " <b id=format!("lesson-rank-{id}-new")>{format!("{new:.2}")}</b></p>
+                                <BarChart bars=bars width=160.0 height=110.0/></div>
                         }
                     }).collect_view()
                 }}

@@ -98,9 +98,20 @@ pub fn rates(p: &Points, eps2: f64) -> Rates {
     }
     // R(Z) = 1/2 logdet(I + d/(m eps2) Z^T Z); R_c = sum_j m_j/(2m) logdet(I + d/(m_j eps2) Z_j^T Z_j).
     let r = read(coding_rate(tensor(p.x.clone(), 3), eps2, ROUTE));
-    let rc = read(coding_rate_hard(tensor(p.x.clone(), 3), &p.labels, eps2, ROUTE));
+    let rc = read(coding_rate_hard(
+        tensor(p.x.clone(), 3),
+        &p.labels,
+        eps2,
+        ROUTE,
+    ));
     let class_r = (0..p.classes)
-        .map(|c| read(coding_rate(tensor(rows(&p.x, 3, &p.members(c)), 3), eps2, ROUTE)))
+        .map(|c| {
+            read(coding_rate(
+                tensor(rows(&p.x, 3, &p.members(c)), 3),
+                eps2,
+                ROUTE,
+            ))
+        })
         .collect();
     Rates {
         r,
@@ -154,7 +165,12 @@ pub fn semi(p: &Points, frac: f64, temp: f64, eps2: f64) -> Semi {
         if idx.is_empty() {
             return 0.0;
         }
-        read(coding_rate_hard(tensor(rows(&p.x, 3, idx), 3), &labels_of(idx), eps2, ROUTE))
+        read(coding_rate_hard(
+            tensor(rows(&p.x, 3, idx), 3),
+            &labels_of(idx),
+            eps2,
+            ROUTE,
+        ))
     };
     // R_c^u = sum_j t_j/(2m) logdet(I + d/(t_j eps2) Z^T diag(P_j) Z), t_j = sum_i P_ij.
     let rc_u = if u.is_empty() {
