@@ -269,17 +269,19 @@ pub fn Lesson(
                         " · ΔR = R − R_c = " <b id="lesson-dr">{move || num(values.get().dr)}</b>
                         " nats (ε² = " {move || format!("{:.2}", eps2.get())} ")"
                     </p>
-                    {move || step_panel(step.get(), points, values, semi_values, balls, eps2, frac, temp, runs, trained)}
+                    {move || {
+                        let live = Live { points, values, semi: semi_values, balls, eps2, frac, temp, runs, trained };
+                        step_panel(step.get(), live)
+                    }}
                 </div>
             </div>
         </div>
     }
 }
 
-/// The widgets of one step; values inside are reactive, so sliders survive every drag.
-#[allow(clippy::too_many_arguments)]
-fn step_panel(
-    step: usize,
+/// The lesson's live state, as the step widgets read and set it.
+#[derive(Clone, Copy)]
+struct Live {
     points: RwSignal<Points>,
     values: Memo<Rates>,
     semi: Memo<Option<Semi>>,
@@ -289,7 +291,21 @@ fn step_panel(
     temp: RwSignal<f64>,
     runs: Signal<Vec<RunRanks>>,
     trained: Signal<usize>,
-) -> AnyView {
+}
+
+/// The widgets of one step; values inside are reactive, so sliders survive every drag.
+fn step_panel(step: usize, live: Live) -> AnyView {
+    let Live {
+        points,
+        values,
+        semi,
+        balls,
+        eps2,
+        frac,
+        temp,
+        runs,
+        trained,
+    } = live;
     let slider = move |id: &'static str,
                        name: &'static str,
                        sig: RwSignal<f64>,

@@ -93,10 +93,11 @@ fn rows(x: &[f32], w: usize, idx: &[usize]) -> Vec<f32> {
 }
 
 pub fn rates(p: &Points, eps2: f64) -> Rates {
-    if p.len() == 0 {
+    if p.labels.is_empty() {
         return Rates::default();
     }
-    // R(Z) = 1/2 logdet(I + d/(m eps2) Z^T Z); R_c = sum_j m_j/(2m) logdet(I + d/(m_j eps2) Z_j^T Z_j).
+    // R(Z) = 1/2 logdet(I + d/(m eps2) Z^T Z); R_c = sum_j m_j/(2m) logdet(I + d/(m_j eps2) Z_j^T Z_j)
+    // (SPEC §3).
     let r = read(coding_rate(tensor(p.x.clone(), 3), eps2, ROUTE));
     let rc = read(coding_rate_hard(
         tensor(p.x.clone(), 3),
@@ -172,7 +173,7 @@ pub fn semi(p: &Points, frac: f64, temp: f64, eps2: f64) -> Semi {
             ROUTE,
         ))
     };
-    // R_c^u = sum_j t_j/(2m) logdet(I + d/(t_j eps2) Z^T diag(P_j) Z), t_j = sum_i P_ij.
+    // R_c^u = sum_j t_j/(2m) logdet(I + d/(t_j eps2) Z^T diag(P_j) Z), t_j = sum_i P_ij (SPEC §3).
     let rc_u = if u.is_empty() {
         0.0
     } else {

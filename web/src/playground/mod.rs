@@ -217,7 +217,7 @@ pub fn Playground(backend: Backend) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
-    let trained = Signal::derive(move || step.get());
+    let trained = Signal::from(step);
     // The lesson's last step compares the two runs: it shows the playground below it.
     let columns_hidden = move || lesson_on.get() && lesson_step.get() + 1 < lesson::STEPS.len();
     let rate_text = move || rate.get().map_or_else(|| "–".into(), |r| format!("{r:.1}"));
