@@ -157,6 +157,8 @@ async function runMode(mode) {
     if (mode === 'cpu') check(d === 0, `[${mode}] no GPU dispatches on the CPU device: ${d}`);
     else check(r.dispatches_per_step > 0, `[${mode}] the playground dispatches GPU work: ${r.dispatches_per_step} per step`);
     await page.screenshot({ path: path.join(outDir, `playground-${mode}.png`), fullPage: true });
+
+    await lesson(page, mode, r);
     check(errors.length === 0, `[${mode}] no page errors${errors.length ? ': ' + errors.slice(0, 3).join(' | ') : ''}`);
   } catch (e) {
     check(false, `[${mode}] ${e.message.split('\n')[0]}`);
@@ -166,6 +168,123 @@ async function runMode(mode) {
     await ctx.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// Lesson mode: every step renders its title and words; the values are finite and follow the
+// knobs as the lesson says; a drag moves a class and R, R_c, ΔR change while the mouse is down.
+const LESSON_STEPS = 5;
+async function lesson(page, mode, r) {
+  const text = async (sel) => (await page.textContent(sel)).trim();
+  const num = async (sel) => Number(await text(sel));
+  const values = async () => ({ r: await num('#lesson-r'), rc: await num('#lesson-rc'), dr: await num('#lesson-dr') });
+  const finite = (v) => Object.values(v).every(Number.isFinite);
+  // ΔR is shown next to R and R_c, each rounded to 3 decimals.
+  const gapOk = (v) => Math.abs(v.dr - (v.r - v.rc)) <= 0.0015 + 1e-9;
+  // Leptos updates the page after the event: wait (a little) for a shown value to move.
+  const moved = async (sel, before) => {
+    try {
+      await page.waitForFunction(([s, b]) => (document.querySelector(s)?.textContent || '').trim() !== b,
+        [sel, before], { timeout: 5000, polling: 50 });
+    } catch { /* unchanged: the check below says so */ }
+    return text(sel);
+  };
+  const setRange = async (sel, value) => {
+    const before = await text(sel === '#lesson-eps' ? '#lesson-balls' : '#lesson-r');
+    await page.$eval(sel, (e, v) => { e.value = v; e.dispatchEvent(new Event('input', { bubbles: true })); }, String(value));
+    return before;
+  };
+  const display = async () => page.$eval('.playground .columns', (e) => getComputedStyle(e).display);
+  const box = async () => page.locator('#lesson-canvas').boundingBox();
+
+  await page.click('#lesson');
+  await page.waitForSelector('#lesson-title', { timeout: 10000 });
+  check((await display()) === 'none', `[${mode}] lesson hides the playground's columns on its first step`);
+  const titles = [];
+  for (let i = 0; i < LESSON_STEPS; i++) {
+    const step = await text('#lesson-step');
+    const title = await text('#lesson-title');
+    const words = await text('#lesson-text');
+    titles.push(title);
+    const sentences = words.split(/[.!?](\s|$)/).filter((t) => t && t.trim().length > 10).length;
+    check(step === `${i + 1} / ${LESSON_STEPS}` && title.length > 5 && sentences >= 2,
+      `[${mode}] lesson step ${step}: "${title}", ${sentences} sentences`);
+    const v = await values();
+    check(finite(v) && v.r > 0 && v.rc > 0 && gapOk(v), `[${mode}] lesson step ${i + 1} values finite, ΔR = R − R_c: ${JSON.stringify(v)}`);
+    if (i === 0) {
+      // Smaller ε: more balls to cover the points, and a larger R.
+      const balls = Number(await text('#lesson-balls'));
+      const r0 = v.r;
+      await setRange('#lesson-eps', 0.1);
+      const ballsSmall = Number(await moved('#lesson-balls', String(balls)));
+      const r1 = await num('#lesson-r');
+      check(balls >= 1 && ballsSmall > balls && r1 > r0, `[${mode}] lesson ε² 0.5 -> 0.1: balls ${balls} -> ${ballsSmall}, R ${r0} -> ${r1}`);
+      await setRange('#lesson-eps', 0.5);
+      await moved('#lesson-r', String(r1.toFixed(3)));
+      check(Math.abs((await num('#lesson-r')) - r0) <= 0.0005 + 1e-9, `[${mode}] lesson ε² back to 0.5 gives R back`);
+    }
+    if (i === 2) {
+      // Move a class: R, R_c and ΔR change while the button is still down.
+      const b = await box();
+      const before = await values();
+      await page.mouse.move(b.x + b.width * 0.5 + 40, b.y + b.height * 0.5 - 50);
+      await page.mouse.down();
+      await page.mouse.move(b.x + b.width * 0.5 + 90, b.y + b.height * 0.5 - 10, { steps: 8 });
+      await moved('#lesson-r', before.r.toFixed(3));
+      const during = await values();
+      await page.mouse.move(b.x + b.width * 0.5 + 130, b.y + b.height * 0.5 + 30, { steps: 8 });
+      await page.mouse.up();
+      await moved('#lesson-r', during.r.toFixed(3));
+      const after = await values();
+      r.lesson_drag = { before, during, after };
+      check(finite(during) && during.r !== before.r && during.rc !== before.rc && during.dr !== before.dr,
+        `[${mode}] lesson drag (button down) changes R, R_c, ΔR: ${JSON.stringify(before)} -> ${JSON.stringify(during)}`);
+      check(finite(after) && after.r !== during.r && gapOk(during) && gapOk(after),
+        `[${mode}] lesson drag keeps ΔR = R − R_c: ${JSON.stringify(after)}`);
+      // Turn a class: its own rate cannot change, so R_c stays and R moves.
+      await page.selectOption('#lesson-drag', 'turn');
+      await page.mouse.move(b.x + b.width * 0.5 - 60, b.y + b.height * 0.5 + 40);
+      await page.mouse.down();
+      await page.mouse.move(b.x + b.width * 0.5 - 20, b.y + b.height * 0.5 - 30, { steps: 10 });
+      await page.mouse.up();
+      await moved('#lesson-r', after.r.toFixed(3));
+      const turned = await values();
+      r.lesson_turn = turned;
+      check(turned.r !== after.r && Math.abs(turned.rc - after.rc) <= 0.001 + 1e-9 && gapOk(turned),
+        `[${mode}] lesson turn changes R (${after.r} -> ${turned.r}), keeps R_c (${after.rc} -> ${turned.rc})`);
+      await page.selectOption('#lesson-drag', 'move');
+      await page.screenshot({ path: path.join(outDir, `lesson-${mode}.png`), fullPage: true });
+    }
+    if (i === 3) {
+      // More labels: fewer points with soft memberships; blurrier guesses: larger R_c^u.
+      const nu = Number(await text('#lesson-nu'));
+      const rcu = await num('#lesson-rcu');
+      await setRange('#lesson-frac', 1.0);
+      const nuMore = Number(await moved('#lesson-nu', String(nu)));
+      const rcuMore = await num('#lesson-rcu');
+      check(Number.isFinite(rcu) && nuMore < nu && rcuMore !== rcu, `[${mode}] lesson labelled fraction up: soft points ${nu} -> ${nuMore}, R_c^u ${rcu} -> ${rcuMore}`);
+      const cold = rcuMore;
+      await setRange('#lesson-temp', 1.0);
+      const hot = Number(await moved('#lesson-rcu', cold.toFixed(3)));
+      check(hot > cold, `[${mode}] lesson hotter guesses raise R_c^u: ${cold} -> ${hot}`);
+      await page.screenshot({ path: path.join(outDir, `lesson-soft-${mode}.png`), fullPage: true });
+    }
+    if (i === LESSON_STEPS - 1) {
+      // Effective ranks of 3-D features lie in [1, 3]; old and new means of the points, run A, run B.
+      const ranks = [];
+      for (const id of ['data', 'a', 'b']) ranks.push([await num(`#lesson-rank-${id}`), await num(`#lesson-rank-${id}-new`)]);
+      r.lesson_ranks = ranks;
+      check(ranks.flat().every((x) => Number.isFinite(x) && x >= 1 && x <= 3), `[${mode}] lesson old/new ranks (points, run A, run B): ${JSON.stringify(ranks)}`);
+      check((await display()) !== 'none', `[${mode}] lesson's last step shows both runs`);
+      check(await page.isDisabled('#lesson-next'), `[${mode}] lesson ends at step ${LESSON_STEPS}`);
+      await page.screenshot({ path: path.join(outDir, `lesson-ranks-${mode}.png`), fullPage: true });
+    } else {
+      await page.click('#lesson-next');
+      await page.waitForFunction((s) => (document.querySelector('#lesson-step')?.textContent || '').startsWith(`${s} /`), i + 2, { timeout: 5000 });
+    }
+  }
+  check(new Set(titles).size === LESSON_STEPS, `[${mode}] lesson steps have ${new Set(titles).size} different titles`);
+  await page.click('#lesson-back');
+  check((await text('#lesson-step')) === `${LESSON_STEPS - 1} / ${LESSON_STEPS}`, `[${mode}] lesson back goes one step back`);
 }
 
 for (const mode of modes) await runMode(mode);

@@ -1,7 +1,10 @@
 //! The rate-reduction playground (the teaching view): data on the left, knobs in the middle,
 //! two runs training live on the right — SSR2 against a contrastive loss on the same data.
+//! The lesson mode walks through the ideas one at a time on points the student drags.
 
 mod draw;
+mod lesson;
+mod lesson_math;
 mod measure;
 mod sim;
 
@@ -10,6 +13,7 @@ use crate::charts::{Bar, BarChart, LineChart, Series};
 use crate::frame::{next_frame, now_ms};
 use leptos::html::Canvas;
 use leptos::prelude::*;
+use lesson::{Lesson, RunRanks};
 use measure::{Measures, measure};
 use sim::{Data, Knobs, LossKind, Run};
 use ssr2_view::colour::{category, old_new};
@@ -43,6 +47,8 @@ pub fn Playground(backend: Backend) -> impl IntoView {
     let rate = RwSignal::new(None::<f64>);
     let error = RwSignal::new(None::<String>);
     let views = RwSignal::new([RunView::default(), RunView::default()]);
+    let lesson_on = RwSignal::new(crate::frame::query_param("lesson").is_some());
+    let lesson_step = RwSignal::new(0usize);
     let canvases = [
         NodeRef::<Canvas>::new(),
         NodeRef::<Canvas>::new(),
@@ -199,6 +205,21 @@ pub fn Playground(backend: Backend) -> impl IntoView {
             }
         }
     };
+    let run_ranks = Signal::derive(move || {
+        views.with(|v| {
+            v.iter()
+                .filter_map(|rv| {
+                    rv.m.as_ref().map(|m| RunRanks {
+                        title: rv.title.clone(),
+                        ranks: m.ranks.clone(),
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let trained = Signal::from(step);
+    // The lesson's last step compares the two runs: it shows the playground below it.
+    let columns_hidden = move || lesson_on.get() && lesson_step.get() + 1 < lesson::STEPS.len();
     let rate_text = move || rate.get().map_or_else(|| "–".into(), |r| format!("{r:.1}"));
     let runs_view = move |i: usize| {
         let canvas = canvases[i + 1];
@@ -213,6 +234,10 @@ pub fn Playground(backend: Backend) -> impl IntoView {
     view! {
         <div class="playground">
             <div class="controls">
+                <button id="lesson" class:active=move || lesson_on.get()
+                    on:click=move |_| lesson_on.update(|l| *l = !*l)>
+                    {move || if lesson_on.get() { "✕ close the lesson" } else { "📖 lesson" }}
+                </button>
                 <button id="play" on:click=move |_| running.update(|r| *r = !*r)>
                     {move || if running.get() { "❚❚ pause" } else { "▶ train" }}
                 </button>
@@ -223,7 +248,10 @@ pub fn Playground(backend: Backend) -> impl IntoView {
                 <span class="note">"device: " {backend.label.clone()}</span>
                 {move || error.get().map(|e| view! { <span class="error" id="pg-error">{e}</span> })}
             </div>
-            <div class="columns">
+            {move || lesson_on.get().then(|| view! {
+                <Lesson knobs=knobs step=lesson_step runs=run_ranks trained=trained/>
+            })}
+            <div class="columns" class:hidden=columns_hidden>
                 <div class="col data">
                     <h3>"Data"</h3>
                     <canvas node_ref=canvases[0] width="220" height="220"></canvas>
