@@ -115,7 +115,7 @@ mod cube {
             let pivot = l[base + j * n + j].sqrt();
             let mut i = j + 1 + unit;
             while i < n {
-                l[base + i * n + j] = l[base + i * n + j] / pivot;
+                l[base + i * n + j] /= pivot;
                 i += units;
             }
             sync_storage();
