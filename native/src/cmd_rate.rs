@@ -116,7 +116,20 @@ pub fn run(args: &RateArgs) -> Result<()> {
 
     let zr = leaf(&z);
     let r = coding_rate(zr.clone(), args.eps2, route).map_err(rate_fail)?;
-    let r_val = scalar(r.clone());
+    // The GPU routes do not read back inside the rate, so a non-finite result is caught here.
+    let finite = |v: f64, what: &str| -> Result<f64> {
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(Fail::input(
+                &args.z,
+                format!(
+                    "{what} is {v} on this device: the features are non-finite or too large for float32"
+                ),
+            ))
+        }
+    };
+    let r_val = finite(scalar(r.clone()), "R")?;
     if let Some(dir) = grads {
         write_grad(dir, "dR_dZ.npy", zr.grad(&r.backward()))?;
     }
@@ -146,7 +159,10 @@ pub fn run(args: &RateArgs) -> Result<()> {
             )
         }
     };
-    let rc_val = rc.as_ref().map(|(t, _)| scalar(t.clone()));
+    let rc_val = match &rc {
+        Some((t, _)) => Some(finite(scalar(t.clone()), "R_c")?),
+        None => None,
+    };
     if let (Some(dir), Some((rc, pt))) = (grads, rc) {
         let g = rc.backward();
         write_grad(dir, "dRc_dZ.npy", zc.grad(&g))?;
