@@ -5,6 +5,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod clusters;
 pub mod config;
+mod epochs;
 pub mod eval;
 pub mod finetune;
 pub mod inputs;

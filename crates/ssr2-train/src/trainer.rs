@@ -1,22 +1,22 @@
-//! The epoch loop: sample, augment, forward both views, loss, SGD step; co-teaching selection
-//! before each epoch after warm-up; evaluation and a checkpoint after each epoch; the report.
+//! Features mode (adapters and heads on precomputed features) and what both modes share around
+//! the epoch loop (`epochs.rs`): co-teaching selection, batch labels, epoch records, the report.
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
+use crate::epochs::{Mode, Run, run_epochs};
 use crate::eval::{Embedded, Evaluation, embed, evaluate, rta_config};
 use crate::inputs::{cat_text, image_input, text_input};
 use crate::model::HeadModel;
-use crate::objective::{BatchContext, ModalityOut, TERM_NAMES, batch_loss};
+use crate::objective::{BatchContext, ModalityOut, TERM_NAMES};
 use crate::optim::{Sgd, cosine_lr};
 use crate::report::*;
 use crate::rng::Rng;
-use crate::sampler::epoch_batches;
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use ssr2_core::coteach::{SELECT_FRACTION, confidence, select_confident};
 use ssr2_core::loss::cluster::teacher_temperature;
 use ssr2_core::loss::ssr2::BatchLabels;
+use ssr2_core::rta::RtaConfig;
 use ssr2_data::Dataset;
 use std::collections::HashMap;
 use std::path::Path;
@@ -160,122 +160,38 @@ pub fn train(
         history = done;
     }
 
-    let rta = rta_config(&cfg.rta);
-    let o = &cfg.optim;
-    let b = o.batch_size;
-    let mut last_eval: Option<Evaluation> = None;
-    let ckpt = Checkpointing {
-        run_dir: run_dir.as_ref(),
-        id,
+    let run = Run {
+        cfg,
+        ds,
+        seed,
+        use_text,
+        device,
+        ckpt: Checkpointing {
+            run_dir: run_dir.as_ref(),
+            id,
+        },
     };
-    for epoch in start..o.epochs {
-        let started = Instant::now();
-        let warmup = o.is_warmup(epoch);
-        let (by_image, by_text) = coteach_selection(
-            use_text && !warmup,
-            last_eval.as_ref(),
-            || {
-                Ok::<_, String>(embed(
-                    &model.valid(),
-                    ds,
-                    &ds.unlabelled_indices(),
-                    &cfg.rta,
-                    device,
-                ))
-            },
-            device,
-        )?;
-        let (lr_head, teacher_temp) = epoch_rates(cfg, epoch);
-        let lr_backbone = o.lr_backbone;
-        let l = &cfg.loss;
-        let mut sample_rng = Rng::derive(seed, epoch as u64, 0);
-        let mut aug_rng = Rng::derive(seed, epoch as u64, 1);
-        let batches = epoch_batches(&ds.labelled, b, &mut sample_rng);
-        progress.epoch_start(epoch, o.epochs, batches.len());
-        let mut sums = vec![0.0f64; TERM_NAMES.len()];
-        let steps_started = Instant::now();
-        for (bi, idx) in batches.iter().enumerate() {
-            let x1 = image_input(ds, idx, Some((&cfg.augment, &mut aug_rng)), &ad);
-            let x2 = image_input(ds, idx, Some((&cfg.augment, &mut aug_rng)), &ad);
-            let z_img = model.image.adapter.forward(Tensor::cat(vec![x1, x2], 0));
-            let image = ModalityOut {
-                logits: model.image.head.forward(z_img.clone()),
-                z: z_img,
-            };
-            let text = use_text.then(|| {
-                let t1 = text_input(ds, idx, Some((&cfg.augment, &mut aug_rng)), &ad);
-                let t2 = text_input(ds, idx, Some((&cfg.augment, &mut aug_rng)), &ad);
-                let z = model.embed_text(cat_text(t1, t2), &rta);
-                ModalityOut {
-                    logits: model
-                        .text
-                        .as_ref()
-                        .expect("text branch")
-                        .head
-                        .forward(z.clone()),
-                    z,
-                }
-            });
-            let coteach_text = o.coteach_text(epoch);
-            let ctx = batch_context(
-                ds,
-                idx,
-                (&by_image, &by_text),
-                coteach_text,
-                warmup,
-                teacher_temp,
-            );
-            let loss = batch_loss(&image, text.as_ref(), &ctx, l, b)
-                .map_err(|e| format!("epoch {epoch}, batch {bi}: {e}"))?;
-            let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
-            model = sgd.step(model, &mut grads, &|path: &str| {
-                if path.contains("head") {
-                    lr_head
-                } else {
-                    lr_backbone
-                }
-            });
-            let terms = loss
-                .terms
-                .try_into_vec_as::<f32>()
-                .expect("synchronous read");
-            if !terms[0].is_finite() {
-                return Err(format!(
-                    "the loss became {} at epoch {epoch}, batch {bi}; lower the learning rates",
-                    terms[0]
-                ));
-            }
-            sums.iter_mut()
-                .zip(&terms)
-                .for_each(|(s, t)| *s += *t as f64);
-            progress.batch_done(bi);
-        }
-        let train_seconds = steps_started.elapsed().as_secs_f64();
-        let ev = evaluate(&model.valid(), ds, &cfg.rta, &cfg.eval, device);
-        let end = EpochEnd {
-            epoch,
-            lr_head,
-            lr_backbone,
-            teacher_temp,
-            loss_sums: &sums,
-            batches: batches.len(),
-            eval: &ev,
-            train_seconds,
-            started,
-        };
-        let last = epoch + 1 == o.epochs;
-        end_epoch(
-            end,
-            &mut history,
-            progress,
-            &ckpt,
-            &model.valid(),
-            &sgd,
-            last,
-        )?;
-        last_eval = Some(ev);
-    }
-    let ev = match last_eval {
+    let mut mode = Features {
+        cfg,
+        ds,
+        seed,
+        use_text,
+        rta: rta_config(&cfg.rta),
+        device,
+        ad,
+        aug_rng: Rng::derive(seed, 0, 1),
+    };
+    let trained = run_epochs(
+        &mut mode,
+        model,
+        &mut sgd,
+        &mut history,
+        start,
+        &run,
+        progress,
+    )?;
+    let model = trained.model;
+    let ev = match trained.last_eval {
         Some(ev) => ev,
         // Resumed after the last epoch: evaluate the restored weights.
         None => evaluate(&model.valid(), ds, &cfg.rta, &cfg.eval, device),
@@ -293,6 +209,82 @@ pub fn train(
         write_run(dir.path, &report, &config_toml, &model.valid())?;
     }
     Ok(report)
+}
+
+/// Features mode: adapters and heads on precomputed features; views are feature-space
+/// augmentations of the stored features.
+struct Features<'a> {
+    cfg: &'a TrainConfig,
+    ds: &'a Dataset,
+    seed: u64,
+    use_text: bool,
+    rta: RtaConfig,
+    device: &'a Device,
+    /// The autodiff device the training inputs live on.
+    ad: Device,
+    aug_rng: Rng,
+}
+
+impl Mode for Features<'_> {
+    type Model = HeadModel;
+
+    fn embed_unlabelled(&mut self, model: &HeadModel) -> Result<Embedded, String> {
+        let idx = self.ds.unlabelled_indices();
+        Ok(embed(
+            &model.valid(),
+            self.ds,
+            &idx,
+            &self.cfg.rta,
+            self.device,
+        ))
+    }
+
+    fn start_epoch(&mut self, epoch: usize, _batches: &[Vec<usize>]) -> Result<(), String> {
+        self.aug_rng = Rng::derive(self.seed, epoch as u64, 1);
+        Ok(())
+    }
+
+    fn forward(
+        &mut self,
+        model: &HeadModel,
+        _bi: usize,
+        idx: &[usize],
+    ) -> Result<(ModalityOut, Option<ModalityOut>), String> {
+        let (ds, aug, ad) = (self.ds, &self.cfg.augment, &self.ad);
+        let x1 = image_input(ds, idx, Some((aug, &mut self.aug_rng)), ad);
+        let x2 = image_input(ds, idx, Some((aug, &mut self.aug_rng)), ad);
+        let z_img = model.image.adapter.forward(Tensor::cat(vec![x1, x2], 0));
+        let image = ModalityOut {
+            logits: model.image.head.forward(z_img.clone()),
+            z: z_img,
+        };
+        let text = self.use_text.then(|| {
+            let t1 = text_input(ds, idx, Some((aug, &mut self.aug_rng)), ad);
+            let t2 = text_input(ds, idx, Some((aug, &mut self.aug_rng)), ad);
+            let z = model.embed_text(cat_text(t1, t2), &self.rta);
+            let head = &model.text.as_ref().expect("text branch").head;
+            ModalityOut {
+                logits: head.forward(z.clone()),
+                z,
+            }
+        });
+        Ok((image, text))
+    }
+
+    fn is_head(&self, path: &str) -> bool {
+        path.contains("head")
+    }
+
+    fn evaluate(&mut self, model: &HeadModel) -> Result<Evaluation, String> {
+        let (cfg, ds) = (self.cfg, self.ds);
+        Ok(evaluate(
+            &model.valid(),
+            ds,
+            &cfg.rta,
+            &cfg.eval,
+            self.device,
+        ))
+    }
 }
 
 /// Pseudo-labels chosen by one branch: `sample index -> class`.

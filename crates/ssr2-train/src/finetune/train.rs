@@ -1,26 +1,24 @@
-//! The fine-tune epoch loop (SPEC §4-8): online image views from the loader threads (or the
-//! prefix cache), two typo-augmented text views per step, the co-teaching selection pass before
-//! each epoch after warm-up, evaluation on the unlabelled set every epoch, per-epoch checkpoints.
+//! Fine-tune mode (SPEC §4-8) for the shared epoch loop (`epochs.rs`): online image views from
+//! the loader threads (or the prefix cache), two typo-augmented text views per step, evaluation
+//! of the unlabelled set through the fine-tuned encoders.
 
 use super::cache::{ImageKey, PrefixCache};
 use super::data::Candidates;
 use super::forward::{image_features_from_pixels, row_texts, text_features};
-use super::loader::{ImageLoader, Job};
+use super::loader::{ImageLoader, Job, Prefetch};
 use super::model::{Frozen, Trainable, split};
 use super::views::{pool_seed, view_seed};
 use crate::checkpoint;
 use crate::config::TrainConfig;
+use crate::epochs::{Mode, Run, run_epochs};
 use crate::eval::{Embedded, Evaluation, rta_config, score};
-use crate::objective::{ModalityOut, TERM_NAMES, batch_loss};
+use crate::objective::ModalityOut;
 use crate::optim::Sgd;
 use crate::report::{EpochRecord, RunReport};
 use crate::rng::Rng;
-use crate::sampler::epoch_batches;
 use crate::trainer::{
-    Checkpointing, EpochEnd, Progress, RunDir, batch_context, build_report, coteach_selection,
-    end_epoch, epoch_rates, provenance, scores, write_run,
+    Checkpointing, Progress, RunDir, build_report, provenance, scores, write_run,
 };
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ssr2_clip::{Clip, ClipTokenizer};
 use ssr2_core::rta::RtaConfig;
@@ -387,177 +385,47 @@ pub fn finetune(
         )?);
         stats.cache_seconds = t.elapsed().as_secs_f64();
     }
-    let mut last_eval: Option<Evaluation> = None;
-    let mut epoch_losses = Vec::new();
-    let mut step_losses = Vec::new();
-    let mut waited = Duration::ZERO;
-    let ckpt = Checkpointing {
-        run_dir: run_dir.as_ref(),
-        id,
+    let run = Run {
+        cfg,
+        ds: &ds,
+        seed,
+        use_text,
+        device,
+        ckpt: Checkpointing {
+            run_dir: run_dir.as_ref(),
+            id,
+        },
     };
-    for epoch in start..o.epochs {
-        let started = Instant::now();
-        let warmup = o.is_warmup(epoch);
-        let (by_image, by_text) = coteach_selection(
-            use_text && !warmup,
-            last_eval.as_ref(),
-            || {
-                let (f, t) = (frozen.valid(), trainable.valid());
-                ctx.embed(&f, &t, &unlabelled, cache.as_mut(), device)
-            },
-            device,
-        )?;
-        let (lr_head, teacher_temp) = epoch_rates(cfg, epoch);
-        let l = &cfg.loss;
-        let batches = epoch_batches(&ds.labelled, b, &mut Rng::derive(seed, epoch as u64, 0));
-        let mut text_rng = Rng::derive(seed, epoch as u64, 1);
-        // Both views of each sample: rows 0..B are view 0, rows B..2B view 1.
-        // Each draw (position in the epoch's sampled sequence) gets its own views.
-        let plan: Vec<(Vec<ImageKey>, Vec<Job>)> = batches
-            .iter()
-            .enumerate()
-            .map(|(bi, idx)| {
-                (0..2)
-                    .flat_map(|slot| idx.iter().enumerate().map(move |(r, &i)| (r, i, slot)))
-                    .map(|(r, i, slot)| {
-                        let (s, k) = view_seed(seed, epoch, bi * b + r, i, slot, ft.views);
-                        (
-                            (i, k),
-                            Job {
-                                sample: i,
-                                seed: Some(s),
-                            },
-                        )
-                    })
-                    .unzip()
-            })
-            .collect();
-        let mut prefetch = match &cache {
-            Some(_) => None,
-            None => Some(
-                ctx.loader
-                    .prefetch(plan.iter().map(|p| p.1.clone()).collect(), 2),
-            ),
-        };
-        progress.epoch_start(epoch, o.epochs, batches.len());
-        let mut sums = vec![0.0f64; TERM_NAMES.len()];
-        let steps_started = Instant::now();
-        for (bi, idx) in batches.iter().enumerate() {
-            let pixels = match prefetch.as_mut() {
-                Some(p) => Some(p.next_batch()?),
-                None => None,
-            };
-            let z_img = ctx.image_features(
-                &frozen,
-                &trainable,
-                &plan[bi].0,
-                pixels,
-                cache.as_ref(),
-                &ad,
-            );
-            let image = ModalityOut {
-                logits: trainable.image_head.forward(z_img.clone()),
-                z: z_img,
-            };
-            let text = match &trainable.text_head {
-                Some(head) => {
-                    let rows: Vec<usize> = idx.iter().chain(idx.iter()).copied().collect();
-                    let z = ctx.texts(
-                        &frozen,
-                        &trainable,
-                        &rows,
-                        Some(&mut text_rng),
-                        cache.as_mut(),
-                        &ad,
-                    )?;
-                    Some(ModalityOut {
-                        logits: head.forward(z.clone()),
-                        z,
-                    })
-                }
-                None => None,
-            };
-            let coteach_text = o.coteach_text(epoch);
-            let ctx_b = batch_context(
-                &ds,
-                idx,
-                (&by_image, &by_text),
-                coteach_text,
-                warmup,
-                teacher_temp,
-            );
-            let loss = batch_loss(&image, text.as_ref(), &ctx_b, l, b)
-                .map_err(|e| format!("epoch {epoch}, batch {bi}: {e}"))?;
-            let mut grads = GradientsParams::from_grads(loss.total.backward(), &trainable);
-            trainable = sgd.step(trainable, &mut grads, &|path: &str| {
-                if path.starts_with("image_head") || path.starts_with("text_head") {
-                    lr_head
-                } else {
-                    o.lr_backbone
-                }
-            });
-            let terms = loss
-                .terms
-                .try_into_vec_as::<f32>()
-                .expect("synchronous read");
-            if !terms[0].is_finite() {
-                return Err(format!(
-                    "the loss became {} at epoch {epoch}, batch {bi}; lower the learning rates",
-                    terms[0]
-                ));
-            }
-            step_losses.push(terms[0] as f64);
-            sums.iter_mut()
-                .zip(&terms)
-                .for_each(|(s, t)| *s += *t as f64);
-            progress.batch_done(bi);
-        }
-        let train_seconds = steps_started.elapsed().as_secs_f64();
-        if let Some(p) = &prefetch {
-            waited += p.waited;
-        }
-        prefetch.take();
-        stats.steps += batches.len();
-        stats.step_seconds += train_seconds;
-        epoch_losses.push(sums[0] / batches.len().max(1) as f64);
-        let emb = ctx.embed(
-            &frozen.valid(),
-            &trainable.valid(),
-            &unlabelled,
-            cache.as_mut(),
-            device,
-        )?;
-        let ev = score(emb, &ds, &cfg.eval);
-        let end = EpochEnd {
-            epoch,
-            lr_head,
-            lr_backbone: o.lr_backbone,
-            teacher_temp,
-            loss_sums: &sums,
-            batches: batches.len(),
-            eval: &ev,
-            train_seconds,
-            started,
-        };
-        let last = epoch + 1 == o.epochs;
-        let model = trainable.valid();
-        end_epoch(end, &mut history, progress, &ckpt, &model, &sgd, last)?;
-        last_eval = Some(ev);
-    }
-    let ev = match last_eval {
+    let mut mode = Finetune {
+        ctx: &ctx,
+        ds: &ds,
+        frozen: &frozen,
+        cache,
+        unlabelled: &unlabelled,
+        seed,
+        device,
+        ad: ad.clone(),
+        plan: Vec::new(),
+        prefetch: None,
+        text_rng: Rng::derive(seed, 0, 1),
+        waited: Duration::ZERO,
+        stats: &mut stats,
+    };
+    let trained = run_epochs(
+        &mut mode,
+        trainable,
+        &mut sgd,
+        &mut history,
+        start,
+        &run,
+        progress,
+    )?;
+    let trainable = trained.model;
+    let ev = match trained.last_eval {
         Some(ev) => ev,
-        None => score(
-            ctx.embed(
-                &frozen.valid(),
-                &trainable.valid(),
-                &unlabelled,
-                cache.as_mut(),
-                device,
-            )?,
-            &ds,
-            &cfg.eval,
-        ),
+        None => mode.evaluate(&trainable)?,
     };
+    let (cache, waited) = (mode.cache, mode.waited);
     let mut report = build_report(&ds, cfg, seed, use_text, history, &ev);
     if let Some(t) = &test {
         let model = (&frozen.valid(), &trainable.valid());
@@ -583,9 +451,126 @@ pub fn finetune(
         frozen,
         trainable,
         stats,
-        epoch_losses,
-        step_losses,
+        epoch_losses: trained.epoch_losses,
+        step_losses: trained.step_losses,
     })
+}
+
+/// Fine-tune mode: the last CLIP blocks, projections and heads on image views from the loader
+/// threads (or the prefix cache) and typo-augmented texts.
+struct Finetune<'a> {
+    ctx: &'a Ctx<'a>,
+    ds: &'a Dataset,
+    frozen: &'a Frozen,
+    cache: Option<PrefixCache>,
+    unlabelled: &'a [usize],
+    seed: u64,
+    device: &'a Device,
+    ad: Device,
+    /// The epoch's image keys and loader jobs, per batch.
+    plan: Vec<(Vec<ImageKey>, Vec<Job>)>,
+    prefetch: Option<Prefetch>,
+    text_rng: Rng,
+    waited: Duration,
+    stats: &'a mut Stats,
+}
+
+impl Mode for Finetune<'_> {
+    type Model = Trainable;
+
+    fn embed_unlabelled(&mut self, model: &Trainable) -> Result<Embedded, String> {
+        let (f, t) = (self.frozen.valid(), model.valid());
+        self.ctx
+            .embed(&f, &t, self.unlabelled, self.cache.as_mut(), self.device)
+    }
+
+    fn start_epoch(&mut self, epoch: usize, batches: &[Vec<usize>]) -> Result<(), String> {
+        let (seed, b, views) = (
+            self.seed,
+            self.ctx.cfg.optim.batch_size,
+            self.ctx.cfg.finetune.views,
+        );
+        self.text_rng = Rng::derive(seed, epoch as u64, 1);
+        // Both views of each sample: rows 0..B are view 0, rows B..2B view 1.
+        // Each draw (position in the epoch's sampled sequence) gets its own views.
+        self.plan = batches
+            .iter()
+            .enumerate()
+            .map(|(bi, idx)| {
+                (0..2)
+                    .flat_map(|slot| idx.iter().enumerate().map(move |(r, &i)| (r, i, slot)))
+                    .map(|(r, i, slot)| {
+                        let (s, k) = view_seed(seed, epoch, bi * b + r, i, slot, views);
+                        let job = Job {
+                            sample: i,
+                            seed: Some(s),
+                        };
+                        ((i, k), job)
+                    })
+                    .unzip()
+            })
+            .collect();
+        self.prefetch = match &self.cache {
+            Some(_) => None,
+            None => {
+                let jobs = self.plan.iter().map(|p| p.1.clone()).collect();
+                Some(self.ctx.loader.prefetch(jobs, 2))
+            }
+        };
+        Ok(())
+    }
+
+    fn forward(
+        &mut self,
+        model: &Trainable,
+        bi: usize,
+        idx: &[usize],
+    ) -> Result<(ModalityOut, Option<ModalityOut>), String> {
+        let pixels = match self.prefetch.as_mut() {
+            Some(p) => Some(p.next_batch()?),
+            None => None,
+        };
+        let (frozen, keys) = (self.frozen, &self.plan[bi].0);
+        let z_img =
+            self.ctx
+                .image_features(frozen, model, keys, pixels, self.cache.as_ref(), &self.ad);
+        let image = ModalityOut {
+            logits: model.image_head.forward(z_img.clone()),
+            z: z_img,
+        };
+        let text = match &model.text_head {
+            Some(head) => {
+                let rows: Vec<usize> = idx.iter().chain(idx.iter()).copied().collect();
+                let typos = Some(&mut self.text_rng);
+                let z =
+                    self.ctx
+                        .texts(frozen, model, &rows, typos, self.cache.as_mut(), &self.ad)?;
+                Some(ModalityOut {
+                    logits: head.forward(z.clone()),
+                    z,
+                })
+            }
+            None => None,
+        };
+        Ok((image, text))
+    }
+
+    fn end_epoch(&mut self, steps: usize, train_seconds: f64) {
+        if let Some(p) = self.prefetch.take() {
+            self.waited += p.waited;
+        }
+        self.stats.steps += steps;
+        self.stats.step_seconds += train_seconds;
+    }
+
+    fn is_head(&self, path: &str) -> bool {
+        path.starts_with("image_head") || path.starts_with("text_head")
+    }
+
+    fn evaluate(&mut self, model: &Trainable) -> Result<Evaluation, String> {
+        let emb = self.embed_unlabelled(model)?;
+        Ok(score(emb, self.ds, &self.ctx.cfg.eval))
+    }
 }
 
 /// Inductive: the model on the held-out images and their texts (test transform, no cache),

@@ -1,0 +1,161 @@
+//! The one epoch loop of every training mode (SPEC §4-8): co-teaching selection before each
+//! epoch after warm-up, the epoch's sampled batches, both views through the mode's encoders, the
+//! loss, the SGD step, then evaluation and a checkpoint after each epoch. A mode supplies only
+//! its encoders, views and inputs ([`Mode`]); features mode is `trainer.rs`, fine-tune mode
+//! `finetune/train.rs`.
+
+use crate::config::TrainConfig;
+use crate::eval::{Embedded, Evaluation};
+use crate::objective::{ModalityOut, TERM_NAMES, batch_loss};
+use crate::optim::Sgd;
+use crate::report::EpochRecord;
+use crate::rng::Rng;
+use crate::sampler::epoch_batches;
+use crate::trainer::{
+    Checkpointing, EpochEnd, Progress, batch_context, coteach_selection, end_epoch, epoch_rates,
+};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use ssr2_data::Dataset;
+use std::time::Instant;
+
+/// What a training mode supplies to [`run_epochs`].
+pub(crate) trait Mode {
+    /// The trained part, stepped by SGD and checkpointed after each epoch.
+    type Model: Module;
+    /// Embeddings of the unlabelled samples: co-teaching's selection when no evaluation of the
+    /// previous epoch is at hand (the first epoch after warm-up, or after a resume).
+    fn embed_unlabelled(&mut self, model: &Self::Model) -> Result<Embedded, String>;
+    /// Before the epoch's first step, with its batches (view plans, loader threads, RNGs).
+    fn start_epoch(&mut self, epoch: usize, batches: &[Vec<usize>]) -> Result<(), String>;
+    /// Both views of batch `bi` (samples `idx`) through the image branch and, with texts, the
+    /// text branch: rows 0..B are view 0, rows B..2B view 1.
+    fn forward(
+        &mut self,
+        model: &Self::Model,
+        bi: usize,
+        idx: &[usize],
+    ) -> Result<(ModalityOut, Option<ModalityOut>), String>;
+    /// After the epoch's last step, with its step count and the steps' wall time.
+    fn end_epoch(&mut self, _steps: usize, _train_seconds: f64) {}
+    /// True for a classifier head's parameter (head learning rate); the rest is backbone.
+    fn is_head(&self, path: &str) -> bool;
+    /// Evaluation on the unlabelled set.
+    fn evaluate(&mut self, model: &Self::Model) -> Result<Evaluation, String>;
+}
+
+/// The run the epochs belong to.
+pub(crate) struct Run<'a> {
+    pub cfg: &'a TrainConfig,
+    pub ds: &'a Dataset,
+    pub seed: u64,
+    pub use_text: bool,
+    pub device: &'a Device,
+    pub ckpt: Checkpointing<'a>,
+}
+
+/// What the epochs leave behind.
+pub(crate) struct Trained<M> {
+    pub model: M,
+    /// The last epoch's evaluation; `None` when no epoch ran (resumed after the last one).
+    pub last_eval: Option<Evaluation>,
+    /// Mean total loss of each epoch run here.
+    pub epoch_losses: Vec<f64>,
+    /// Total loss of every step run here.
+    pub step_losses: Vec<f64>,
+}
+
+/// Train epochs `start..epochs` of `run`, appending each to `history`.
+pub(crate) fn run_epochs<M: Mode>(
+    mode: &mut M,
+    mut model: M::Model,
+    sgd: &mut Sgd,
+    history: &mut Vec<EpochRecord>,
+    start: usize,
+    run: &Run,
+    progress: &mut dyn Progress,
+) -> Result<Trained<M::Model>, String> {
+    let (cfg, o) = (run.cfg, &run.cfg.optim);
+    let mut last_eval: Option<Evaluation> = None;
+    let (mut epoch_losses, mut step_losses) = (Vec::new(), Vec::new());
+    for epoch in start..o.epochs {
+        let started = Instant::now();
+        let warmup = o.is_warmup(epoch);
+        let selected = coteach_selection(
+            run.use_text && !warmup,
+            last_eval.as_ref(),
+            || mode.embed_unlabelled(&model),
+            run.device,
+        )?;
+        let (lr_head, teacher_temp) = epoch_rates(cfg, epoch);
+        let batches = epoch_batches(
+            &run.ds.labelled,
+            o.batch_size,
+            &mut Rng::derive(run.seed, epoch as u64, 0),
+        );
+        mode.start_epoch(epoch, &batches)?;
+        progress.epoch_start(epoch, o.epochs, batches.len());
+        let mut sums = vec![0.0f64; TERM_NAMES.len()];
+        let steps_started = Instant::now();
+        for (bi, idx) in batches.iter().enumerate() {
+            let (image, text) = mode.forward(&model, bi, idx)?;
+            let ctx = batch_context(
+                run.ds,
+                idx,
+                (&selected.0, &selected.1),
+                o.coteach_text(epoch),
+                warmup,
+                teacher_temp,
+            );
+            let loss = batch_loss(&image, text.as_ref(), &ctx, &cfg.loss, o.batch_size)
+                .map_err(|e| format!("epoch {epoch}, batch {bi}: {e}"))?;
+            let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
+            model = sgd.step(model, &mut grads, &|path: &str| {
+                if mode.is_head(path) {
+                    lr_head
+                } else {
+                    o.lr_backbone
+                }
+            });
+            let terms = loss
+                .terms
+                .try_into_vec_as::<f32>()
+                .expect("synchronous read");
+            if !terms[0].is_finite() {
+                return Err(format!(
+                    "the loss became {} at epoch {epoch}, batch {bi}; lower the learning rates",
+                    terms[0]
+                ));
+            }
+            step_losses.push(terms[0] as f64);
+            sums.iter_mut()
+                .zip(&terms)
+                .for_each(|(s, t)| *s += *t as f64);
+            progress.batch_done(bi);
+        }
+        let train_seconds = steps_started.elapsed().as_secs_f64();
+        mode.end_epoch(batches.len(), train_seconds);
+        epoch_losses.push(sums[0] / batches.len().max(1) as f64);
+        let ev = mode.evaluate(&model)?;
+        let end = EpochEnd {
+            epoch,
+            lr_head,
+            lr_backbone: o.lr_backbone,
+            teacher_temp,
+            loss_sums: &sums,
+            batches: batches.len(),
+            eval: &ev,
+            train_seconds,
+            started,
+        };
+        let last = epoch + 1 == o.epochs;
+        end_epoch(end, history, progress, &run.ckpt, &model.valid(), sgd, last)?;
+        last_eval = Some(ev);
+    }
+    Ok(Trained {
+        model,
+        last_eval,
+        epoch_losses,
+        step_losses,
+    })
+}
