@@ -4,6 +4,7 @@
 //! its encoders, views and inputs ([`Mode`]); features mode is `trainer.rs`, fine-tune mode
 //! `finetune/train.rs`.
 
+use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::eval::{Embedded, Evaluation};
 use crate::objective::{ModalityOut, TERM_NAMES, batch_loss};
@@ -12,7 +13,8 @@ use crate::report::EpochRecord;
 use crate::rng::Rng;
 use crate::sampler::epoch_batches;
 use crate::trainer::{
-    Checkpointing, EpochEnd, Progress, batch_context, coteach_selection, end_epoch, epoch_rates,
+    Checkpointing, EpochEnd, Progress, RunDir, batch_context, coteach_selection, end_epoch,
+    epoch_rates,
 };
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -48,34 +50,52 @@ pub(crate) trait Mode {
 pub(crate) struct Run<'a> {
     pub cfg: &'a TrainConfig,
     pub ds: &'a Dataset,
-    pub seed: u64,
     pub use_text: bool,
     pub device: &'a Device,
-    pub ckpt: Checkpointing<'a>,
+    /// Checkpoints go there (and a resume starts from there) when given.
+    pub run_dir: Option<&'a RunDir<'a>>,
+    pub id: checkpoint::Identity<'a>,
 }
 
 /// What the epochs leave behind.
 pub(crate) struct Trained<M> {
     pub model: M,
-    /// The last epoch's evaluation; `None` when no epoch ran (resumed after the last one).
-    pub last_eval: Option<Evaluation>,
+    /// Every epoch's record, restored ones included.
+    pub history: Vec<EpochRecord>,
+    /// The evaluation of the final model: the last epoch's, or a fresh one when no epoch ran
+    /// (resumed after the last epoch).
+    pub eval: Evaluation,
     /// Mean total loss of each epoch run here.
     pub epoch_losses: Vec<f64>,
     /// Total loss of every step run here.
     pub step_losses: Vec<f64>,
 }
 
-/// Train epochs `start..epochs` of `run`, appending each to `history`.
+/// Train `model` through `run`'s epochs (from its checkpoint when resuming).
 pub(crate) fn run_epochs<M: Mode>(
     mode: &mut M,
     mut model: M::Model,
-    sgd: &mut Sgd,
-    history: &mut Vec<EpochRecord>,
-    start: usize,
     run: &Run,
     progress: &mut dyn Progress,
 ) -> Result<Trained<M::Model>, String> {
-    let (cfg, o) = (run.cfg, &run.cfg.optim);
+    let (cfg, o, seed) = (run.cfg, &run.cfg.optim, run.id.seed);
+    let mut sgd = Sgd {
+        momentum: o.momentum,
+        weight_decay: o.weight_decay,
+        ..Sgd::default()
+    };
+    let (mut start, mut history) = (0, Vec::new());
+    if let Some(dir) = run.run_dir.filter(|d| d.resume)
+        && let Some((next, done)) =
+            checkpoint::resume(dir.path, run.id, o.epochs, &mut model, &mut sgd, run.device)?
+    {
+        start = next;
+        history = done;
+    }
+    let ckpt = Checkpointing {
+        run_dir: run.run_dir,
+        id: run.id,
+    };
     let mut last_eval: Option<Evaluation> = None;
     let (mut epoch_losses, mut step_losses) = (Vec::new(), Vec::new());
     for epoch in start..o.epochs {
@@ -91,7 +111,7 @@ pub(crate) fn run_epochs<M: Mode>(
         let batches = epoch_batches(
             &run.ds.labelled,
             o.batch_size,
-            &mut Rng::derive(run.seed, epoch as u64, 0),
+            &mut Rng::derive(seed, epoch as u64, 0),
         );
         mode.start_epoch(epoch, &batches)?;
         progress.epoch_start(epoch, o.epochs, batches.len());
@@ -149,12 +169,25 @@ pub(crate) fn run_epochs<M: Mode>(
             started,
         };
         let last = epoch + 1 == o.epochs;
-        end_epoch(end, history, progress, &run.ckpt, &model.valid(), sgd, last)?;
+        end_epoch(
+            end,
+            &mut history,
+            progress,
+            &ckpt,
+            &model.valid(),
+            &sgd,
+            last,
+        )?;
         last_eval = Some(ev);
     }
+    let eval = match last_eval {
+        Some(ev) => ev,
+        None => mode.evaluate(&model)?,
+    };
     Ok(Trained {
         model,
-        last_eval,
+        history,
+        eval,
         epoch_losses,
         step_losses,
     })

@@ -145,31 +145,14 @@ pub fn train(
     let (classes, k_estimate) = crate::clusters::resolve(cfg, ds, seed)?;
     let mut model = HeadModel::for_dataset(&cfg.model, ds, classes, use_text, &ad);
     model.fit_input_norm(&ds.image.data, ds.image.cols, &ad);
-    let mut sgd = Sgd {
-        momentum: cfg.optim.momentum,
-        weight_decay: cfg.optim.weight_decay,
-        ..Sgd::default()
-    };
-    let mut history: Vec<EpochRecord> = Vec::new();
-    let mut start = 0;
-    if let Some(dir) = run_dir.as_ref().filter(|d| d.resume)
-        && let Some((next, done)) =
-            checkpoint::resume(dir.path, id, cfg.optim.epochs, &mut model, &mut sgd, device)?
-    {
-        start = next;
-        history = done;
-    }
 
     let run = Run {
         cfg,
         ds,
-        seed,
         use_text,
         device,
-        ckpt: Checkpointing {
-            run_dir: run_dir.as_ref(),
-            id,
-        },
+        run_dir: run_dir.as_ref(),
+        id,
     };
     let mut mode = Features {
         cfg,
@@ -181,22 +164,9 @@ pub fn train(
         ad,
         aug_rng: Rng::derive(seed, 0, 1),
     };
-    let trained = run_epochs(
-        &mut mode,
-        model,
-        &mut sgd,
-        &mut history,
-        start,
-        &run,
-        progress,
-    )?;
-    let model = trained.model;
-    let ev = match trained.last_eval {
-        Some(ev) => ev,
-        // Resumed after the last epoch: evaluate the restored weights.
-        None => evaluate(&model.valid(), ds, &cfg.rta, &cfg.eval, device),
-    };
-    let mut report = build_report(ds, cfg, seed, use_text, history, &ev);
+    let trained = run_epochs(&mut mode, model, &run, progress)?;
+    let (model, ev) = (trained.model, trained.eval);
+    let mut report = build_report(ds, cfg, seed, use_text, trained.history, &ev);
     // Inductive: the final model on the held-out samples, never seen in training.
     report.test_scores = ds
         .test

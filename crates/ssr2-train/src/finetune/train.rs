@@ -13,12 +13,9 @@ use crate::config::TrainConfig;
 use crate::epochs::{Mode, Run, run_epochs};
 use crate::eval::{Embedded, Evaluation, rta_config, score};
 use crate::objective::ModalityOut;
-use crate::optim::Sgd;
-use crate::report::{EpochRecord, RunReport};
+use crate::report::RunReport;
 use crate::rng::Rng;
-use crate::trainer::{
-    Checkpointing, Progress, RunDir, build_report, provenance, scores, write_run,
-};
+use crate::trainer::{Progress, RunDir, build_report, provenance, scores, write_run};
 use burn::prelude::*;
 use ssr2_clip::{Clip, ClipTokenizer};
 use ssr2_core::rta::RtaConfig;
@@ -341,7 +338,7 @@ pub fn finetune(
     let [tokens, hidden] = clip.vision.positions.dims();
     let clip = clip.fork(&ad);
     let (classes, _) = crate::clusters::resolve(cfg, &ds, seed)?;
-    let (frozen, mut trainable) = split(clip, classes, use_text, seed, &ad);
+    let (frozen, trainable) = split(clip, classes, use_text, seed, &ad);
     let ctx = Ctx::new(
         cfg,
         tokenizer.as_ref(),
@@ -351,26 +348,6 @@ pub fn finetune(
         [tokens, hidden],
     );
     let ft = &cfg.finetune;
-    let mut sgd = Sgd {
-        momentum: o.momentum,
-        weight_decay: o.weight_decay,
-        ..Sgd::default()
-    };
-    let mut history: Vec<EpochRecord> = Vec::new();
-    let mut start = 0;
-    if let Some(dir) = run_dir.as_ref().filter(|d| d.resume)
-        && let Some((next, done)) = checkpoint::resume(
-            dir.path,
-            id,
-            cfg.optim.epochs,
-            &mut trainable,
-            &mut sgd,
-            device,
-        )?
-    {
-        start = next;
-        history = done;
-    }
     let mut stats = Stats::default();
     let mut cache = None;
     if ft.cache {
@@ -388,13 +365,10 @@ pub fn finetune(
     let run = Run {
         cfg,
         ds: &ds,
-        seed,
         use_text,
         device,
-        ckpt: Checkpointing {
-            run_dir: run_dir.as_ref(),
-            id,
-        },
+        run_dir: run_dir.as_ref(),
+        id,
     };
     let mut mode = Finetune {
         ctx: &ctx,
@@ -411,22 +385,10 @@ pub fn finetune(
         waited: Duration::ZERO,
         stats: &mut stats,
     };
-    let trained = run_epochs(
-        &mut mode,
-        trainable,
-        &mut sgd,
-        &mut history,
-        start,
-        &run,
-        progress,
-    )?;
-    let trainable = trained.model;
-    let ev = match trained.last_eval {
-        Some(ev) => ev,
-        None => mode.evaluate(&trainable)?,
-    };
+    let trained = run_epochs(&mut mode, trainable, &run, progress)?;
+    let (trainable, ev) = (trained.model, trained.eval);
     let (cache, waited) = (mode.cache, mode.waited);
-    let mut report = build_report(&ds, cfg, seed, use_text, history, &ev);
+    let mut report = build_report(&ds, cfg, seed, use_text, trained.history, &ev);
     if let Some(t) = &test {
         let model = (&frozen.valid(), &trainable.valid());
         let ev = score_test(
