@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod clusters;
 pub mod config;
 pub mod eval;
+#[cfg(feature = "finetune")]
 pub mod finetune;
 pub mod inputs;
 pub mod model;
