@@ -26,6 +26,6 @@ pub use model::{Clip, ClipFolder};
 pub use text::{TextOutput, TextTower};
 #[cfg(feature = "tokenizer")]
 pub use tokenizer::ClipTokenizer;
-pub use tokens::{CONTEXT_LENGTH, Tokens};
+pub use tokens::{CONTEXT_LENGTH, Tokens, pad};
 pub use vision::{VisionOutput, VisionTower};
 pub use weights::{ByteRange, Checkpoint, Random, Source, Streamed};

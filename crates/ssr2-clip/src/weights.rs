@@ -178,7 +178,11 @@ impl<B: ByteRange> Streamed<B> {
             .ok()
             .and_then(|n| n.checked_add(8))
             .filter(|&s| s <= total)
-            .ok_or_else(|| bad(format!("header length {n} runs past the file's {total} bytes")))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "header length {n} runs past the file's {total} bytes"
+                ))
+            })?;
         let header: HashMap<String, serde_json::Value> =
             serde_json::from_slice(&bytes.read(8..start))
                 .map_err(|e| bad(format!("header is not JSON ({e})")))?;
@@ -288,7 +292,8 @@ mod tests {
     use super::*;
 
     fn tiny() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/clip-tiny/model.safetensors")
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/reference/clip-tiny/model.safetensors")
     }
 
     #[test]
@@ -299,7 +304,10 @@ mod tests {
         let streamed = Streamed::new(&path, bytes).unwrap();
         for name in ckpt.names() {
             let shape = streamed.shape(&name).unwrap().to_vec();
-            assert_eq!(ckpt.get(&name, &shape).unwrap(), streamed.get(&name, &shape).unwrap());
+            assert_eq!(
+                ckpt.get(&name, &shape).unwrap(),
+                streamed.get(&name, &shape).unwrap()
+            );
         }
         let err = streamed.get("nope", &[1]).unwrap_err().to_string();
         assert!(err.contains("`nope` is missing"), "{err}");
@@ -310,7 +318,9 @@ mod tests {
         let path = tiny();
         let bytes = std::fs::read(&path).unwrap();
         for cut in [0, 5, 12, bytes.len() - 1] {
-            let err = Streamed::new(&path, bytes[..cut].to_vec()).err().expect("refused");
+            let err = Streamed::new(&path, bytes[..cut].to_vec())
+                .err()
+                .expect("refused");
             assert!(err.to_string().contains("model.safetensors"), "{err}");
         }
     }

@@ -224,7 +224,11 @@ pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), String> {
 }
 
 /// [`load_heads`] from bytes already in memory (the browser's file input); `path` names them.
-pub fn load_heads_bytes<M: Module>(path: &Path, bytes: Vec<u8>, model: &mut M) -> Result<(), String> {
+pub fn load_heads_bytes<M: Module>(
+    path: &Path,
+    bytes: Vec<u8>,
+    model: &mut M,
+) -> Result<(), String> {
     load_bytes(path, bytes, model)
 }
 

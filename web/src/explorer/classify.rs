@@ -4,7 +4,7 @@
 //! prediction) and named (ssr2-view), then shown grouped by predicted category.
 
 use super::ErrorBox;
-use super::model::{Models, Weights, read_array_buffer, read_bytes};
+use super::model::{Models, Weights, read_bytes};
 use crate::backend::Backend;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -40,7 +40,7 @@ fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
         .unwrap_or_default()
 }
 
-fn input_files(ev: &leptos::ev::Event) -> Vec<web_sys::File> {
+fn input_files(ev: &web_sys::Event) -> Vec<web_sys::File> {
     let input: web_sys::HtmlInputElement = ev.target().unwrap().unchecked_into();
     let files = files_of(input.files());
     input.set_value("");

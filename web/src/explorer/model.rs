@@ -21,7 +21,9 @@ impl ByteRange for JsBytes {
         self.0.length() as usize
     }
     fn read(&self, range: Range<usize>) -> Vec<u8> {
-        self.0.subarray(range.start as u32, range.end as u32).to_vec()
+        self.0
+            .subarray(range.start as u32, range.end as u32)
+            .to_vec()
     }
 }
 
@@ -57,7 +59,11 @@ impl Weights {
             return Err(format!(
                 "CLIP files: choose the folder's config.json and model.safetensors together \
                  (got {})",
-                if names.is_empty() { "nothing".into() } else { names.join(", ") }
+                if names.is_empty() {
+                    "nothing".into()
+                } else {
+                    names.join(", ")
+                }
             ));
         };
         let text = String::from_utf8(read_bytes(config).await?)
@@ -184,7 +190,9 @@ impl Models {
         let s = self.image_size();
         let x = Tensor::<4>::from_data(TensorData::new(pixels, [b, 3, s, s]), &self.device);
         let branch = &self.heads.image;
-        let logits = branch.head.forward(branch.adapter.forward(self.vision.encode(x)));
+        let logits = branch
+            .head
+            .forward(branch.adapter.forward(self.vision.encode(x)));
         let k = logits.dims()[1];
         let preds = predict(logits.clone(), None);
         let read = |e| format!("reading results from the device failed: {e:?}");
