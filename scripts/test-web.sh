@@ -40,6 +40,9 @@ for c in 0 1 2 3 4 5 6 7 8 9; do
 done
 cp "$img/run/seed-0/report.json" "$img/run/seed-0/heads.safetensors" "$site/imgrun/"
 cp "$clip/config.json" "$clip/model.safetensors" "$site/imgrun/clip/"
+# Heads with the image run's 10 clusters but on 64 raw pixels: the page must name the dimensions.
+target/release/ssr2 train --seeds 0 --epochs 1 --out "$img/pixels" --quiet >/dev/null
+cp "$img/pixels/seed-0/heads.safetensors" "$site/imgrun/pixel-heads.safetensors"
 target/release/ssr2 predict --run "$img/run/seed-0" --images "$site/imgrun/images" --model "$clip" \
     --json --quiet --out "$site/imgrun/expected.json"
 

@@ -201,6 +201,13 @@ async function classifyImages(page, mode, r) {
   await errorStarts('');
   const mismatch = await page.textContent('#error');
   check(mismatch.includes('another run') || mismatch.includes('projection_dim'), `[${mode}] heads of another run refused: ${mismatch}`);
+  // Heads with the right clusters on other features (64 raw pixels, the CLIP gives 24).
+  const pixelHeads = path.join(imgDir, 'pixel-heads.safetensors');
+  await page.setInputFiles('#heads-file', pixelHeads);
+  await page.waitForFunction((n) => (document.querySelector('#heads-name')?.textContent || '').includes(`(${n} bytes)`), fs.statSync(pixelHeads).size, { timeout: 30000 });
+  await page.setInputFiles('#image-files', images.slice(0, 2));
+  await errorStarts('config.json: projection_dim');
+  check((await page.textContent('#error')).includes('24, the run\'s heads take 64-dimensional'), `[${mode}] CLIP of other features refused: ${await page.textContent('#error')}`);
   const heads = path.join(imgDir, 'heads.safetensors');
   await page.setInputFiles('#heads-file', heads);
   await page.waitForFunction((n) => (document.querySelector('#heads-name')?.textContent || '').includes(`(${n} bytes)`), fs.statSync(heads).size, { timeout: 30000 });

@@ -53,6 +53,16 @@ fn now_ms() -> f64 {
         .map_or(0.0, |p| p.now())
 }
 
+/// The wasm module's linear memory in MB (it only grows): what the weights, the CPU device's
+/// tensors and the decoded images cost the page.
+fn wasm_mb() -> f64 {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .ok()
+        .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+        .map_or(0.0, |b| b.byte_length() as f64 / 1e6)
+}
+
 /// A small picture of the image for the gallery: the file itself when small, else a PNG of it
 /// scaled to 128 px on the short side.
 fn thumbnail(bytes: &[u8], img: &ssr2_data::image::RgbImage, mime: &str) -> String {
@@ -229,10 +239,11 @@ pub fn Classify(report: RunReport, backend: Backend) -> impl IntoView {
                 Ok(()) => {
                     error.set(None);
                     note.set(format!(
-                        "{n} images embedded on {device_name} in {:.2} s ({:.1} ms per image; model built in {:.2} s)",
+                        "{n} images embedded on {device_name} in {:.2} s ({:.1} ms per image; model built in {:.2} s; wasm memory {:.0} MB)",
                         (t2 - t1) / 1e3,
                         (t2 - t1) / n as f64,
-                        (t1 - t0) / 1e3
+                        (t1 - t0) / 1e3,
+                        wasm_mb()
                     ));
                 }
                 Err(e) => error.set(Some(e)),
