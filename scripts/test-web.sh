@@ -22,6 +22,29 @@ site="$out/site"
 mkdir -p "$site/run"
 cp -r dist/. "$site/"
 cp "$out/run/seed-0/report.json" "$site/run/report.json"
+# Its heads too: the page must refuse them for the image run below (other clusters).
+cp "$out/run/seed-0/heads.safetensors" "$site/run/heads.safetensors"
+
+# Image -> category: an image-only features run on the exported digit PNGs through the tiny random
+# CLIP, and `ssr2 predict`'s answer for 30 of those PNGs, which the page must reproduce.
+clip=tests/reference/clip-tiny
+img="$out/imagecat"
+target/release/ssr2 export-digits --out "$img/digits" >/dev/null
+target/release/ssr2 extract --model "$clip" --dataset imagefolder --root "$img/digits" \
+    --out "$img/digits.bundle" --no-test --quiet
+target/release/ssr2 train --features "$img/digits.bundle" --preset digits --epochs 30 --seeds 0 \
+    --out "$img/run" --quiet >/dev/null
+mkdir -p "$site/imgrun/images" "$site/imgrun/clip"
+for c in 0 1 2 3 4 5 6 7 8 9; do
+    find "$img/digits/$c" -name '*.png' | sort | head -3 | xargs -I{} cp {} "$site/imgrun/images/"
+done
+cp "$img/run/seed-0/report.json" "$img/run/seed-0/heads.safetensors" "$site/imgrun/"
+cp "$clip/config.json" "$clip/model.safetensors" "$site/imgrun/clip/"
+# Heads with the image run's 10 clusters but on 64 raw pixels: the page must name the dimensions.
+target/release/ssr2 train --seeds 0 --epochs 1 --out "$img/pixels" --quiet >/dev/null
+cp "$img/pixels/seed-0/heads.safetensors" "$site/imgrun/pixel-heads.safetensors"
+target/release/ssr2 predict --run "$img/run/seed-0" --images "$site/imgrun/images" --model "$clip" \
+    --json --quiet --out "$site/imgrun/expected.json"
 
 port=${WEB_TEST_PORT:-8765}
 python3 -m http.server --bind 127.0.0.1 "$port" --directory "$site" >"$out/server.log" 2>&1 &

@@ -12,6 +12,7 @@ use ssr2_train::TrainConfig;
 use ssr2_train::eval::{Embedded, embed};
 use ssr2_train::finetune::{Candidates, Inputs};
 use ssr2_train::report::RunReport;
+use ssr2_view::predict::{confidence, matched_class};
 use std::path::{Path, PathBuf};
 
 /// Predict the cluster of new samples with a trained run.
@@ -294,11 +295,7 @@ fn new_images(
 /// Sample `i`'s row: cluster, matched class, old flag, confidence.
 fn row(report: &RunReport, e: &Embedded, i: usize, id: String, tags: Option<Vec<String>>) -> Row {
     let cluster = e.preds[i];
-    let (class, old) = match report.mapping.get(cluster).copied().flatten() {
-        Some(c) if c < report.dataset.num_old => (report.dataset.class_names[c].clone(), true),
-        Some(c) => (format!("new-{c}"), false),
-        None => (format!("unmatched-{cluster}"), false),
-    };
+    let (class, old) = matched_class(report, cluster);
     let k = e.classes;
     let text = e.logits_text.as_ref().map(|l| &l[i * k..(i + 1) * k]);
     Row {
@@ -309,26 +306,6 @@ fn row(report: &RunReport, e: &Embedded, i: usize, id: String, tags: Option<Vec<
         confidence: confidence(&e.logits_image[i * k..(i + 1) * k], text),
         tags,
     }
-}
-
-/// The largest class probability: softmax of one branch, or the mean of both (SPEC §2).
-fn confidence(image: &[f32], text: Option<&[f32]>) -> f64 {
-    let softmax = |l: &[f32]| -> Vec<f64> {
-        let max = l.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-        let e: Vec<f64> = l.iter().map(|&v| (v as f64 - max).exp()).collect();
-        let s: f64 = e.iter().sum();
-        e.into_iter().map(|v| v / s).collect()
-    };
-    let p = softmax(image);
-    let p = match text {
-        Some(t) => p
-            .iter()
-            .zip(softmax(t))
-            .map(|(a, b)| 0.5 * (a + b))
-            .collect(),
-        None => p,
-    };
-    p.into_iter().fold(0.0, f64::max)
 }
 
 fn csv(rows: &[Row]) -> String {

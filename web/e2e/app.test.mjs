@@ -124,6 +124,8 @@ async function runMode(mode) {
     check(Math.abs(Number((await page.textContent('#score-all')).trim()) - 100 * report.final_scores.all) <= 0.05 + 1e-9, `[${mode}] the report stays on screen after bad files`);
     await page.screenshot({ path: path.join(outDir, `explorer-error-${mode}.png`) });
 
+    if (fs.existsSync(imgDir)) await classifyImages(page, mode, r);
+
     // Playground: train, delta R must rise over the first 50 steps.
     await page.click('#tab-playground');
     await page.waitForSelector('#delta-start-a', { timeout: 60000 });
@@ -173,6 +175,75 @@ async function runMode(mode) {
 // Lesson mode: every step renders its title and words; the values are finite and follow the
 // knobs as the lesson says; a drag moves a class and R, R_c, ΔR change while the mouse is down.
 const LESSON_STEPS = 5;
+// Image -> category (site/imgrun, made by scripts/test-web.sh): the tiny CLIP's files, the image
+// run's heads and 30 digit PNGs; the page must give every file `ssr2 predict`'s cluster and class,
+// and its confidence within 1e-3. Bad inputs first: clear messages in #error.
+const imgDir = path.join(path.dirname(path.dirname(reportPath)), 'imgrun');
+async function classifyImages(page, mode, r) {
+  const expected = JSON.parse(fs.readFileSync(path.join(imgDir, 'expected.json'), 'utf8'));
+  const images = fs.readdirSync(path.join(imgDir, 'images')).sort().map((f) => path.join(imgDir, 'images', f));
+  const errorStarts = (prefix) => page.waitForFunction((p) => {
+    const t = document.querySelector('#error')?.textContent || '';
+    return t !== '' && t.startsWith(p);
+  }, prefix, { timeout: 60000 });
+  await page.goto(`${base}/?run=imgrun/report.json`, { waitUntil: 'load' });
+  await page.waitForSelector('#clip-files', { state: 'attached', timeout: 60000 });
+  await page.setInputFiles('#clip-files', [path.join(imgDir, 'report.json')]);
+  await errorStarts('CLIP files:');
+  check((await page.textContent('#error')).includes('config.json and model.safetensors'), `[${mode}] wrong CLIP files refused: ${await page.textContent('#error')}`);
+  await page.setInputFiles('#clip-files', ['config.json', 'model.safetensors'].map((f) => path.join(imgDir, 'clip', f)));
+  await page.waitForFunction(() => (document.querySelector('#clip-name')?.textContent || '').includes('MB'), null, { timeout: 60000 });
+  // The digits run's heads: another run (other clusters, raw pixels as input).
+  const otherHeads = path.join(path.dirname(reportPath), 'heads.safetensors');
+  await page.setInputFiles('#heads-file', otherHeads);
+  await page.waitForFunction((n) => (document.querySelector('#heads-name')?.textContent || '').includes(`(${n} bytes)`), fs.statSync(otherHeads).size, { timeout: 30000 });
+  await page.setInputFiles('#image-files', images.slice(0, 2));
+  await errorStarts('');
+  const mismatch = await page.textContent('#error');
+  check(mismatch.includes('another run') || mismatch.includes('projection_dim'), `[${mode}] heads of another run refused: ${mismatch}`);
+  // Heads with the right clusters on other features (64 raw pixels, the CLIP gives 24).
+  const pixelHeads = path.join(imgDir, 'pixel-heads.safetensors');
+  await page.setInputFiles('#heads-file', pixelHeads);
+  await page.waitForFunction((n) => (document.querySelector('#heads-name')?.textContent || '').includes(`(${n} bytes)`), fs.statSync(pixelHeads).size, { timeout: 30000 });
+  await page.setInputFiles('#image-files', images.slice(0, 2));
+  await errorStarts('config.json: projection_dim');
+  check((await page.textContent('#error')).includes('24, the run\'s heads take 64-dimensional'), `[${mode}] CLIP of other features refused: ${await page.textContent('#error')}`);
+  const heads = path.join(imgDir, 'heads.safetensors');
+  await page.setInputFiles('#heads-file', heads);
+  await page.waitForFunction((n) => (document.querySelector('#heads-name')?.textContent || '').includes(`(${n} bytes)`), fs.statSync(heads).size, { timeout: 30000 });
+  const t0 = Date.now();
+  await page.setInputFiles('#image-files', images);
+  await page.waitForFunction((n) => document.querySelector('#gallery')?.dataset.done === 'true'
+    && document.querySelectorAll('#gallery .gallery-item').length === n, images.length, { timeout: 300000, polling: 200 });
+  r.classifySeconds = (Date.now() - t0) / 1000;
+  const shown = await page.$$eval('#gallery .gallery-item', (els) => els.map((e) => ({
+    file: e.dataset.file, cluster: Number(e.dataset.cluster), cls: e.dataset.class,
+    confidence: Number(e.dataset.confidence), group: e.closest('.gallery-group').dataset.category,
+  })));
+  const byFile = new Map(shown.map((s) => [s.file, s]));
+  let same = 0;
+  let worst = 0;
+  const wrong = [];
+  for (const e of expected) {
+    const s = byFile.get(path.basename(e.id));
+    const d = s ? Math.abs(s.confidence - e.confidence) : Infinity;
+    worst = Math.max(worst, d);
+    if (s && s.cluster === e.cluster && s.cls === e.class && s.group === e.class && d <= 1e-3) same += 1;
+    else wrong.push(`${e.id}: page ${JSON.stringify(s)} vs ${JSON.stringify(e)}`);
+  }
+  check(expected.length === images.length && same === expected.length,
+    `[${mode}] page = ssr2 predict for ${same}/${expected.length} images (cluster, class, group; confidence within ${worst.toExponential(1)}) ${wrong.slice(0, 3).join('; ')}`);
+  const groups = await page.$$eval('#gallery .gallery-group', (g) => g.map((x) => x.dataset.category));
+  check(groups.length === new Set(expected.map((e) => e.class)).size, `[${mode}] one gallery group per predicted class: ${groups.join(', ')}`);
+  const note = await page.textContent('#classify-device');
+  r.classifyNote = note;
+  check(note.includes(mode === 'webgpu' ? 'embedded on WebGPU' : 'embedded on CPU (flex)'), `[${mode}] classified where expected: ${note}`);
+  check((await page.$('#error')) === null, `[${mode}] no error shown after classifying`);
+  const progress = await page.$eval('#classify-progress', (p) => [p.value, p.max]);
+  check(progress[0] === images.length && progress[1] === images.length, `[${mode}] progress bar full: ${progress.join(' / ')}`);
+  await page.locator('#classify').screenshot({ path: path.join(outDir, `classify-${mode}.png`) });
+}
+
 async function lesson(page, mode, r) {
   const text = async (sel) => (await page.textContent(sel)).trim();
   const num = async (sel) => Number(await text(sel));

@@ -11,7 +11,11 @@ pub mod config;
 mod error;
 mod model;
 pub mod text;
+// The BPE tokenizer (Hugging Face `tokenizers`, which does not build for wasm32): only commands
+// that encode texts need it.
+#[cfg(feature = "tokenizer")]
 pub mod tokenizer;
+mod tokens;
 pub mod vision;
 pub mod weights;
 
@@ -20,6 +24,8 @@ pub use config::{Activation, ClipConfig};
 pub use error::ClipError;
 pub use model::{Clip, ClipFolder};
 pub use text::{TextOutput, TextTower};
-pub use tokenizer::{CONTEXT_LENGTH, ClipTokenizer, Tokens};
+#[cfg(feature = "tokenizer")]
+pub use tokenizer::ClipTokenizer;
+pub use tokens::{CONTEXT_LENGTH, Tokens, pad};
 pub use vision::{VisionOutput, VisionTower};
-pub use weights::{Checkpoint, Random, Source};
+pub use weights::{ByteRange, Checkpoint, Random, Source, Streamed};

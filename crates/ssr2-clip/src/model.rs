@@ -8,7 +8,9 @@ use ssr2_core::ops::l2_normalize;
 use crate::ClipError;
 use crate::config::ClipConfig;
 use crate::text::TextTower;
-use crate::tokenizer::{CONTEXT_LENGTH, ClipTokenizer, Tokens};
+#[cfg(feature = "tokenizer")]
+use crate::tokenizer::{CONTEXT_LENGTH, ClipTokenizer};
+use crate::tokens::Tokens;
 use crate::vision::VisionTower;
 use crate::weights::{Checkpoint, Random, Source};
 
@@ -33,8 +35,7 @@ impl Clip {
 
     /// L2-normalised projected image embeddings of preprocessed `[b, 3, s, s]` pixels.
     pub fn encode_images(&self, pixels: Tensor<4>) -> Tensor<2> {
-        let before = self.vision.prefix(pixels);
-        l2_normalize(self.vision.finish(before).1)
+        self.vision.encode(pixels)
     }
 
     /// L2-normalised projected text embeddings.
@@ -89,6 +90,7 @@ impl ClipFolder {
 
     /// The folder's tokenizer (`tokenizer.json`, or `vocab.json` + `merges.txt`), checked
     /// against the text tower: the end-token rule and the embedding table's size.
+    #[cfg(feature = "tokenizer")]
     pub fn tokenizer(&self) -> Result<ClipTokenizer, ClipError> {
         let positions = self.config.text.max_positions;
         if positions < CONTEXT_LENGTH {

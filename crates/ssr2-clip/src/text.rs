@@ -7,7 +7,7 @@ use burn::prelude::*;
 use crate::ClipError;
 use crate::block::{Block, load_layer_norm, load_linear, load_tensor};
 use crate::config::TextConfig;
-use crate::tokenizer::Tokens;
+use crate::tokens::Tokens;
 use crate::weights::Source;
 
 #[derive(Module, Debug)]

@@ -4,6 +4,8 @@ use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 
+use ssr2_core::ops::l2_normalize;
+
 use crate::ClipError;
 use crate::block::{Block, load_layer_norm, load_linear, load_tensor};
 use crate::config::VisionConfig;
@@ -135,6 +137,11 @@ impl VisionTower {
             .forward(x.slice([0..b, 0..1]).reshape([b, h]));
         let projected = self.projection.forward(pooled.clone());
         (pooled, projected)
+    }
+
+    /// L2-normalised projected embeddings of preprocessed `[b, 3, s, s]` pixels.
+    pub fn encode(&self, pixels: Tensor<4>) -> Tensor<2> {
+        l2_normalize(self.finish(self.prefix(pixels)).1)
     }
 
     pub fn forward(&self, pixels: Tensor<4>) -> VisionOutput {

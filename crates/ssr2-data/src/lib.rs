@@ -29,7 +29,7 @@ pub use holdout::{concat, hold_out};
 /// The `image` crate, re-exported so callers name the same `RgbImage` type.
 pub use image;
 pub use images::{
-    ImageItem, ImageList, ImageSource, OpenOptions, encode_png, image_dataset_names,
+    ImageItem, ImageList, ImageSource, OpenOptions, decode_rgb, encode_png, image_dataset_names,
     images_to_predict, load_rgb, open_image_dataset, open_image_test_set,
 };
 pub use matrix::Matrix;

@@ -223,6 +223,15 @@ pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), String> {
     load_bytes(path, bytes, model)
 }
 
+/// [`load_heads`] from bytes already in memory (the browser's file input); `path` names them.
+pub fn load_heads_bytes<M: Module>(
+    path: &Path,
+    bytes: Vec<u8>,
+    model: &mut M,
+) -> Result<(), String> {
+    load_bytes(path, bytes, model)
+}
+
 fn read_weights(path: &Path) -> Result<Vec<u8>, String> {
     if !path.exists() {
         return Err(io_err(path, "weights file missing"));

@@ -45,6 +45,7 @@ impl Embedded {
     }
 
     /// Appends `other`, embedded after `self` with the same model.
+    #[cfg_attr(not(feature = "finetune"), allow(dead_code))] // only fine-tuning embeds in parts
     pub(crate) fn append(&mut self, other: Embedded) {
         self.indices.extend(other.indices);
         self.z_image.extend(other.z_image);

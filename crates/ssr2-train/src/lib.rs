@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod config;
 mod epochs;
 pub mod eval;
+#[cfg(feature = "finetune")]
 pub mod finetune;
 pub mod inputs;
 pub mod model;

@@ -4,6 +4,7 @@
 pub mod colour;
 pub mod confusion;
 pub mod image;
+pub mod predict;
 pub mod report;
 pub mod scale;
 pub mod stats;

@@ -1,7 +1,9 @@
 //! The run explorer: open one or more `report.json` files (drag-and-drop, file picker or
 //! `?run=<url>[,<url>…]`) and see what the run learned. Several files = several seeds.
 
+mod classify;
 mod infer;
+mod model;
 mod scatter;
 mod sections;
 
@@ -11,6 +13,10 @@ use leptos::task::spawn_local;
 use sections::Report;
 use ssr2_view::RunReport;
 use wasm_bindgen::JsCast;
+
+/// The explorer's error line (`#error`), shared with the sections that take files.
+#[derive(Clone, Copy)]
+pub struct ErrorBox(pub RwSignal<Option<String>>);
 
 /// Reports on screen, with where each came from.
 pub type Runs = Vec<(String, RunReport)>;
@@ -78,6 +84,7 @@ pub fn Explorer(backend: Backend) -> impl IntoView {
     let runs: RwSignal<Runs> = RwSignal::new(Vec::new());
     let error: RwSignal<Option<String>> = RwSignal::new(None);
     let loading = RwSignal::new(false);
+    provide_context(ErrorBox(error));
     let open_files = move |files: Vec<web_sys::File>| {
         if files.is_empty() {
             return;

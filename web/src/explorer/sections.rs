@@ -2,6 +2,7 @@
 //! per-run charts, the score table covers all of them.
 
 use super::Runs;
+use super::classify::Classify;
 use super::infer;
 use super::scatter::Scatter;
 use crate::backend::Backend;
@@ -47,7 +48,7 @@ pub fn Report(runs: Runs, backend: Backend) -> impl IntoView {
         <div class="grid">
             <section class="card"><h3>"Final accuracy (%): last epoch, no model selection"</h3><ScoreTable runs=runs.clone()/></section>
             {k_curve}
-            <section class="card"><h3>"In-page inference"</h3><Inference report=first.clone() backend=backend/></section>
+            <section class="card"><h3>"In-page inference"</h3><Inference report=first.clone() backend=backend.clone()/></section>
             <section class="card"><h3>"Loss terms per epoch"</h3>
                 <LineChart series=coloured(loss_series(&first.history)) x_label="epoch"/></section>
             <section class="card"><h3>"All / Old / New per epoch"</h3>
@@ -57,6 +58,7 @@ pub fn Report(runs: Runs, backend: Backend) -> impl IntoView {
             <section class="card wide"><h3>"Embeddings (2-D)"</h3>
                 <Scatter projection=first.projection.clone() num_old=d.num_old class_names=d.class_names.clone()/></section>
             {thumbs}
+            <section class="card wide" id="classify"><h3>"Classify your images"</h3><Classify report=first.clone() backend=backend/></section>
             <section class="card wide"><h3>"Confusion matrix after the optimal assignment"</h3><Confusion report=first.clone()/></section>
             <section class="card wide"><h3>"Configuration"</h3>
                 <details><summary>"show the whole configuration"</summary>

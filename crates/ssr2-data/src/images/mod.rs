@@ -174,19 +174,18 @@ pub fn open_image_dataset(
     finish(name, raw, &split.old, opts)
 }
 
+/// Decodes an image file's bytes (png, jpeg, bmp) to 8-bit RGB like [`load_rgb`]; `name` names
+/// it in errors. The browser app decodes dropped files with it.
+pub fn decode_rgb(bytes: &[u8], name: &str) -> Result<RgbImage, DataError> {
+    let img = image::load_from_memory(bytes)
+        .map_err(|e| DataError::format(name, format!("cannot decode image: {e}")))?;
+    Ok(img.to_rgb8())
+}
+
 /// Decodes an image to 8-bit RGB (grey is replicated, alpha dropped, as PIL's `convert("RGB")`).
 pub fn load_rgb(source: &ImageSource) -> Result<RgbImage, DataError> {
     match source {
-        ImageSource::File(path) => {
-            let bytes = read_file(path)?;
-            let img = image::load_from_memory(&bytes).map_err(|e| {
-                DataError::format(
-                    &path.display().to_string(),
-                    format!("cannot decode image: {e}"),
-                )
-            })?;
-            Ok(img.to_rgb8())
-        }
+        ImageSource::File(path) => decode_rgb(&read_file(path)?, &path.display().to_string()),
         ImageSource::Rgb {
             width,
             height,
