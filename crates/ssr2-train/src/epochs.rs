@@ -65,9 +65,11 @@ pub(crate) struct Trained<M> {
     /// The evaluation of the final model: the last epoch's, or a fresh one when no epoch ran
     /// (resumed after the last epoch).
     pub eval: Evaluation,
-    /// Mean total loss of each epoch run here.
+    /// Mean total loss of each epoch run here (fine-tune mode reports it).
+    #[cfg_attr(not(feature = "finetune"), allow(dead_code))]
     pub epoch_losses: Vec<f64>,
-    /// Total loss of every step run here.
+    /// Total loss of every step run here (fine-tune mode reports it).
+    #[cfg_attr(not(feature = "finetune"), allow(dead_code))]
     pub step_losses: Vec<f64>,
 }
 
