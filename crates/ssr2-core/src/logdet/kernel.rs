@@ -319,17 +319,19 @@ pub fn is_cube_device(device: &Device) -> bool {
     )
 }
 
+/// `t` back on the autodiff side when the inputs were there (as an untracked constant): the
+/// kernels run on the inner backend.
+fn lift<const D: usize>(t: Tensor<D>, autodiff: bool) -> Tensor<D> {
+    if autodiff { t.autodiff() } else { t }
+}
+
 /// `logdet` and (optionally) `M^-1` of each matrix of `m` through the kernel; `m` must live on a
 /// CubeCL device. The results are constants (no autodiff graph).
 pub fn kernel_route(m: Tensor<3>, want_inv: bool) -> (Tensor<1>, Option<Tensor<3>>) {
     let autodiff = m.is_autodiff();
     let (ld, inv) = burn::backend::Dispatch::spd_logdet_inv(m.inner().into_dispatch(), want_inv);
-    let lift = |t: Tensor<1>| if autodiff { t.autodiff() } else { t };
-    let ld = lift(Tensor::<1>::from_dispatch(ld));
-    let inv = want_inv.then(|| {
-        let inv = Tensor::<3>::from_dispatch(inv);
-        if autodiff { inv.autodiff() } else { inv }
-    });
+    let ld = lift(Tensor::<1>::from_dispatch(ld), autodiff);
+    let inv = want_inv.then(|| lift(Tensor::<3>::from_dispatch(inv), autodiff));
     (ld, inv)
 }
 
@@ -338,13 +340,16 @@ pub fn kernel_route(m: Tensor<3>, want_inv: bool) -> (Tensor<1>, Option<Tensor<3
 /// `exact + (mm - sg(mm))` is `exact` in value.
 pub fn matmul_exact(lhs: Tensor<3>, rhs: Tensor<3>) -> Tensor<3> {
     let autodiff = lhs.is_autodiff() || rhs.is_autodiff();
-    let exact = Tensor::<3>::from_dispatch(burn::backend::Dispatch::matmul_f32(
-        lhs.clone().inner().into_dispatch(),
-        rhs.clone().inner().into_dispatch(),
-    ));
+    let exact = lift(
+        Tensor::<3>::from_dispatch(burn::backend::Dispatch::matmul_f32(
+            lhs.clone().inner().into_dispatch(),
+            rhs.clone().inner().into_dispatch(),
+        )),
+        autodiff,
+    );
     if !(lhs.is_tracked() || rhs.is_tracked()) {
-        return if autodiff { exact.autodiff() } else { exact };
+        return exact;
     }
     let mm = lhs.matmul(rhs);
-    mm.clone() - mm.detach() + exact.autodiff()
+    mm.clone() - mm.detach() + exact
 }
