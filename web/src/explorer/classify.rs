@@ -3,7 +3,7 @@
 //! (ssr2-data), embedded in chunks (ssr2-clip), classified (ssr2-train's heads, ssr2-core's
 //! prediction) and named (ssr2-view), then shown grouped by predicted category.
 
-use super::ErrorBox;
+use super::{ErrorBox, files_of};
 use super::model::{Models, Weights, read_bytes};
 use crate::backend::Backend;
 use leptos::prelude::*;
@@ -33,11 +33,6 @@ struct Inputs {
     clip: Option<Weights>,
     heads: Option<(String, Vec<u8>)>,
     built: Option<Rc<Models>>,
-}
-
-fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
-    list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
-        .unwrap_or_default()
 }
 
 fn input_files(ev: &web_sys::Event) -> Vec<web_sys::File> {

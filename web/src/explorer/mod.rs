@@ -74,7 +74,8 @@ fn accept(
     runs.set(out);
 }
 
-fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+/// The files of a file input or a drop, in order.
+pub(super) fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
     list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
         .unwrap_or_default()
 }
