@@ -36,7 +36,9 @@ target/release/ssr2 train --features "$img/digits.bundle" --preset digits --epoc
     --out "$img/run" --quiet >/dev/null
 mkdir -p "$site/imgrun/images" "$site/imgrun/clip"
 for c in 0 1 2 3 4 5 6 7 8 9; do
-    find "$img/digits/$c" -name '*.png' | sort | head -3 | xargs -I{} cp {} "$site/imgrun/images/"
+    # The first three of each class; no `| head` (pipefail would fail on sort's SIGPIPE).
+    mapfile -t pngs < <(find "$img/digits/$c" -name '*.png' | sort)
+    cp "${pngs[@]:0:3}" "$site/imgrun/images/"
 done
 cp "$img/run/seed-0/report.json" "$img/run/seed-0/heads.safetensors" "$site/imgrun/"
 cp "$clip/config.json" "$clip/model.safetensors" "$site/imgrun/clip/"
