@@ -67,6 +67,9 @@ pub enum AdapterKind {
     Linear,
     /// Linear - ReLU - linear, for raw inputs such as the digits' pixels.
     Mlp,
+    /// Two convolution blocks (3x3 conv, batch norm, ReLU, 2x2 max-pool; 16 then 32 channels)
+    /// under the MLP, for square single-channel images such as Fashion-MNIST's.
+    Cnn,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

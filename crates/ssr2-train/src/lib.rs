@@ -5,6 +5,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod clusters;
 pub mod config;
+pub mod conv;
 mod epochs;
 pub mod eval;
 #[cfg(feature = "finetune")]

@@ -1,9 +1,11 @@
 //! The features-mode model: per modality a trainable adapter producing L2-normalised features,
 //! and a cosine classifier (SPEC §5). Text with RTA candidates is aggregated online (SPEC §7).
 
+use crate::augment::image_side;
 use crate::config::{AdapterKind, ModelConfig};
+use crate::conv::ConvStem;
 use burn::module::Param;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use ssr2_core::classifier::CosineClassifier;
@@ -48,6 +50,20 @@ impl InputNorm {
     }
 }
 
+/// Channels of the CNN adapter's first block (the second has twice as many).
+const CNN_CHANNELS: usize = 16;
+
+/// The CNN adapter reads each image input row as a square single-channel image: refuse others.
+pub fn check_adapter(cfg: &ModelConfig, d_img: usize) -> Result<(), String> {
+    if cfg.adapter == AdapterKind::Cnn && image_side(d_img).is_none() {
+        return Err(format!(
+            "model.adapter = \"cnn\" reads square single-channel images, but the image inputs \
+             have {d_img} values (not a square of 4 or more pixels per side); use \"mlp\""
+        ));
+    }
+    Ok(())
+}
+
 /// A `d x d` linear map that starts at the identity, without bias: on CLIP features it starts
 /// from CLIP's own embedding, as the reference's fine-tuned projection does (it has no bias), so
 /// plain SGD at the backbone rate 1e-3 adapts it rather than having to undo a random map.
@@ -57,13 +73,17 @@ fn identity_linear(d: usize, device: &Device) -> Linear {
     lin
 }
 
-/// Linear, or linear - ReLU - linear, optionally after a fixed input standardisation. A square
-/// linear adapter (e.g. 512 -> 512 on CLIP features) starts at the identity without bias;
-/// others start random (Burn's default initialisation, with bias).
+/// Linear, or linear - ReLU - linear, optionally after a fixed input standardisation and a
+/// convolutional stem. A square linear adapter (e.g. 512 -> 512 on CLIP features) starts at the
+/// identity without bias; others start random (Burn's default initialisation, with bias).
 #[derive(Module, Debug)]
 pub struct Adapter {
     pub norm: Option<InputNorm>,
+    pub conv: Option<ConvStem>,
     pub first: Linear,
+    /// Batch norm of the hidden layer (the CNN adapter's): centres the conv features, which
+    /// are all non-negative after ReLU and max-pooling, so the features do not start collapsed.
+    pub hidden_norm: Option<BatchNorm>,
     pub second: Option<Linear>,
 }
 
@@ -78,19 +98,36 @@ impl Adapter {
         match kind {
             AdapterKind::Linear if d_in == d_out => Self {
                 norm: None,
+                conv: None,
                 first: identity_linear(d_in, device),
+                hidden_norm: None,
                 second: None,
             },
             AdapterKind::Linear => Self {
                 norm: None,
+                conv: None,
                 first: LinearConfig::new(d_in, d_out).init(device),
+                hidden_norm: None,
                 second: None,
             },
             AdapterKind::Mlp => Self {
                 norm: None,
+                conv: None,
                 first: LinearConfig::new(d_in, hidden).init(device),
+                hidden_norm: None,
                 second: Some(LinearConfig::new(hidden, d_out).init(device)),
             },
+            AdapterKind::Cnn => {
+                let side = image_side(d_in).expect("checked by check_adapter");
+                Self {
+                    norm: None,
+                    conv: Some(ConvStem::new(side, CNN_CHANNELS, device)),
+                    first: LinearConfig::new(ConvStem::out_dim(side, CNN_CHANNELS), hidden)
+                        .init(device),
+                    hidden_norm: Some(BatchNormConfig::new(hidden).init(device)),
+                    second: Some(LinearConfig::new(hidden, d_out).init(device)),
+                }
+            }
         }
     }
 
@@ -100,7 +137,15 @@ impl Adapter {
             Some(norm) => norm.forward(x),
             None => x,
         };
+        let x = match &self.conv {
+            Some(conv) => conv.forward(x),
+            None => x,
+        };
         let h = self.first.forward(x);
+        let h = match &self.hidden_norm {
+            Some(norm) => norm.forward(h),
+            None => h,
+        };
         let h = match &self.second {
             Some(second) => second.forward(relu(h)),
             None => h,

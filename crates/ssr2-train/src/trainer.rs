@@ -118,6 +118,7 @@ pub fn train(
     cfg.validate()?;
     ds.validate().map_err(|e| e.to_string())?;
     crate::augment::check_pixel_augment(&cfg.augment, ds.image.cols)?;
+    crate::model::check_adapter(&cfg.model, ds.image.cols)?;
     if ds.unlabelled_indices().is_empty() {
         return Err(format!(
             "dataset `{}` has no unlabelled samples to discover classes in",
