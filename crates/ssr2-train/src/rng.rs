@@ -38,3 +38,33 @@ impl Rng {
         (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
     }
 }
+
+/// Burn's random initialisation draws from one generator per device, shared by every thread of
+/// the process, and lazily, at a parameter's first use. Seeding, building and materialising every
+/// parameter (in field order) under one process-wide lock keeps concurrent runs (threads, tests)
+/// from interleaving their draws, so a seed gives the same weights anywhere.
+pub fn seeded_init<T>(
+    device: &burn::prelude::Device,
+    seed: u64,
+    init: impl FnOnce() -> T,
+    modules: impl Fn(&T, &mut Materialise),
+) -> T {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    let built = init();
+    modules(&built, &mut Materialise);
+    built
+}
+
+/// Touches every float parameter of a module, which initialises a lazy one.
+pub struct Materialise;
+
+impl burn::module::ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(
+        &mut self,
+        param: &burn::module::Param<burn::prelude::Tensor<D>>,
+    ) {
+        let _ = param.val();
+    }
+}

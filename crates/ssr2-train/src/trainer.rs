@@ -142,9 +142,13 @@ pub fn train(
     };
     let use_text = cfg.model.use_text && ds.text.is_some();
     let ad = device.clone().autodiff();
-    ad.seed(seed);
     let (classes, k_estimate) = crate::clusters::resolve(cfg, ds, seed)?;
-    let mut model = HeadModel::for_dataset(&cfg.model, ds, classes, use_text, &ad);
+    let mut model = crate::rng::seeded_init(
+        &ad,
+        seed,
+        || HeadModel::for_dataset(&cfg.model, ds, classes, use_text, &ad),
+        |m, v| m.visit(v),
+    );
     model.fit_input_norm(&ds.image.data, ds.image.cols, &ad);
 
     let run = Run {

@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 use ssr2_core::metrics::cluster_accuracy;
-use ssr2_train::config::{DataSource, TrainConfig};
+use ssr2_train::config::{AdapterKind, DataSource, TrainConfig};
 use ssr2_train::report::EpochRecord;
 use ssr2_train::{Progress, RunDir, Silent, train};
 
@@ -125,7 +125,26 @@ fn short_synthetic() -> TrainConfig {
 
 #[test]
 fn resume_gives_the_uninterrupted_run() {
-    let cfg = short_synthetic();
+    resumes_exactly(&short_synthetic());
+}
+
+/// The CNN adapter's checkpoint also carries its batch norms' running statistics (the synthetic
+/// image inputs are 64 values: 8x8 images).
+#[test]
+fn cnn_resume_gives_the_uninterrupted_run() {
+    let mut cfg = short_synthetic();
+    cfg.model.adapter = AdapterKind::Cnn;
+    cfg.model.standardize = true;
+    cfg.optim.epochs = 4;
+    cfg.augment.crop_pad = 1;
+    cfg.augment.flip = true;
+    resumes_exactly(&cfg);
+}
+
+/// Stopped after epoch 2 and resumed, `cfg` gives the uninterrupted run; another configuration
+/// is refused.
+fn resumes_exactly(cfg: &TrainConfig) {
+    let cfg = cfg.clone();
     let ds = ssr2_data::generate(&cfg.data.synthetic).unwrap();
     let device = Device::flex();
     let a = tempfile::tempdir().unwrap();

@@ -333,12 +333,19 @@ pub fn finetune(
         data_sha256: &data_sha256,
     };
     let ad = device.clone().autodiff();
-    ad.seed(seed);
     let size = clip.vision.image_size;
     let [tokens, hidden] = clip.vision.positions.dims();
     let clip = clip.fork(&ad);
     let (classes, _) = crate::clusters::resolve(cfg, &ds, seed)?;
-    let (frozen, trainable) = split(clip, classes, use_text, seed, &ad);
+    let (frozen, trainable) = crate::rng::seeded_init(
+        &ad,
+        seed,
+        || split(clip, classes, use_text, seed, &ad),
+        |(f, t), v| {
+            f.visit(v);
+            t.visit(v);
+        },
+    );
     let ctx = Ctx::new(
         cfg,
         tokenizer.as_ref(),
