@@ -46,7 +46,9 @@ pub struct TrainArgs {
     /// A TOML configuration file (print one with --print-config).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Start from a named preset: paper, digits or synthetic (default: the one matching the data).
+    /// Start from a named preset: paper, digits, synthetic, fashion-mnist (784 raw pixels through
+    /// an MLP) or fashion-mnist-cnn (a small CNN with crop and flip views; about 15x slower on a
+    /// CPU). Default: the one matching the data.
     #[arg(long, conflicts_with = "config")]
     preset: Option<String>,
     /// Seeds to run, comma-separated; the table shows each and their mean and std.

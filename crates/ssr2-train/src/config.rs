@@ -474,7 +474,13 @@ impl Default for TrainConfig {
 }
 
 /// Names accepted by [`TrainConfig::preset`].
-pub const PRESETS: [&str; 4] = ["paper", "digits", "synthetic", "fashion-mnist"];
+pub const PRESETS: [&str; 5] = [
+    "paper",
+    "digits",
+    "synthetic",
+    "fashion-mnist",
+    "fashion-mnist-cnn",
+];
 
 impl TrainConfig {
     /// A named preset: `paper` (SPEC §8 on a feature bundle), `digits` (the embedded default,
@@ -546,6 +552,19 @@ impl TrainConfig {
                 };
                 cfg.optim.epochs = 10;
                 cfg.optim.batch_size = 256;
+                Some(cfg)
+            }
+            // The small CNN on the 28x28 images, with crops and flips for the two views in place of
+            // the pixel MLP's noise.
+            "fashion-mnist-cnn" => {
+                let mut cfg = TrainConfig::preset("fashion-mnist")?;
+                cfg.model.adapter = AdapterKind::Cnn;
+                cfg.augment = AugmentConfig {
+                    noise: 0.0,
+                    dropout: 0.0,
+                    crop_pad: 2,
+                    flip: true,
+                };
                 Some(cfg)
             }
             "synthetic" => Some(TrainConfig {
