@@ -286,4 +286,29 @@ mod tests {
         let b = Adapter::new(AdapterKind::Linear, 6, 0, 4, &device);
         assert!(b.first.bias.is_some());
     }
+
+    #[test]
+    fn the_cnn_adapter_takes_square_images_only() {
+        let device = Device::flex();
+        let cfg = ModelConfig {
+            adapter: AdapterKind::Cnn,
+            hidden: 8,
+            out_dim: 4,
+            ..ModelConfig::default()
+        };
+        let err = check_adapter(&cfg, 512).unwrap_err();
+        assert!(err.contains("cnn") && err.contains("512 values"), "{err}");
+        assert!(check_adapter(&cfg, 9).is_err(), "3x3 is below the 4x4 minimum");
+        check_adapter(&cfg, 784).unwrap();
+        // 28x28 -> 16 channels -> 32 channels at 7x7 -> 8 hidden -> 4 unit-norm features.
+        let a = Adapter::new(AdapterKind::Cnn, 784, 8, 4, &device);
+        assert_eq!(a.first.weight.dims(), [32 * 7 * 7, 8]);
+        let z = a.forward(Tensor::<2>::ones([3, 784], &device));
+        assert_eq!(z.dims(), [3, 4]);
+        let mlp = ModelConfig {
+            adapter: AdapterKind::Mlp,
+            ..cfg
+        };
+        check_adapter(&mlp, 512).unwrap();
+    }
 }
