@@ -1267,7 +1267,11 @@ fn fashion_mnist_cnn_preset_trains_and_predicts() {
     assert!(eval.status.success(), "{said}");
     assert_eq!(said.matches("(matches report.json)").count(), 2, "{said}");
     let csv = ok_stdout(&["predict", "--run", p(&run_dir)]);
-    assert_eq!(csv.lines().count(), 6000 + 1, "header + one row per training sample");
+    assert_eq!(
+        csv.lines().count(),
+        6000 + 1,
+        "header + one row per training sample"
+    );
 }
 
 /// `ssr2 kmeans` on the digits: its rows are the GCD accuracy of ssr2-core's k-means on the

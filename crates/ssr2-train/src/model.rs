@@ -133,24 +133,23 @@ impl Adapter {
 
     /// Unit-norm features of each input row.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let x = match &self.norm {
-            Some(norm) => norm.forward(x),
-            None => x,
-        };
-        let x = match &self.conv {
-            Some(conv) => conv.forward(x),
-            None => x,
-        };
-        let h = self.first.forward(x);
-        let h = match &self.hidden_norm {
-            Some(norm) => norm.forward(h),
-            None => h,
-        };
-        let h = match &self.second {
-            Some(second) => second.forward(relu(h)),
-            None => h,
-        };
+        let x = through(&self.norm, x, InputNorm::forward);
+        let x = through(&self.conv, x, ConvStem::forward);
+        let h = through(&self.hidden_norm, self.first.forward(x), BatchNorm::forward);
+        let h = through(&self.second, h, |second, h| second.forward(relu(h)));
         l2_normalize(h)
+    }
+}
+
+/// `x` through the optional layer `layer`.
+fn through<L>(
+    layer: &Option<L>,
+    x: Tensor<2>,
+    f: impl FnOnce(&L, Tensor<2>) -> Tensor<2>,
+) -> Tensor<2> {
+    match layer {
+        Some(layer) => f(layer, x),
+        None => x,
     }
 }
 
@@ -298,7 +297,10 @@ mod tests {
         };
         let err = check_adapter(&cfg, 512).unwrap_err();
         assert!(err.contains("cnn") && err.contains("512 values"), "{err}");
-        assert!(check_adapter(&cfg, 9).is_err(), "3x3 is below the 4x4 minimum");
+        assert!(
+            check_adapter(&cfg, 9).is_err(),
+            "3x3 is below the 4x4 minimum"
+        );
         check_adapter(&cfg, 784).unwrap();
         // 28x28 -> 16 channels -> 32 channels at 7x7 -> 8 hidden -> 4 unit-norm features.
         let a = Adapter::new(AdapterKind::Cnn, 784, 8, 4, &device);
