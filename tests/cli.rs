@@ -1272,6 +1272,17 @@ fn fashion_mnist_cnn_preset_trains_and_predicts() {
         6000 + 1,
         "header + one row per training sample"
     );
+    // Samples that are not 28x28 images: one line naming the run's config, no panic.
+    let mut narrow = ssr2_data::digits(0);
+    let n = narrow.len();
+    narrow.image = ssr2_data::Matrix::new(n, 8, narrow.image.data[..n * 8].to_vec());
+    let bundle = dir.path().join("narrow.safetensors");
+    std::fs::write(&bundle, ssr2_data::bundle_to_bytes(&narrow).unwrap()).unwrap();
+    assert_user_error(
+        &["predict", "--run", p(&run_dir), "--features", p(&bundle)],
+        "config.toml",
+        "8 values",
+    );
 }
 
 /// `ssr2 kmeans` on the digits: its rows are the GCD accuracy of ssr2-core's k-means on the

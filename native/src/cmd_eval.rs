@@ -191,7 +191,14 @@ pub fn trained_heads(
 ) -> Result<HeadModel> {
     let use_text = report.dataset.modalities.iter().any(|m| m == "text");
     let mut model =
-        HeadModel::for_dataset(&cfg.model, ds, report.head_clusters(), use_text, device);
+        HeadModel::for_dataset(&cfg.model, ds, report.head_clusters(), use_text, device).map_err(
+            |e| {
+                Fail(format!(
+                    "{}: {e} (do the samples have the run's feature dimensions?)",
+                    dir.join("config.toml").display()
+                ))
+            },
+        )?;
     load_heads(&dir.join(&report.heads), &mut model).map_err(|e| {
         Fail(format!(
             "{e} (do the samples have the run's feature dimensions?)"

@@ -54,7 +54,7 @@ impl InputNorm {
 const CNN_CHANNELS: usize = 16;
 
 /// The CNN adapter reads each image input row as a square single-channel image: refuse others.
-pub fn check_adapter(cfg: &ModelConfig, d_img: usize) -> Result<(), String> {
+fn check_adapter(cfg: &ModelConfig, d_img: usize) -> Result<(), String> {
     if cfg.adapter == AdapterKind::Cnn && image_side(d_img).is_none() {
         return Err(format!(
             "model.adapter = \"cnn\" reads square single-channel images, but the image inputs \
@@ -118,7 +118,7 @@ impl Adapter {
                 second: Some(LinearConfig::new(hidden, d_out).init(device)),
             },
             AdapterKind::Cnn => {
-                let side = image_side(d_in).expect("checked by check_adapter");
+                let side = image_side(d_in).expect("HeadModel::new checks the side");
                 Self {
                     norm: None,
                     conv: Some(ConvStem::new(side, CNN_CHANNELS, device)),
@@ -161,9 +161,15 @@ pub struct Branch {
 }
 
 impl Branch {
-    pub fn new(cfg: &ModelConfig, d_in: usize, classes: usize, device: &Device) -> Self {
+    pub fn new(
+        cfg: &ModelConfig,
+        kind: AdapterKind,
+        d_in: usize,
+        classes: usize,
+        device: &Device,
+    ) -> Self {
         Self {
-            adapter: Adapter::new(cfg.adapter, d_in, cfg.hidden, cfg.out_dim, device),
+            adapter: Adapter::new(kind, d_in, cfg.hidden, cfg.out_dim, device),
             head: CosineClassifier::new(cfg.out_dim, classes, device),
         }
     }
@@ -191,22 +197,29 @@ pub enum TextInput {
 
 impl HeadModel {
     /// Fresh heads; with `cfg.standardize` the adapters carry an input standardisation slot
-    /// (identity until [`HeadModel::fit_input_norm`] or loading fills it).
+    /// (identity until [`HeadModel::fit_input_norm`] or loading fills it). The CNN adapter reads
+    /// images, so it is the image branch's only (text features go through the MLP), and image
+    /// inputs that are not square images are refused.
     pub fn new(
         cfg: &ModelConfig,
         d_img: usize,
         d_txt: Option<usize>,
         classes: usize,
         device: &Device,
-    ) -> Self {
+    ) -> Result<Self, String> {
+        check_adapter(cfg, d_img)?;
+        let text_kind = match cfg.adapter {
+            AdapterKind::Cnn => AdapterKind::Mlp,
+            kind => kind,
+        };
         let mut model = Self {
-            image: Branch::new(cfg, d_img, classes, device),
-            text: d_txt.map(|d| Branch::new(cfg, d, classes, device)),
+            image: Branch::new(cfg, cfg.adapter, d_img, classes, device),
+            text: d_txt.map(|d| Branch::new(cfg, text_kind, d, classes, device)),
         };
         if cfg.standardize {
             model.image.adapter.norm = Some(InputNorm::fit(&vec![0.0; d_img], d_img, device));
         }
-        model
+        Ok(model)
     }
 
     /// Heads for `ds`'s image dimension with `classes` clusters, and a text branch when
@@ -217,7 +230,7 @@ impl HeadModel {
         classes: usize,
         use_text: bool,
         device: &Device,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| t.dim());
         Self::new(cfg, ds.image.cols, d_txt, classes, device)
     }
@@ -295,22 +308,29 @@ mod tests {
             out_dim: 4,
             ..ModelConfig::default()
         };
-        let err = check_adapter(&cfg, 512).unwrap_err();
+        let err = HeadModel::new(&cfg, 512, None, 10, &device).unwrap_err();
         assert!(err.contains("cnn") && err.contains("512 values"), "{err}");
+        let err = HeadModel::new(&cfg, 9, None, 10, &device).unwrap_err();
         assert!(
-            check_adapter(&cfg, 9).is_err(),
-            "3x3 is below the 4x4 minimum"
+            err.contains("9 values"),
+            "3x3 is below the 4x4 minimum: {err}"
         );
-        check_adapter(&cfg, 784).unwrap();
-        // 28x28 -> 16 channels -> 32 channels at 7x7 -> 8 hidden -> 4 unit-norm features.
-        let a = Adapter::new(AdapterKind::Cnn, 784, 8, 4, &device);
-        assert_eq!(a.first.weight.dims(), [32 * 7 * 7, 8]);
-        let z = a.forward(Tensor::<2>::ones([3, 784], &device));
+        // 28x28 -> 16 channels -> 32 channels at 7x7 -> 8 hidden -> 4 unit-norm features; the
+        // 512-d text features go through the MLP.
+        let m = HeadModel::new(&cfg, 784, Some(512), 10, &device).unwrap();
+        assert_eq!(m.image.adapter.first.weight.dims(), [32 * 7 * 7, 8]);
+        let z = m
+            .image
+            .adapter
+            .forward(Tensor::<2>::ones([3, 784], &device));
         assert_eq!(z.dims(), [3, 4]);
+        let text = &m.text.as_ref().unwrap().adapter;
+        assert!(text.conv.is_none() && text.hidden_norm.is_none());
+        assert_eq!(text.first.weight.dims(), [512, 8]);
         let mlp = ModelConfig {
             adapter: AdapterKind::Mlp,
             ..cfg
         };
-        check_adapter(&mlp, 512).unwrap();
+        HeadModel::new(&mlp, 512, None, 10, &device).unwrap();
     }
 }

@@ -43,22 +43,21 @@ impl Rng {
 /// the process, and lazily, at a parameter's first use. Seeding, building and materialising every
 /// parameter (in field order) under one process-wide lock keeps concurrent runs (threads, tests)
 /// from interleaving their draws, so a seed gives the same weights anywhere.
-pub fn seeded_init<T>(
+pub fn seeded_init<M: burn::module::Module, E>(
     device: &burn::prelude::Device,
     seed: u64,
-    init: impl FnOnce() -> T,
-    modules: impl Fn(&T, &mut Materialise),
-) -> T {
+    init: impl FnOnce() -> Result<M, E>,
+) -> Result<M, E> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
-    let built = init();
-    modules(&built, &mut Materialise);
-    built
+    let built = init()?;
+    built.visit(&mut Materialise);
+    Ok(built)
 }
 
 /// Touches every float parameter of a module, which initialises a lazy one.
-pub struct Materialise;
+struct Materialise;
 
 impl burn::module::ModuleVisitor for Materialise {
     fn visit_float<const D: usize>(

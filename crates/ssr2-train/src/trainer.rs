@@ -118,7 +118,6 @@ pub fn train(
     cfg.validate()?;
     ds.validate().map_err(|e| e.to_string())?;
     crate::augment::check_pixel_augment(&cfg.augment, ds.image.cols)?;
-    crate::model::check_adapter(&cfg.model, ds.image.cols)?;
     if ds.unlabelled_indices().is_empty() {
         return Err(format!(
             "dataset `{}` has no unlabelled samples to discover classes in",
@@ -143,12 +142,9 @@ pub fn train(
     let use_text = cfg.model.use_text && ds.text.is_some();
     let ad = device.clone().autodiff();
     let (classes, k_estimate) = crate::clusters::resolve(cfg, ds, seed)?;
-    let mut model = crate::rng::seeded_init(
-        &ad,
-        seed,
-        || HeadModel::for_dataset(&cfg.model, ds, classes, use_text, &ad),
-        |m, v| m.visit(v),
-    );
+    let mut model = crate::rng::seeded_init(&ad, seed, || {
+        HeadModel::for_dataset(&cfg.model, ds, classes, use_text, &ad)
+    })?;
     model.fit_input_norm(&ds.image.data, ds.image.cols, &ad);
 
     let run = Run {

@@ -87,7 +87,7 @@ fn weights_file(dir: &Path) -> std::path::PathBuf {
 fn heads_model() -> HeadModel {
     let cfg = tiny();
     let ds = ssr2_data::generate(&cfg.data.synthetic).unwrap();
-    HeadModel::for_dataset(&cfg.model, &ds, ds.num_classes(), true, &Device::flex())
+    HeadModel::for_dataset(&cfg.model, &ds, ds.num_classes(), true, &Device::flex()).unwrap()
 }
 
 proptest! {

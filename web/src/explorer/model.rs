@@ -167,7 +167,7 @@ impl Models {
         }
         let vision = VisionTower::load(&clip.weights, &clip.config.vision, proj, device)
             .map_err(|e| e.to_string())?;
-        let mut heads = HeadModel::new(&cfg.model, d_in, None, clusters, device);
+        let mut heads = HeadModel::new(&cfg.model, d_in, None, clusters, device)?;
         ssr2_train::checkpoint::load_heads_bytes(Path::new(name), bytes.clone(), &mut heads)?;
         Ok(Models {
             vision,

@@ -337,15 +337,9 @@ pub fn finetune(
     let [tokens, hidden] = clip.vision.positions.dims();
     let clip = clip.fork(&ad);
     let (classes, _) = crate::clusters::resolve(cfg, &ds, seed)?;
-    let (frozen, trainable) = crate::rng::seeded_init(
-        &ad,
-        seed,
-        || split(clip, classes, use_text, seed, &ad),
-        |(f, t), v| {
-            f.visit(v);
-            t.visit(v);
-        },
-    );
+    let (frozen, trainable) = crate::rng::seeded_init(&ad, seed, || {
+        Ok::<_, String>(split(clip, classes, use_text, seed, &ad))
+    })?;
     let ctx = Ctx::new(
         cfg,
         tokenizer.as_ref(),
