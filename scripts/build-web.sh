@@ -2,25 +2,16 @@
 # Build the browser app (web/) into dist/ with Trunk, fully offline, with the toolchain of
 # TOOLCHAIN.md: Debian's rustc-web/cargo-web (wasm32 std built from rust-web-src), wasm-bindgen
 # 0.2.130 and Trunk 0.22.1 from `cargo install`, wasm-opt from npm binaryen@132 (web/node_modules).
-# INSTALL=1 installs the missing tools first (what .ci/run does).
+# INSTALL=1 installs the missing tools first (scripts/web-tools.sh; scripts/test.sh runs it).
 # --release: the build to publish (fat LTO, opt-level "z", one codegen unit) into dist-release/,
 # with its own target dir; CI uses the fast default build (no LTO, 16 codegen units) in dist/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-if [ "${INSTALL:-0}" = "1" ]; then
-    # Cheap profile: trunk's default fat LTO costs ~1,400 CPU-s on this kind of machine.
-    export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-    command -v wasm-bindgen >/dev/null && [ "$(wasm-bindgen --version)" = "wasm-bindgen 0.2.130" ] ||
-        cargo install wasm-bindgen-cli --version 0.2.130
-    command -v trunk >/dev/null && trunk --version | grep -q "0.22.1" ||
-        cargo install trunk --version 0.22.1 --ignore-rust-version
-    unset CARGO_PROFILE_RELEASE_LTO CARGO_PROFILE_RELEASE_CODEGEN_UNITS
-    (cd web && npm ci --no-audit --no-fund)
-fi
+if [ "${INSTALL:-0}" = "1" ]; then scripts/web-tools.sh; fi
 for tool in trunk wasm-bindgen; do
-    command -v "$tool" >/dev/null || {
+    PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH command -v "$tool" >/dev/null || {
         echo "error: $tool not found; run INSTALL=1 scripts/build-web.sh (see README, Browser app)" >&2
         exit 1
     }
@@ -36,7 +27,7 @@ done
 
 # npm's wasm-opt first (never Debian's binaryen 108), then Debian's cargo/rustc, then trunk and
 # wasm-bindgen from ~/.cargo/bin. RUSTC_BOOTSTRAP must stay set for every build of target-web/.
-export PATH="$root/web/node_modules/.bin:/usr/bin:$HOME/.cargo/bin:$PATH"
+export PATH="$root/web/node_modules/.bin:/usr/bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
 export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22

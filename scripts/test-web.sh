@@ -2,19 +2,25 @@
 # The browser app end to end: build it (installing trunk/wasm-bindgen/npm tools if missing), train
 # one digits seed with `ssr2 train`, serve app + report on 127.0.0.1, and run the Playwright test
 # in Debian's chromium twice: with WebGPU (--enable-unsafe-webgpu, SwiftShader) and on the CPU
-# fallback. Screenshots and results.json go to ci-out/web/.
+# fallback. Screenshots and results.json go to ci-out/web/. `--no-build`: dist/ is already built
+# (scripts/test.sh builds it in its web lane).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${CI_OUT:-ci-out}/web
 rm -rf "$out" && mkdir -p "$out"
 t0=$(date +%s)
 
-INSTALL=1 scripts/build-web.sh
+if [ "${1:-}" = "--no-build" ]; then
+    [ -f dist/index.html ] || { echo "error: --no-build, but dist/ holds no build" >&2; exit 1; }
+else
+    INSTALL=1 scripts/build-web.sh
+fi
 t_build=$(date +%s)
 
 # The binary `cargo test --release --workspace` (scripts/test.sh) already built; `--no-run` builds
 # it with the same features if missing (a plain `cargo build -p ssr2` would rebuild Burn).
-[ -x target/release/ssr2 ] || cargo test --release --workspace --no-run
+[ -x target/release/ssr2 ] ||
+    cargo test --release --workspace --features "$(scripts/native-features.sh)" --no-run
 # --num-classes auto: the report carries the K-estimation curve the explorer draws; the digits
 # preset holds out a test split, so it has inductive scores too.
 target/release/ssr2 train --seeds 0 --num-classes auto --out "$out/run"

@@ -2,12 +2,33 @@
 # The core's reference tests on Burn's wgpu backend, without a GPU: Mesa's lavapipe (Vulkan on
 # the CPU) runs the WGSL kernels, the batched Cholesky and exact Gram kernels of
 # LogdetRoute::Kernel among them, next to the host and tensor routes. Every check has a stated
-# tolerance and a failure exits non-zero. Part of scripts/test.sh (SKIP_LAVAPIPE=1 skips it).
+# tolerance and a failure exits non-zero. Part of scripts/test.sh (SKIP_LAVAPIPE=1 skips it),
+# which builds the test binaries first: the same features here, so nothing is built twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
     echo "error: needs Mesa's lavapipe: apt-get install -y mesa-vulkan-drivers libvulkan1 (scripts/setup.sh)" >&2
     exit 1
 fi
-CUBECL_WGPU_DEFAULT_DEVICE=Cpu SSR2_TEST_DEVICE=wgpu CARGO_TARGET_DIR=target-wgpu \
-    cargo test --release -p ssr2-core --features wgpu --test reference
+export CUBECL_WGPU_DEFAULT_DEVICE=Cpu
+SSR2_TEST_DEVICE=wgpu cargo test --release --workspace --features "$(scripts/native-features.sh)" \
+    --test reference
+features=$(scripts/native-features.sh)
+# Data parallelism: two copies of the model on the one adapter give the one-device step.
+SSR2_TEST_DEVICE=wgpu cargo test --release --workspace --features "$features" --test replicas \
+    step_on_two_copies
+# The trainer on wgpu against the CPU device: the digits preset and a tiny-CLIP fine-tune epoch
+# (ignored in the CPU run; their measured differences are printed).
+SSR2_TEST_DEVICE=wgpu cargo test --release --workspace --features "$features" --test gpu_trainer \
+    -- --ignored --nocapture
+# The CLI on wgpu: a digits run trained there, re-evaluated there (`eval` exits 2 unless it
+# reproduces report.json's scores) and predicted; and the same preset over two copies.
+[ -x target/release/ssr2 ] || cargo test --release --workspace --features "$features" --no-run
+out=${CI_OUT:-ci-out}/wgpu
+rm -rf "$out" && mkdir -p "$out"
+target/release/ssr2 train --device wgpu --seeds 0 --epochs 5 --out "$out/run" --quiet
+target/release/ssr2 eval --device wgpu --run "$out/run/seed-0"
+target/release/ssr2 predict --device wgpu --run "$out/run/seed-0" --quiet --out "$out/predict.csv"
+[ "$(wc -l <"$out/predict.csv")" -gt 100 ] || { echo "error: predict wrote too few rows" >&2; exit 1; }
+target/release/ssr2 train --devices wgpu,wgpu --seeds 0 --epochs 5 --out "$out/two" --quiet
+target/release/ssr2 eval --device wgpu --run "$out/two/seed-0"

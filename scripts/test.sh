@@ -1,61 +1,111 @@
 #!/usr/bin/env bash
-# The whole test suite, set-up included: missing Debian packages first (scripts/setup.sh), then
-# native tests on the CPU device (with the property/fuzz tests), a compile check of the CUDA
-# build, the core's reference tests on wgpu over Mesa's lavapipe (SKIP_LAVAPIPE=1 skips them),
-# then a wasm32 build check of ssr2-core. The CUDA check needs Debian's llvm-22-dev (scripts/cuda-llvm.sh;
-# SKIP_CUDA=1 skips it); the wasm check rustc-web, cargo-web, rust-web-src and lld-22 (see README);
-# SKIP_WASM=1 skips that step (and the browser app); SKIP_WEB=1 skips only the browser app
-# (scripts/test-web.sh: builds web/, trains one seed, runs the Playwright test in chromium).
+# The whole test suite, set-up included: the README's test command, and what .ci/run runs.
+#
+# Two lanes run side by side, so that one's serial phases (linking, single-threaded tests, apt)
+# leave no core idle while the other builds:
+#   native: one `cargo test --release --workspace` build with wgpu as well as the CPU device
+#           (flex), whose binaries then run the native tests, the core's reference tests on wgpu
+#           over Mesa's lavapipe and the trainer on wgpu; then a compile check of the CUDA build
+#           in the same target dir (build scripts and proc macros reused).
+#   web:    trunk and wasm-bindgen-cli (cheap profile, kept in ~/.cargo/bin by version), npm
+#           tools, the wasm32 check of ssr2-core and ssr2-data, the browser app's build.
+# Then the browser end-to-end test, which needs both (the `ssr2` binary trains the run it shows).
+# Missing Debian packages are installed meanwhile (scripts/setup.sh). Each stage's wall and CPU
+# seconds go to ci-out/stages.tsv and are printed as a table at the end (docs/CI.md).
+#
+# For developers only (never .ci/run): SKIP_CUDA=1, SKIP_LAVAPIPE=1, SKIP_WASM=1 (the wasm check
+# and the browser app), SKIP_WEB=1 (only the browser app), SERIAL=1 (one lane after the other,
+# output in order).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CI_OUT=${CI_OUT:-ci-out}
+logs=$CI_OUT/logs
+rm -rf "$logs" && mkdir -p "$logs"
+export STAGE_LOG=$CI_OUT/stages.tsv
+rm -f "$STAGE_LOG"
+source scripts/stage.sh
+t_start=$EPOCHREALTIME
 
-# Whatever the selected steps need and this machine lacks (Debian packages; cargo and npm tools
-# are installed by the steps themselves).
-scripts/setup.sh
+# The native build's features: wgpu too unless its checks are skipped (scripts/native-features.sh
+# is the one place that says so, for test-web.sh and test-wgpu-lavapipe.sh as well).
+native_features=$(scripts/native-features.sh)
+web=1
+[ "${SKIP_WASM:-0}" = "1" ] && web=0
 
-echo "== native tests (CPU device: flex) =="
-cargo test --release --workspace
+# apt in the background; the stages that need its packages wait for it.
+setup_done=$CI_OUT/setup.rc
+rm -f "$setup_done"
+( rc=0; stage setup scripts/setup.sh >"$logs/setup.log" 2>&1 || rc=$?; echo "$rc" >"$setup_done" ) &
+wait_setup() {
+    while [ ! -s "$setup_done" ]; do sleep 2; done
+    if [ "$(cat "$setup_done")" != 0 ]; then
+        echo "error: installing the Debian packages failed:" >&2
+        tail -n 30 "$logs/setup.log" >&2
+        return 1
+    fi
+}
 
-if [ "${SKIP_CUDA:-0}" = "1" ]; then
-    echo "== CUDA build check skipped (SKIP_CUDA=1) =="
+native_lane() {
+    stage native-build cargo test --release --workspace --features "$native_features" --no-run
+    wait_setup
+    stage native-tests cargo test --release --workspace --features "$native_features"
+    if [ "${SKIP_LAVAPIPE:-0}" = "1" ]; then
+        echo "== wgpu on lavapipe skipped (SKIP_LAVAPIPE=1) =="
+    else
+        # The WGSL kernels (the batched Cholesky among them) on Mesa's lavapipe, Vulkan on the
+        # CPU: the core's reference tests with every log-det route, from the build above.
+        stage lavapipe scripts/test-wgpu-lavapipe.sh
+    fi
+    if [ "${SKIP_CUDA:-0}" = "1" ]; then
+        echo "== CUDA build check skipped (SKIP_CUDA=1) =="
+    else
+        # No GPU here: this proves that the code behind the cuda features compiles.
+        stage cuda-check bash -c 'scripts/cuda-llvm.sh &&
+            CUDARC_CUDA_VERSION=13000 cargo check --release -p ssr2 --features cuda-nvrtc'
+    fi
+}
+
+web_lane() {
+    [ "${SKIP_WEB:-0}" = "1" ] || stage web-tools scripts/web-tools.sh
+    wait_setup
+    stage wasm-check scripts/check-wasm.sh
+    [ "${SKIP_WEB:-0}" = "1" ] || stage web-build scripts/build-web.sh
+}
+
+# Runs lane $1 with its output in $logs/$1.log, and prints that log when the lane ends.
+run_lane() {
+    local rc
+    # Its own subshell with errexit on: a failing stage ends the lane.
+    set +e
+    ( set -e; "$1" ) >"$logs/$1.log" 2>&1
+    rc=$?
+    set -e
+    echo "==================== lane $1 (exit $rc) ===================="
+    cat "$logs/$1.log"
+    return $rc
+}
+
+if [ "${SERIAL:-0}" = "1" ]; then
+    native_lane
+    [ $web = 0 ] || web_lane
 else
-    # No GPU here: this only proves that the code behind the cuda features compiles (2.5 min cold).
-    echo "== the CUDA build compiles (cargo check --features cuda-nvrtc) =="
-    scripts/cuda-llvm.sh
-    CUDARC_CUDA_VERSION=13000 CARGO_TARGET_DIR=target-cuda-check \
-        cargo check --release -p ssr2 --features cuda-nvrtc
+    pids=()
+    run_lane native_lane & pids+=($!)
+    [ $web = 0 ] || { run_lane web_lane & pids+=($!); }
+    failed=0
+    for p in "${pids[@]}"; do wait "$p" || failed=1; done
+    [ $failed = 0 ] || { echo "error: a lane failed (its log is above)" >&2; exit 1; }
 fi
+wait_setup
 
-if [ "${SKIP_LAVAPIPE:-0}" = "1" ]; then
-    echo "== GPU kernels on lavapipe skipped (SKIP_LAVAPIPE=1) =="
+if [ $web = 0 ] || [ "${SKIP_WEB:-0}" = "1" ]; then
+    echo "== browser app skipped (SKIP_WASM=1 or SKIP_WEB=1) =="
 else
-    # The wgpu build's WGSL kernels (the batched Cholesky among them) on Mesa's lavapipe, Vulkan
-    # on the CPU: the core's reference tests with every log-det route.
-    echo "== ssr2-core reference tests on wgpu over lavapipe =="
-    scripts/test-wgpu-lavapipe.sh
+    # Trains one digits seed and an image run with `ssr2`, serves them with the app, and drives
+    # the page in headless chromium with WebGPU and on the CPU.
+    stage web-e2e scripts/test-web.sh --no-build
 fi
-
-if [ "${SKIP_WASM:-0}" = "1" ]; then
-    echo "== wasm32 check and browser app skipped (SKIP_WASM=1) =="
-    exit 0
-fi
-echo "== ssr2-core and ssr2-data compile for wasm32-unknown-unknown (cargo check) =="
-if [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/src/rust/library ]; then
-    echo "error: the wasm check needs Debian's rustc-web cargo-web rust-web-src lld-22" >&2
-    echo "       (sudo apt-get install -y rustc-web cargo-web rust-web-src lld-22), or SKIP_WASM=1" >&2
-    exit 1
-fi
-# Debian's toolchain builds std for wasm32 itself (-Zbuild-std, allowed by RUSTC_BOOTSTRAP);
-# its own target dir keeps it apart from the native build.
-(cd crates/ssr2-core &&
-    PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../../target-wasm \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22 \
-    cargo check --release -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown \
-        -p ssr2-core -p ssr2-data --no-default-features --features ssr2-core/flex)
-if [ "${SKIP_WEB:-0}" = "1" ]; then
-    echo "== browser app skipped (SKIP_WEB=1) =="
-else
-    echo "== browser app: build, then end-to-end test in headless chromium (WebGPU and CPU) =="
-    scripts/test-web.sh
-fi
-echo "== all tests passed =="
+echo
+stage_table
+total=$(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+echo "== all tests passed in $total s =="

@@ -1354,3 +1354,30 @@ fn kmeans_baseline_scores_the_unlabelled_and_test_samples() {
         "safetensors",
     );
 }
+
+/// `--devices cpu,cpu` splits every batch over two copies of the model and trains the
+/// one-device run: the same table, and report losses within float rounding.
+#[test]
+fn train_over_two_cpu_copies_is_the_one_device_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    // One batch an epoch, so each epoch's loss is one step's (over many steps training
+    // amplifies the float rounding of the gradient sum).
+    let common = ["train", "--seeds", "0", "--epochs", "3", "--batch", "1000", "--quiet"];
+    let a = ok_stdout(&[&common[..], &["--out", p(&one)]].concat());
+    let b = ok_stdout(&[&common[..], &["--devices", "cpu,cpu", "--out", p(&two)]].concat());
+    assert_eq!(a, b, "the tables of one device and two copies");
+    let (ra, rb) = (report_of(&one.join("seed-0")), report_of(&two.join("seed-0")));
+    for e in 0..3 {
+        let la = ra["history"][e]["loss"]["total"].as_f64().unwrap();
+        let lb = rb["history"][e]["loss"]["total"].as_f64().unwrap();
+        assert!(rel(lb, la) < 1e-5, "epoch {e}: loss {la} vs {lb}");
+    }
+    // A device this build does not know, and --devices with --device, are one-line errors.
+    let bad = run(&["train", "--devices", "cpu,tpu", "--out", p(&dir.path().join("x"))]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("tpu") && err.lines().count() == 1, "{err}");
+    let both = run(&["train", "--devices", "cpu,cpu", "--device", "cpu"]);
+    assert_eq!(both.status.code(), Some(2));
+}

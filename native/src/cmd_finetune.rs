@@ -9,7 +9,8 @@ use ssr2_clip::{Clip, ClipFolder, ClipTokenizer};
 use ssr2_data::{ImageList, OpenOptions, open_image_dataset, open_image_test_set};
 use ssr2_train::RunDir;
 use ssr2_train::config::TrainConfig;
-use ssr2_train::finetune::{Candidates, Inputs, Stats, finetune, synthetic};
+use ssr2_train::Devices;
+use ssr2_train::finetune::{Candidates, Inputs, Stats, finetune_on, synthetic};
 use std::path::{Path, PathBuf};
 
 /// The model, images and texts of one seed.
@@ -158,13 +159,13 @@ fn print_stats(device: &str, batch: usize, s: &Stats) {
 
 pub fn run(
     cfg: &TrainConfig,
-    device: &Device,
+    devices: &Devices,
     device_name: &str,
     out: &Path,
     resume: bool,
     multi: &MultiProgress,
 ) -> Result<()> {
-    let ad = device.clone().autodiff();
+    let ad = devices.main().clone().autodiff();
     let mut reports = Vec::new();
     for &seed in &cfg.seeds {
         let inputs = inputs(cfg, seed, &ad)?;
@@ -172,7 +173,7 @@ pub fn run(
         let dir = out.join(format!("seed-{seed}"));
         let run_dir = RunDir { path: &dir, resume };
         let outcome =
-            finetune(inputs, cfg, seed, device, Some(run_dir), &mut bars).map_err(Fail::arg)?;
+            finetune_on(inputs, cfg, seed, devices, Some(run_dir), &mut bars).map_err(Fail::arg)?;
         bars.batches.finish_and_clear();
         bars.epochs.finish();
         print_stats(device_name, cfg.optim.batch_size, &outcome.stats);

@@ -7,7 +7,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ssr2_data::Dataset;
 use ssr2_train::config::{DataSource, InterModal, RepLoss, TrainConfig};
 use ssr2_train::report::{EpochRecord, INDUCTIVE, RunReport, Scores, TRANSDUCTIVE};
-use ssr2_train::{PRESETS, Progress, RunDir};
+use ssr2_train::{Devices, PRESETS, Progress, RunDir};
 use std::path::{Path, PathBuf};
 
 /// Train SSR2-GCD on features and print All / Old / New accuracy on the unlabelled set.
@@ -72,6 +72,14 @@ pub struct TrainArgs {
     /// Device: cpu (always available), wgpu or cuda (when built with those features).
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
     device: String,
+    /// Split every batch over several devices of this process, comma-separated: cuda:0,cuda:1,
+    /// wgpu:0,wgpu:1 (discrete GPUs by index), or one device repeated (cpu,cpu or wgpu,wgpu:
+    /// copies on one device, for testing). The first holds the model; each device encodes its
+    /// shard of the batch and the loss is computed on the whole batch, so the run is the
+    /// one-device run up to float rounding (docs/SCALE.md). Not with the cnn adapter (its batch
+    /// norm normalises per batch).
+    #[arg(long, value_delimiter = ',', value_name = "DEV,DEV,..", conflicts_with = "device")]
+    devices: Option<Vec<String>>,
     /// Output directory; each seed writes OUT/seed-N. Default runs/latest, which each new run
     /// replaces; a directory given here that already holds a run is refused (see --overwrite).
     #[arg(long, value_name = "DIR")]
@@ -136,24 +144,66 @@ pub struct TrainArgs {
     tokenizer: Option<PathBuf>,
 }
 
+/// The devices of `--devices` (or the one of `--device`), each started.
+fn devices(args: &TrainArgs) -> Result<Devices> {
+    let Some(names) = &args.devices else {
+        return Ok(Devices::one(&device(&args.device)?));
+    };
+    let list = names
+        .iter()
+        .map(|n| device(n.trim()))
+        .collect::<Result<Vec<_>>>()?;
+    Devices::new(list).map_err(|e| Fail::arg(format!("--devices: {e}")))
+}
+
+/// The device index after `kind:` in `name` (`kind` alone is index 0).
+fn device_index(name: &str, kind: &str) -> Result<Option<usize>> {
+    let Some(rest) = name.strip_prefix(kind) else {
+        return Ok(None);
+    };
+    match rest.strip_prefix(':') {
+        None if rest.is_empty() => Ok(Some(0)),
+        Some(i) => i.parse().map(Some).map_err(|_| {
+            Fail::arg(format!("--device {name}: expected {kind}:N with N a device index"))
+        }),
+        None => Ok(None),
+    }
+}
+
+/// A device by name: cpu, cuda, cuda:N, wgpu (the default adapter) or wgpu:N (discrete GPU N).
 pub fn device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" => Ok(Device::flex()),
-        #[cfg(feature = "cuda")]
-        "cuda" => started(
-            Device::cuda(0),
-            "cuda",
+    #[cfg(feature = "cuda")]
+    if let Some(i) = device_index(name, "cuda")? {
+        return started(
+            Device::cuda(i),
+            name,
             "it needs an NVIDIA driver (libcuda.so.1), NVRTC (libnvrtc.so on the library path) \
              and the CUDA headers (CUDA_PATH, default /usr/local/cuda)",
-        ),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => started(
-            Device::wgpu(burn::tensor::DeviceKind::default()),
-            "wgpu",
+        );
+    }
+    #[cfg(feature = "wgpu")]
+    if let Some(i) = device_index(name, "wgpu")? {
+        let kind = match name {
+            "wgpu" => burn::tensor::DeviceKind::default(),
+            _ => burn::tensor::DeviceKind::DiscreteGpu(i),
+        };
+        return started(
+            Device::wgpu(kind),
+            name,
             "it needs a Vulkan, Metal or DX12 driver (`vulkaninfo` lists what Vulkan sees)",
-        ),
+        );
+    }
+    let _ = device_index;
+    match name {
+        "cpu" => Ok(Device::flex()),
+        other if other.starts_with("cuda") || other.starts_with("wgpu") => {
+            let kind = &other[..4];
+            Err(Fail::arg(format!(
+                "--device {other}: this build has no {kind} support (rebuild with `--features {kind}`)"
+            )))
+        }
         other => Err(Fail::arg(format!(
-            "--device {other}: this build has no {other} support (rebuild with `--features {other}`)"
+            "--device {other}: expected cpu, cuda, cuda:N, wgpu or wgpu:N"
         ))),
     }
 }
@@ -451,7 +501,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         print!("{}", cfg.to_toml());
         return Ok(());
     }
-    let device = device(&args.device)?;
+    let devices = devices(args)?;
     // runs/latest is, by its name, replaced by every new run; a chosen --out is protected.
     let (out, replace) = match (&args.resume, &args.out) {
         (Some(dir), _) => (dir.clone(), false),
@@ -471,10 +521,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         std::fs::rename(&tmp, out.join("config.toml")).map_err(|e| Fail::output(&out, e))?;
     }
     if cfg.finetune.enabled() {
+        let name = match &args.devices {
+            Some(list) => list.join(","),
+            None => args.device.clone(),
+        };
         return crate::cmd_finetune::run(
             &cfg,
-            &device,
-            &args.device,
+            &devices,
+            &name,
             &out,
             args.resume.is_some(),
             &multi,
@@ -489,7 +543,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             path: &dir,
             resume: args.resume.is_some(),
         };
-        let report = ssr2_train::train(&ds, &cfg, seed, &device, Some(run_dir), &mut bars)
+        let report = ssr2_train::train_on(&ds, &cfg, seed, &devices, Some(run_dir), &mut bars)
             .map_err(Fail::arg)?;
         bars.batches.finish_and_clear();
         bars.epochs.finish();

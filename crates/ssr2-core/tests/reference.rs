@@ -628,31 +628,3 @@ fn gram_products_are_full_f32() {
         assert!(frob_rel(&vec_of(lhs.grad(&grads).unwrap()), &want) < 1e-6);
     }
 }
-
-/// Evidence for docs/SCALE.md: data parallelism across devices needs Burn's collectives, and in
-/// Burn 0.22.1 only CUDA (NCCL) implements `all_reduce`. The CPU device (`flex`, one device id)
-/// and wgpu refuse it, so the two-device equivalence of SSR2's data-parallel step cannot run
-/// here. When a Burn release serves one of them, this test fails and says where to enable it.
-#[test]
-fn burn_collectives_refuse_the_cpu_and_wgpu_devices() {
-    use burn::tensor::distributed::{ReduceOperation, all_reduce};
-    let device = test_device();
-    if std::env::var("SSR2_TEST_DEVICE").as_deref() == Ok("cuda") {
-        return; // CUDA implements it (NCCL); it needs two GPUs, see docs/SCALE.md.
-    }
-    let x = Tensor::<1>::ones([4], &device);
-    let devices = vec![device.clone(), device.clone()];
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        all_reduce(x, ReduceOperation::Sum, devices)
-            .resolve()
-            .try_into_vec_as::<f32>()
-    }));
-    match outcome {
-        Err(_) => {}
-        Ok(Err(e)) => eprintln!("all_reduce on {device:?} failed on read: {e:?}"),
-        Ok(Ok(v)) => panic!(
-            "Burn now runs all_reduce on {device:?} (got {v:?}): data parallelism can be tested \
-             on this device (docs/SCALE.md)"
-        ),
-    }
-}

@@ -16,9 +16,10 @@ use crate::trainer::{
     Checkpointing, EpochEnd, Progress, RunDir, batch_context, coteach_selection, end_epoch,
     epoch_rates,
 };
-use burn::optim::GradientsParams;
+use crate::replicas::{Devices, join, merge_grads, shard_ranges};
 use burn::prelude::*;
 use ssr2_data::Dataset;
+use std::ops::Range;
 use std::time::Instant;
 
 /// What a training mode supplies to [`run_epochs`].
@@ -30,13 +31,21 @@ pub(crate) trait Mode {
     fn embed_unlabelled(&mut self, model: &Self::Model) -> Result<Embedded, String>;
     /// Before the epoch's first step, with its batches (view plans, loader threads, RNGs).
     fn start_epoch(&mut self, epoch: usize, batches: &[Vec<usize>]) -> Result<(), String>;
-    /// Both views of batch `bi` (samples `idx`) through the image branch and, with texts, the
-    /// text branch: rows 0..B are view 0, rows B..2B view 1.
-    fn forward(
+    /// One batch's inputs, both views drawn for the whole batch, so that they do not depend on
+    /// how the batch is split across devices.
+    type Batch;
+    /// The inputs of batch `bi` (samples `idx`).
+    fn batch(&mut self, bi: usize, idx: &[usize]) -> Result<Self::Batch, String>;
+    /// Samples `rows` (positions in the batch) of both views through the image branch and,
+    /// with texts, the text branch of `model` on `device` (autodiff), the copy of replica
+    /// `replica`: rows of view 0, then the same rows of view 1.
+    fn encode(
         &mut self,
         model: &Self::Model,
-        bi: usize,
-        idx: &[usize],
+        batch: &Self::Batch,
+        rows: Range<usize>,
+        replica: usize,
+        device: &Device,
     ) -> Result<(ModalityOut, Option<ModalityOut>), String>;
     /// After the epoch's last step, with its step count and the steps' wall time.
     fn end_epoch(&mut self, _steps: usize, _train_seconds: f64) {}
@@ -52,6 +61,8 @@ pub(crate) struct Run<'a> {
     pub ds: &'a Dataset,
     pub use_text: bool,
     pub device: &'a Device,
+    /// The devices each batch is split over: `device` first (see `replicas.rs`).
+    pub devices: &'a Devices,
     /// Checkpoints go there (and a resume starts from there) when given.
     pub run_dir: Option<&'a RunDir<'a>>,
     pub id: checkpoint::Identity<'a>,
@@ -71,6 +82,27 @@ pub(crate) struct Trained<M> {
     /// Total loss of every step run here (fine-tune mode reports it).
     #[cfg_attr(not(feature = "finetune"), allow(dead_code))]
     pub step_losses: Vec<f64>,
+}
+
+/// Batch `bi` through `model` and its `copies`, one shard a device, joined on the first.
+fn forward<M: Mode>(
+    mode: &mut M,
+    model: &M::Model,
+    copies: &[M::Model],
+    devices: &Devices,
+    bi: usize,
+    idx: &[usize],
+) -> Result<(ModalityOut, Option<ModalityOut>), String> {
+    let batch = mode.batch(bi, idx)?;
+    let mut parts = Vec::with_capacity(devices.len());
+    for (r, rows) in shard_ranges(idx.len(), devices.len()).into_iter().enumerate() {
+        let (m, device) = match r {
+            0 => (model, devices.main().clone().autodiff()),
+            _ => (&copies[r - 1], devices.all()[r].clone().autodiff()),
+        };
+        parts.push(mode.encode(m, &batch, rows, r, &device)?);
+    }
+    Ok(join(parts, &devices.main().clone().autodiff()))
 }
 
 /// Train `model` through `run`'s epochs (from its checkpoint when resuming).
@@ -120,7 +152,8 @@ pub(crate) fn run_epochs<M: Mode>(
         let mut sums = vec![0.0f64; TERM_NAMES.len()];
         let steps_started = Instant::now();
         for (bi, idx) in batches.iter().enumerate() {
-            let (image, text) = mode.forward(&model, bi, idx)?;
+            let copies = run.devices.fork(&model);
+            let (image, text) = forward(mode, &model, &copies, run.devices, bi, idx)?;
             let ctx = batch_context(
                 run.ds,
                 idx,
@@ -131,7 +164,8 @@ pub(crate) fn run_epochs<M: Mode>(
             );
             let loss = batch_loss(&image, text.as_ref(), &ctx, &cfg.loss, o.batch_size)
                 .map_err(|e| format!("epoch {epoch}, batch {bi}: {e}"))?;
-            let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
+            let mut grads = merge_grads(&mut loss.total.backward(), &model, &copies, run.devices);
+            drop(copies);
             model = sgd.step(model, &mut grads, &|path: &str| {
                 if mode.is_head(path) {
                     lr_head

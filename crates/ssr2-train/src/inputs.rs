@@ -7,6 +7,7 @@ use crate::model::TextInput;
 use crate::rng::Rng;
 use burn::prelude::*;
 use ssr2_data::{Dataset, Matrix, TextFeatures};
+use std::ops::Range;
 
 fn rows(m: &Matrix, idx: &[usize], aug: Option<(&AugmentConfig, &mut Rng)>) -> Vec<f32> {
     match aug {
@@ -33,7 +34,12 @@ pub fn image_input(
     aug: Option<(&AugmentConfig, &mut Rng)>,
     device: &Device,
 ) -> Tensor<2> {
-    let data = match (aug, &ds.image_views) {
+    tensor2(image_rows(ds, idx, aug), idx.len(), ds.image.cols, device)
+}
+
+/// The values of [`image_input`] on the host, `len(idx) x d_img` row-major.
+pub fn image_rows(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut Rng)>) -> Vec<f32> {
+    match (aug, &ds.image_views) {
         (Some((_, rng)), Some(views)) => {
             let picked: Vec<usize> = idx
                 .iter()
@@ -49,8 +55,7 @@ pub fn image_input(
             augment_rows(&cropped, m.cols, &all, cfg, rng)
         }
         (aug, _) => rows(&ds.image, idx, aug),
-    };
-    tensor2(data, idx.len(), ds.image.cols, device)
+    }
 }
 
 /// Text inputs of the samples `idx` (the dataset must have text).
@@ -60,11 +65,33 @@ pub fn text_input(
     aug: Option<(&AugmentConfig, &mut Rng)>,
     device: &Device,
 ) -> TextInput {
-    let n = idx.len();
+    let rows = text_rows(ds, idx, aug);
+    let all = 0..idx.len();
+    rows.input(&[(&rows, all)], device)
+}
+
+/// The values of [`text_input`] on the host.
+pub enum TextRows {
+    /// `n x d` values.
+    Aggregated { data: Vec<f32>, d: usize },
+    /// `n x T x d` tag and `n x A x d` attribute values, and the shared base `d`.
+    Candidates {
+        tags: Vec<f32>,
+        attributes: Vec<f32>,
+        base: Option<Vec<f32>>,
+        t: usize,
+        a: usize,
+        d: usize,
+    },
+}
+
+/// Text rows of the samples `idx` (the dataset must have text), drawn as [`text_input`] draws them.
+pub fn text_rows(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut Rng)>) -> TextRows {
     match ds.text.as_ref().expect("dataset has text") {
-        TextFeatures::Aggregated(m) => {
-            TextInput::Aggregated(tensor2(rows(m, idx, aug), n, m.cols, device))
-        }
+        TextFeatures::Aggregated(m) => TextRows::Aggregated {
+            data: rows(m, idx, aug),
+            d: m.cols,
+        },
         TextFeatures::Candidates {
             tags,
             num_tags,
@@ -85,39 +112,72 @@ pub fn text_input(
                     gather_rows(&attributes.data, d, &candidate_rows(idx, a)),
                 ),
             };
-            TextInput::Candidates {
-                tags: Tensor::from_data(TensorData::new(tag_rows, [n, t, d]), device),
-                attributes: Tensor::from_data(TensorData::new(attr_rows, [n, a, d]), device),
-                base: base
-                    .as_ref()
-                    .map(|b| Tensor::from_data(TensorData::new(b.clone(), [d]), device)),
+            TextRows::Candidates {
+                tags: tag_rows,
+                attributes: attr_rows,
+                base: base.clone(),
+                t,
+                a,
+                d,
             }
         }
     }
 }
 
-/// Stack the two views of text inputs.
-pub fn cat_text(a: TextInput, b: TextInput) -> TextInput {
-    match (a, b) {
-        (TextInput::Aggregated(x), TextInput::Aggregated(y)) => {
-            TextInput::Aggregated(Tensor::cat(vec![x, y], 0))
+/// Samples `rows` of each part, one part after the other (`per` values a sample).
+fn stack(parts: &[(&[f32], Range<usize>)], per: usize) -> Vec<f32> {
+    let len: usize = parts.iter().map(|(_, r)| r.len()).sum();
+    let mut out = Vec::with_capacity(len * per);
+    for (data, r) in parts {
+        out.extend_from_slice(&data[r.start * per..r.end * per]);
+    }
+    out
+}
+
+/// Samples `rows` of each image view, one view after the other, as one `[n, d]` input.
+pub fn image_views_input(views: &[(&[f32], Range<usize>)], d: usize, device: &Device) -> Tensor<2> {
+    let n = views.iter().map(|(_, r)| r.len()).sum();
+    tensor2(stack(views, d), n, d, device)
+}
+
+impl TextRows {
+    /// Samples `rows` of each of `views` (rows of the same dataset, `self` among them or not),
+    /// one view after the other, as one input.
+    pub fn input(&self, views: &[(&TextRows, Range<usize>)], device: &Device) -> TextInput {
+        let n: usize = views.iter().map(|(_, r)| r.len()).sum();
+        match self {
+            TextRows::Aggregated { d, .. } => {
+                let parts: Vec<(&[f32], Range<usize>)> = views
+                    .iter()
+                    .map(|(v, r)| match v {
+                        TextRows::Aggregated { data, .. } => (data.as_slice(), r.clone()),
+                        _ => unreachable!("views of one dataset"),
+                    })
+                    .collect();
+                TextInput::Aggregated(tensor2(stack(&parts, *d), n, *d, device))
+            }
+            TextRows::Candidates { base, t, a, d, .. } => {
+                let (mut tag_parts, mut attr_parts) = (Vec::new(), Vec::new());
+                for (v, r) in views {
+                    let TextRows::Candidates {
+                        tags, attributes, ..
+                    } = v
+                    else {
+                        unreachable!("views of one dataset")
+                    };
+                    tag_parts.push((tags.as_slice(), r.clone()));
+                    attr_parts.push((attributes.as_slice(), r.clone()));
+                }
+                let (tags, attrs) = (stack(&tag_parts, t * d), stack(&attr_parts, a * d));
+                TextInput::Candidates {
+                    tags: Tensor::from_data(TensorData::new(tags, [n, *t, *d]), device),
+                    attributes: Tensor::from_data(TensorData::new(attrs, [n, *a, *d]), device),
+                    base: base
+                        .as_ref()
+                        .map(|b| Tensor::from_data(TensorData::new(b.clone(), [*d]), device)),
+                }
+            }
         }
-        (
-            TextInput::Candidates {
-                tags: t1,
-                attributes: a1,
-                base,
-            },
-            TextInput::Candidates {
-                tags: t2,
-                attributes: a2,
-                ..
-            },
-        ) => TextInput::Candidates {
-            tags: Tensor::cat(vec![t1, t2], 0),
-            attributes: Tensor::cat(vec![a1, a2], 0),
-            base,
-        },
-        _ => unreachable!("both views come from the same dataset"),
     }
 }
+

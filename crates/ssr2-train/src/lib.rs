@@ -14,6 +14,7 @@ pub mod inputs;
 pub mod model;
 pub mod objective;
 pub mod optim;
+pub mod replicas;
 pub mod report;
 pub mod rng;
 pub mod sampler;
@@ -21,4 +22,5 @@ pub mod trainer;
 
 pub use config::{PRESETS, TrainConfig};
 pub use report::RunReport;
-pub use trainer::{Progress, RunDir, Silent, train};
+pub use replicas::Devices;
+pub use trainer::{Progress, RunDir, Silent, train, train_on};

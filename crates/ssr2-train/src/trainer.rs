@@ -5,10 +5,11 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::epochs::{Mode, Run, run_epochs};
 use crate::eval::{Embedded, Evaluation, embed, evaluate, rta_config};
-use crate::inputs::{cat_text, image_input, text_input};
+use crate::inputs::{TextRows, image_rows, image_views_input, text_rows};
 use crate::model::HeadModel;
 use crate::objective::{BatchContext, ModalityOut, TERM_NAMES};
 use crate::optim::{Sgd, cosine_lr};
+use crate::replicas::Devices;
 use crate::report::*;
 use crate::rng::Rng;
 use burn::prelude::*;
@@ -20,6 +21,7 @@ use ssr2_core::rta::RtaConfig;
 use ssr2_data::Dataset;
 use std::collections::HashMap;
 use std::path::Path;
+use std::ops::Range;
 use std::time::Instant;
 
 /// Callbacks for progress display (progress bars natively, nothing in tests).
@@ -115,7 +117,22 @@ pub fn train(
     run_dir: Option<RunDir>,
     progress: &mut dyn Progress,
 ) -> Result<RunReport, TrainError> {
+    train_on(ds, cfg, seed, &Devices::one(device), run_dir, progress)
+}
+
+/// [`train`] with each batch split over `devices` (the first holds the model; `replicas.rs`).
+/// The step is the one-device step: the same run, up to float rounding.
+pub fn train_on(
+    ds: &Dataset,
+    cfg: &TrainConfig,
+    seed: u64,
+    devices: &Devices,
+    run_dir: Option<RunDir>,
+    progress: &mut dyn Progress,
+) -> Result<RunReport, TrainError> {
+    let device = devices.main();
     cfg.validate()?;
+    check_devices(cfg, devices)?;
     ds.validate().map_err(|e| e.to_string())?;
     crate::augment::check_pixel_augment(&cfg.augment, ds.image.cols)?;
     if ds.unlabelled_indices().is_empty() {
@@ -152,6 +169,7 @@ pub fn train(
         ds,
         use_text,
         device,
+        devices,
         run_dir: run_dir.as_ref(),
         id,
     };
@@ -162,7 +180,6 @@ pub fn train(
         use_text,
         rta: rta_config(&cfg.rta),
         device,
-        ad,
         aug_rng: Rng::derive(seed, 0, 1),
     };
     let trained = run_epochs(&mut mode, model, &run, progress)?;
@@ -182,6 +199,34 @@ pub fn train(
     Ok(report)
 }
 
+/// Refuses what several devices cannot train exactly: a batch norm normalises over the batch,
+/// so each device would normalise its own shard; a shard needs a sample.
+pub fn check_devices(cfg: &TrainConfig, devices: &Devices) -> Result<(), String> {
+    let k = devices.len();
+    if k == 1 {
+        return Ok(());
+    }
+    if cfg.model.adapter == crate::config::AdapterKind::Cnn {
+        return Err(format!(
+            "model.adapter = \"cnn\" normalises over the batch (batch norm), so {k} devices would \
+             each normalise their own shard and train another model; train it on one device"
+        ));
+    }
+    if cfg.optim.batch_size < k {
+        return Err(format!(
+            "optim.batch_size = {} is smaller than the {k} devices: each needs a sample a batch",
+            cfg.optim.batch_size
+        ));
+    }
+    Ok(())
+}
+
+/// One batch of features mode: both views of the image rows and, with texts, of the text rows.
+struct FeatureBatch {
+    image: [Vec<f32>; 2],
+    text: Option<[TextRows; 2]>,
+}
+
 /// Features mode: adapters and heads on precomputed features; views are feature-space
 /// augmentations of the stored features.
 struct Features<'a> {
@@ -191,8 +236,6 @@ struct Features<'a> {
     use_text: bool,
     rta: RtaConfig,
     device: &'a Device,
-    /// The autodiff device the training inputs live on.
-    ad: Device,
     aug_rng: Rng,
 }
 
@@ -215,24 +258,37 @@ impl Mode for Features<'_> {
         Ok(())
     }
 
-    fn forward(
+    type Batch = FeatureBatch;
+
+    fn batch(&mut self, _bi: usize, idx: &[usize]) -> Result<FeatureBatch, String> {
+        let (ds, aug, rng) = (self.ds, &self.cfg.augment, &mut self.aug_rng);
+        // Drawn in this order since the first release: image views, then text views.
+        let image = [(); 2].map(|_| image_rows(ds, idx, Some((aug, &mut *rng))));
+        let text = self
+            .use_text
+            .then(|| [(); 2].map(|_| text_rows(ds, idx, Some((aug, &mut *rng)))));
+        Ok(FeatureBatch { image, text })
+    }
+
+    fn encode(
         &mut self,
         model: &HeadModel,
-        _bi: usize,
-        idx: &[usize],
+        batch: &FeatureBatch,
+        rows: Range<usize>,
+        _replica: usize,
+        device: &Device,
     ) -> Result<(ModalityOut, Option<ModalityOut>), String> {
-        let (ds, aug, ad) = (self.ds, &self.cfg.augment, &self.ad);
-        let x1 = image_input(ds, idx, Some((aug, &mut self.aug_rng)), ad);
-        let x2 = image_input(ds, idx, Some((aug, &mut self.aug_rng)), ad);
-        let z_img = model.image.adapter.forward(Tensor::cat(vec![x1, x2], 0));
+        let [v0, v1] = &batch.image;
+        let views = [(v0.as_slice(), rows.clone()), (v1.as_slice(), rows.clone())];
+        let x = image_views_input(&views, self.ds.image.cols, device);
+        let z_img = model.image.adapter.forward(x);
         let image = ModalityOut {
             logits: model.image.head.forward(z_img.clone()),
             z: z_img,
         };
-        let text = self.use_text.then(|| {
-            let t1 = text_input(ds, idx, Some((aug, &mut self.aug_rng)), ad);
-            let t2 = text_input(ds, idx, Some((aug, &mut self.aug_rng)), ad);
-            let z = model.embed_text(cat_text(t1, t2), &self.rta);
+        let text = batch.text.as_ref().map(|[t0, t1]| {
+            let input = t0.input(&[(t0, rows.clone()), (t1, rows.clone())], device);
+            let z = model.embed_text(input, &self.rta);
             let head = &model.text.as_ref().expect("text branch").head;
             ModalityOut {
                 logits: head.forward(z.clone()),

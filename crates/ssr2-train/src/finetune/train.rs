@@ -15,11 +15,15 @@ use crate::eval::{Embedded, Evaluation, rta_config, score};
 use crate::objective::ModalityOut;
 use crate::report::RunReport;
 use crate::rng::Rng;
-use crate::trainer::{Progress, RunDir, build_report, provenance, scores, write_run};
+use crate::replicas::Devices;
+use crate::trainer::{
+    Progress, RunDir, build_report, check_devices, provenance, scores, write_run,
+};
 use burn::prelude::*;
 use ssr2_clip::{Clip, ClipTokenizer};
 use ssr2_core::rta::RtaConfig;
 use ssr2_data::{Dataset, ImageList, Matrix};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -193,6 +197,20 @@ impl<'a> Ctx<'a> {
         let c = self.candidates.expect("text branch has candidates");
         let p = self.cfg.finetune.typo_prob;
         let texts = row_texts(c, rows, typos.map(|r| (p, r)));
+        self.encode_texts(frozen, trainable, rows.len(), &texts, cache, device)
+    }
+
+    /// RTA text features of `n` rows from their texts (in `row_texts` order).
+    fn encode_texts(
+        &self,
+        frozen: &Frozen,
+        trainable: &Trainable,
+        n: usize,
+        texts: &[String],
+        cache: Option<&mut PrefixCache>,
+        device: &Device,
+    ) -> Result<Tensor<2>, String> {
+        let c = self.candidates.expect("text branch has candidates");
         let tok = self.tokenizer.expect("tokenizer");
         let budget = self.cfg.finetune.text_cache_mib << 20;
         text_features(
@@ -200,8 +218,8 @@ impl<'a> Ctx<'a> {
             trainable,
             tok,
             c,
-            rows.len(),
-            &texts,
+            n,
+            texts,
             cache.map(|c| (c, budget)),
             &self.rta,
             device,
@@ -301,7 +319,22 @@ pub fn finetune(
     run_dir: Option<RunDir>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, String> {
+    finetune_on(inputs, cfg, seed, &Devices::one(device), run_dir, progress)
+}
+
+/// [`finetune`] with each batch split over `devices` (the first holds the model, `replicas.rs`);
+/// the images are loaded for the whole batch and each device gets its shard.
+pub fn finetune_on(
+    inputs: Inputs,
+    cfg: &TrainConfig,
+    seed: u64,
+    devices: &Devices,
+    run_dir: Option<RunDir>,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, String> {
+    let device = devices.main();
     cfg.validate()?;
+    check_devices(cfg, devices)?;
     let use_text = inputs.check_texts()?;
     let ds = inputs.meta_dataset();
     let Inputs {
@@ -368,6 +401,7 @@ pub fn finetune(
         ds: &ds,
         use_text,
         device,
+        devices,
         run_dir: run_dir.as_ref(),
         id,
     };
@@ -375,11 +409,12 @@ pub fn finetune(
         ctx: &ctx,
         ds: &ds,
         frozen: &frozen,
+        frozen_copies: devices.fork(&frozen),
+        use_text,
         cache,
         unlabelled: &unlabelled,
         seed,
         device,
-        ad: ad.clone(),
         plan: Vec::new(),
         prefetch: None,
         text_rng: Rng::derive(seed, 0, 1),
@@ -419,17 +454,43 @@ pub fn finetune(
     })
 }
 
+/// One batch of fine-tune mode: its `B` samples' image keys and pixels (none when they come from
+/// the cache) for both views, rows `0..B` view 0 and `B..2B` view 1, and, with texts, every text
+/// of those rows in `row_texts` order.
+struct TuneBatch {
+    samples: usize,
+    keys: Vec<ImageKey>,
+    pixels: Option<Vec<f32>>,
+    texts: Option<Vec<String>>,
+}
+
+/// The texts of rows `picked` out of `texts`, the `row_texts` of `n` rows: bases, then each row's
+/// tags, then each row's attributes.
+fn shard_texts(texts: &[String], n: usize, c: &Candidates, picked: &[usize]) -> Vec<String> {
+    let (t, a) = (c.tags[0].len(), c.attributes[0].len());
+    let mut out: Vec<String> = picked.iter().map(|&i| texts[i].clone()).collect();
+    for &i in picked {
+        out.extend_from_slice(&texts[n + i * t..n + (i + 1) * t]);
+    }
+    for &i in picked {
+        out.extend_from_slice(&texts[n + n * t + i * a..n + n * t + (i + 1) * a]);
+    }
+    out
+}
+
 /// Fine-tune mode: the last CLIP blocks, projections and heads on image views from the loader
 /// threads (or the prefix cache) and typo-augmented texts.
 struct Finetune<'a> {
     ctx: &'a Ctx<'a>,
     ds: &'a Dataset,
     frozen: &'a Frozen,
+    /// The frozen towers on the other devices, in order.
+    frozen_copies: Vec<Frozen>,
+    use_text: bool,
     cache: Option<PrefixCache>,
     unlabelled: &'a [usize],
     seed: u64,
     device: &'a Device,
-    ad: Device,
     /// The epoch's image keys and loader jobs, per batch.
     plan: Vec<(Vec<ImageKey>, Vec<Job>)>,
     prefetch: Option<Prefetch>,
@@ -483,37 +544,77 @@ impl Mode for Finetune<'_> {
         Ok(())
     }
 
-    fn forward(
-        &mut self,
-        model: &Trainable,
-        bi: usize,
-        idx: &[usize],
-    ) -> Result<(ModalityOut, Option<ModalityOut>), String> {
+    type Batch = TuneBatch;
+
+    fn batch(&mut self, bi: usize, idx: &[usize]) -> Result<TuneBatch, String> {
         let pixels = match self.prefetch.as_mut() {
             Some(p) => Some(p.next_batch()?),
             None => None,
         };
-        let (frozen, keys) = (self.frozen, &self.plan[bi].0);
-        let z_img =
-            self.ctx
-                .image_features(frozen, model, keys, pixels, self.cache.as_ref(), &self.ad);
+        // Every text of both views, typos drawn for the whole batch.
+        let texts = self.use_text.then(|| {
+            let rows: Vec<usize> = idx.iter().chain(idx.iter()).copied().collect();
+            let c = self.ctx.candidates.expect("text branch has candidates");
+            let p = self.ctx.cfg.finetune.typo_prob;
+            row_texts(c, &rows, Some((p, &mut self.text_rng)))
+        });
+        Ok(TuneBatch {
+            samples: idx.len(),
+            keys: self.plan[bi].0.clone(),
+            pixels,
+            texts,
+        })
+    }
+
+    fn encode(
+        &mut self,
+        model: &Trainable,
+        batch: &TuneBatch,
+        rows: Range<usize>,
+        replica: usize,
+        device: &Device,
+    ) -> Result<(ModalityOut, Option<ModalityOut>), String> {
+        let frozen = match replica {
+            0 => self.frozen,
+            r => &self.frozen_copies[r - 1],
+        };
+        // Positions in the batch's `2 B` image rows: `rows` of view 0, then of view 1.
+        let b = batch.samples;
+        let picked: Vec<usize> = rows.clone().chain(rows.start + b..rows.end + b).collect();
+        let keys: Vec<ImageKey> = picked.iter().map(|&i| batch.keys[i]).collect();
+        let pixels = batch.pixels.as_ref().map(|p| {
+            let per = p.len() / (2 * b);
+            picked
+                .iter()
+                .flat_map(|&i| p[i * per..(i + 1) * per].iter().copied())
+                .collect()
+        });
+        let cache = self.cache.as_ref();
+        let z_img = self
+            .ctx
+            .image_features(frozen, model, &keys, pixels, cache, device);
         let image = ModalityOut {
             logits: model.image_head.forward(z_img.clone()),
             z: z_img,
         };
-        let text = match &model.text_head {
-            Some(head) => {
-                let rows: Vec<usize> = idx.iter().chain(idx.iter()).copied().collect();
-                let typos = Some(&mut self.text_rng);
-                let z =
-                    self.ctx
-                        .texts(frozen, model, &rows, typos, self.cache.as_mut(), &self.ad)?;
+        let text = match (&model.text_head, &batch.texts) {
+            (Some(head), Some(texts)) => {
+                let c = self.ctx.candidates.expect("text branch has candidates");
+                let mine = shard_texts(texts, 2 * b, c, &picked);
+                let z = self.ctx.encode_texts(
+                    frozen,
+                    model,
+                    picked.len(),
+                    &mine,
+                    self.cache.as_mut(),
+                    device,
+                )?;
                 Some(ModalityOut {
                     logits: head.forward(z.clone()),
                     z,
                 })
             }
-            None => None,
+            _ => None,
         };
         Ok((image, text))
     }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The browser app's build tools, each installed only when missing at its pinned version:
+# wasm-bindgen-cli 0.2.130 (it must equal web/Cargo.lock's wasm-bindgen) and Trunk 0.22.1 into
+# ~/.cargo/bin, built from crates.io (no registry reachable from here ships them prebuilt: npm and
+# PyPI have no package of either); wasm-opt (binaryen 132) and playwright-core into
+# web/node_modules (npm ci). Part of scripts/test.sh's web lane; `INSTALL=1 scripts/build-web.sh`
+# runs it too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${CARGO_HOME:-$HOME/.cargo}/bin
+has() { [ -x "$bin/$1" ] && "$bin/$1" --version 2>/dev/null | grep -qF "$2"; }
+
+if ! has wasm-bindgen "wasm-bindgen 0.2.130" || ! has trunk "trunk 0.22.1"; then
+    # Cheap profile: the tools run for seconds per build, so no LTO, parallel codegen and
+    # opt-level 1 (docs/CI.md: measured against trunk's own fat-LTO profile); both installs share
+    # one target dir, so their common dependencies build once.
+    export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false
+    export CARGO_TARGET_DIR=$PWD/target-tools
+    # Not --locked: a dependency pinned in wasm-bindgen-cli's lock file is missing from the
+    # registry mirror (TOOLCHAIN.md).
+    has wasm-bindgen "wasm-bindgen 0.2.130" || cargo install wasm-bindgen-cli --version 0.2.130
+    # Trunk declares Rust 1.96.1 and builds with 1.95. No default features: they are TLS for
+    # downloads and an update check, and Trunk.toml keeps it offline.
+    has trunk "trunk 0.22.1" ||
+        cargo install trunk --version 0.22.1 --ignore-rust-version --no-default-features
+fi
+(cd web && npm ci --no-audit --no-fund)
