@@ -17,13 +17,13 @@ else
 fi
 t_build=$(date +%s)
 
-# The binary `cargo test --release --workspace` (scripts/test.sh) already built; `--no-run` builds
-# it with the same features if missing (a plain `cargo build -p ssr2` would rebuild Burn).
-[ -x target/release/ssr2 ] ||
-    cargo test --release --workspace --features "$(scripts/native-features.sh)" --no-run
+# The binary of scripts/test.sh's native build; `--no-run` builds it with the same features and
+# profile if missing (a plain `cargo build -p ssr2` would rebuild Burn).
+source scripts/native-build.env
+[ -x "$SSR2_BIN" ] || native_cargo test --no-run
 # --num-classes auto: the report carries the K-estimation curve the explorer draws; the digits
 # preset holds out a test split, so it has inductive scores too.
-target/release/ssr2 train --seeds 0 --num-classes auto --out "$out/run"
+"$SSR2_BIN" train --seeds 0 --num-classes auto --out "$out/run"
 site="$out/site"
 mkdir -p "$site/run"
 cp -r dist/. "$site/"
@@ -35,10 +35,10 @@ cp "$out/run/seed-0/heads.safetensors" "$site/run/heads.safetensors"
 # CLIP, and `ssr2 predict`'s answer for 30 of those PNGs, which the page must reproduce.
 clip=tests/reference/clip-tiny
 img="$out/imagecat"
-target/release/ssr2 export-digits --out "$img/digits" >/dev/null
-target/release/ssr2 extract --model "$clip" --dataset imagefolder --root "$img/digits" \
+"$SSR2_BIN" export-digits --out "$img/digits" >/dev/null
+"$SSR2_BIN" extract --model "$clip" --dataset imagefolder --root "$img/digits" \
     --out "$img/digits.bundle" --no-test --quiet
-target/release/ssr2 train --features "$img/digits.bundle" --preset digits --epochs 30 --seeds 0 \
+"$SSR2_BIN" train --features "$img/digits.bundle" --preset digits --epochs 30 --seeds 0 \
     --out "$img/run" --quiet >/dev/null
 mkdir -p "$site/imgrun/images" "$site/imgrun/clip"
 for c in 0 1 2 3 4 5 6 7 8 9; do
@@ -49,9 +49,9 @@ done
 cp "$img/run/seed-0/report.json" "$img/run/seed-0/heads.safetensors" "$site/imgrun/"
 cp "$clip/config.json" "$clip/model.safetensors" "$site/imgrun/clip/"
 # Heads with the image run's 10 clusters but on 64 raw pixels: the page must name the dimensions.
-target/release/ssr2 train --seeds 0 --epochs 1 --out "$img/pixels" --quiet >/dev/null
+"$SSR2_BIN" train --seeds 0 --epochs 1 --out "$img/pixels" --quiet >/dev/null
 cp "$img/pixels/seed-0/heads.safetensors" "$site/imgrun/pixel-heads.safetensors"
-target/release/ssr2 predict --run "$img/run/seed-0" --images "$site/imgrun/images" --model "$clip" \
+"$SSR2_BIN" predict --run "$img/run/seed-0" --images "$site/imgrun/images" --model "$clip" \
     --json --quiet --out "$site/imgrun/expected.json"
 
 port=${WEB_TEST_PORT:-8765}

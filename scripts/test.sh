@@ -3,13 +3,14 @@
 #
 # Two lanes run side by side, so that one's serial phases (linking, single-threaded tests, apt)
 # leave no core idle while the other builds:
-#   native: one `cargo test --release --workspace` build with wgpu as well as the CPU device
-#           (flex), whose binaries then run the native tests, the core's reference tests on wgpu
-#           over Mesa's lavapipe and the trainer on wgpu; then a compile check of the CUDA build
-#           in the same target dir (build scripts and proc macros reused).
+#   native: one `cargo test --workspace` build (Cargo.toml's [profile.ci]) with wgpu as well as
+#           the CPU device (flex), whose binaries then run the native tests, then the core's
+#           reference tests and the trainer on wgpu over Mesa's lavapipe; then a compile check
+#           of the CUDA build in the same target dir (build scripts and proc macros reused).
 #   web:    trunk and wasm-bindgen-cli (cheap profile, kept in ~/.cargo/bin by version), npm
 #           tools, the wasm32 check of ssr2-core and ssr2-data, the browser app's build.
-# Then the browser end-to-end test, which needs both (the `ssr2` binary trains the run it shows).
+# The web lane ends with the browser end-to-end test once the native build is there (the `ssr2`
+# binary trains the runs the page shows).
 # Missing Debian packages are installed meanwhile (scripts/setup.sh). Each stage's wall and CPU
 # seconds go to ci-out/stages.tsv and are printed as a table at the end (docs/CI.md).
 #
@@ -26,29 +27,32 @@ rm -f "$STAGE_LOG"
 source scripts/stage.sh
 t_start=$EPOCHREALTIME
 
-# The native build's features: wgpu too unless its checks are skipped (scripts/native-features.sh
-# is the one place that says so, for test-web.sh and test-wgpu-lavapipe.sh as well).
-native_features=$(scripts/native-features.sh)
+# The native build's features and profile, shared with test-web.sh and test-wgpu-lavapipe.sh.
+source scripts/native-build.env
 web=1
 [ "${SKIP_WASM:-0}" = "1" ] && web=0
 
-# apt in the background; the stages that need its packages wait for it.
-setup_done=$CI_OUT/setup.rc
-rm -f "$setup_done"
-( rc=0; stage setup scripts/setup.sh >"$logs/setup.log" 2>&1 || rc=$?; echo "$rc" >"$setup_done" ) &
-wait_setup() {
-    while [ ! -s "$setup_done" ]; do sleep 2; done
-    if [ "$(cat "$setup_done")" != 0 ]; then
-        echo "error: installing the Debian packages failed:" >&2
-        tail -n 30 "$logs/setup.log" >&2
+# Events between the lanes: a file holding the exit status of what the other lane waits for.
+wait_for() {
+    local file=$CI_OUT/$1.rc
+    while [ ! -s "$file" ]; do sleep 2; done
+    if [ "$(cat "$file")" != 0 ]; then
+        echo "error: $1 failed (its log: $2)" >&2
         return 1
     fi
 }
+rm -f "$CI_OUT"/*.rc
+# apt in the background; the stages that need its packages wait for it.
+( rc=0; stage setup scripts/setup.sh >"$logs/setup.log" 2>&1 || rc=$?; echo "$rc" >"$CI_OUT/setup.rc" ) &
+wait_setup() { wait_for setup "$logs/setup.log" || { tail -n 30 "$logs/setup.log" >&2; return 1; }; }
 
 native_lane() {
-    stage native-build cargo test --release --workspace --features "$native_features" --no-run
+    local rc=0
+    stage native-build native_cargo test --no-run || rc=$?
+    echo "$rc" >"$CI_OUT/native-build.rc"
+    [ $rc = 0 ] || return $rc
     wait_setup
-    stage native-tests cargo test --release --workspace --features "$native_features"
+    stage native-tests native_cargo test
     if [ "${SKIP_LAVAPIPE:-0}" = "1" ]; then
         echo "== wgpu on lavapipe skipped (SKIP_LAVAPIPE=1) =="
     else
@@ -61,15 +65,21 @@ native_lane() {
     else
         # No GPU here: this proves that the code behind the cuda features compiles.
         stage cuda-check bash -c 'scripts/cuda-llvm.sh &&
-            CUDARC_CUDA_VERSION=13000 cargo check --release -p ssr2 --features cuda-nvrtc'
+            CUDARC_CUDA_VERSION=13000 cargo check --profile ci -p ssr2 --features cuda-nvrtc'
     fi
 }
 
 web_lane() {
+    command -v npm >/dev/null || wait_setup
     [ "${SKIP_WEB:-0}" = "1" ] || stage web-tools scripts/web-tools.sh
     wait_setup
     stage wasm-check scripts/check-wasm.sh
-    [ "${SKIP_WEB:-0}" = "1" ] || stage web-build scripts/build-web.sh
+    [ "${SKIP_WEB:-0}" = "1" ] && return 0
+    stage web-build scripts/build-web.sh
+    # The end-to-end test trains its runs with the native build's `ssr2`, and drives the page in
+    # headless chromium with WebGPU and on the CPU, while the native lane goes on.
+    wait_for native-build "$logs/native_lane.log"
+    stage web-e2e scripts/test-web.sh --no-build
 }
 
 # Runs lane $1 with its output in $logs/$1.log, and prints that log when the lane ends.
@@ -88,6 +98,7 @@ run_lane() {
 if [ "${SERIAL:-0}" = "1" ]; then
     native_lane
     [ $web = 0 ] || web_lane
+    [ $web = 0 ] || [ "${SKIP_WEB:-0}" != "1" ] || echo "== browser app skipped (SKIP_WEB=1) =="
 else
     pids=()
     run_lane native_lane & pids+=($!)
@@ -97,14 +108,7 @@ else
     [ $failed = 0 ] || { echo "error: a lane failed (its log is above)" >&2; exit 1; }
 fi
 wait_setup
-
-if [ $web = 0 ] || [ "${SKIP_WEB:-0}" = "1" ]; then
-    echo "== browser app skipped (SKIP_WASM=1 or SKIP_WEB=1) =="
-else
-    # Trains one digits seed and an image run with `ssr2`, serves them with the app, and drives
-    # the page in headless chromium with WebGPU and on the CPU.
-    stage web-e2e scripts/test-web.sh --no-build
-fi
+[ $web = 1 ] || echo "== wasm check and browser app skipped (SKIP_WASM=1) =="
 echo
 stage_table
 total=$(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')

@@ -20,9 +20,10 @@ if ! has wasm-bindgen "wasm-bindgen 0.2.130" || ! has trunk "trunk 0.22.1"; then
     # Not --locked: a dependency pinned in wasm-bindgen-cli's lock file is missing from the
     # registry mirror (TOOLCHAIN.md).
     has wasm-bindgen "wasm-bindgen 0.2.130" || cargo install wasm-bindgen-cli --version 0.2.130
-    # Trunk declares Rust 1.96.1 and builds with 1.95. No default features: they are TLS for
-    # downloads and an update check, and Trunk.toml keeps it offline.
+    # Trunk declares Rust 1.96.1 and builds with 1.95. Without its update check (a default
+    # feature): Trunk.toml keeps it offline; it insists on a TLS stack, rustls.
     has trunk "trunk 0.22.1" ||
-        cargo install trunk --version 0.22.1 --ignore-rust-version --no-default-features
+        cargo install trunk --version 0.22.1 --ignore-rust-version --no-default-features \
+            --features rustls
 fi
 (cd web && npm ci --no-audit --no-fund)

@@ -9,8 +9,7 @@ use burn::prelude::*;
 use ssr2_clip::{Clip, ClipFolder, ClipTokenizer};
 use ssr2_core::rta::RtaConfig;
 use ssr2_core::testutil::max_abs_diff;
-use ssr2_data::image::{Rgb, RgbImage};
-use ssr2_data::{ImageList, OpenOptions, digits_raw, encode_png, open_image_dataset};
+use ssr2_data::ImageList;
 use ssr2_train::TrainConfig;
 use ssr2_train::finetune::forward::{image_features_from_pixels, row_texts, text_features};
 use ssr2_train::finetune::loader::{ImageLoader, Job};
@@ -18,31 +17,15 @@ use ssr2_train::finetune::model::split;
 use ssr2_train::finetune::{Candidates, Inputs, Outcome, finetune};
 use ssr2_train::finetune::{Frozen, Trainable};
 use ssr2_train::trainer::{Progress, RunDir, Silent};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-fn tiny() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/clip-tiny")
-}
+mod common;
+use common::tiny;
 
-/// Every 4th digit (450 images) as 8x8 grey PNGs in class folders, as `ssr2 export-digits`.
+/// Every 4th digit (450 images), as `ssr2 export-digits` writes them.
 fn digit_folder(dir: &Path) -> ImageList {
-    let (x, labels) = digits_raw();
-    for (i, &y) in labels.iter().enumerate().step_by(4) {
-        let row = &x.data[i * x.cols..(i + 1) * x.cols];
-        let img = RgbImage::from_fn(8, 8, |c, r| {
-            let g = ((row[(r * 8 + c) as usize] as u32 * 255 + 8) / 16) as u8;
-            Rgb([g, g, g])
-        });
-        let class = dir.join(y.to_string());
-        std::fs::create_dir_all(&class).unwrap();
-        std::fs::write(class.join(format!("{i:04}.png")), encode_png(&img).unwrap()).unwrap();
-    }
-    let opts = OpenOptions {
-        num_old: Some(5),
-        ..OpenOptions::default()
-    };
-    open_image_dataset("imagefolder", dir, &opts).unwrap()
+    common::digit_folder(dir, 4)
 }
 
 /// Two tags and two attributes per image, not naming its class.

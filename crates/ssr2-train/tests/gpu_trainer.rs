@@ -9,7 +9,9 @@ use burn::prelude::*;
 use ssr2_clip::ClipFolder;
 use ssr2_train::finetune::{Candidates, Inputs, finetune};
 use ssr2_train::{Silent, TrainConfig, train};
-use std::path::{Path, PathBuf};
+
+mod common;
+use common::tiny;
 
 fn gpu() -> Device {
     match std::env::var("SSR2_TEST_DEVICE").as_deref() {
@@ -51,31 +53,11 @@ fn digits_first_step_and_scores_on_the_gpu_match_the_cpu() {
     assert!((a - b).abs() < 0.05, "All: cpu {a} vs gpu {b}");
 }
 
-fn tiny() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/clip-tiny")
-}
-
 #[test]
 #[ignore = "needs SSR2_TEST_DEVICE=wgpu (scripts/test-wgpu-lavapipe.sh)"]
 fn tiny_clip_finetune_epoch_on_the_gpu_matches_the_cpu() {
-    use ssr2_data::image::{Rgb, RgbImage};
     let dir = tempfile::tempdir().unwrap();
-    let (x, labels) = ssr2_data::digits_raw();
-    for (i, &y) in labels.iter().enumerate().step_by(6) {
-        let row = &x.data[i * x.cols..(i + 1) * x.cols];
-        let img = RgbImage::from_fn(8, 8, |c, r| {
-            let g = ((row[(r * 8 + c) as usize] as u32 * 255 + 8) / 16) as u8;
-            Rgb([g, g, g])
-        });
-        let class = dir.path().join(y.to_string());
-        std::fs::create_dir_all(&class).unwrap();
-        std::fs::write(class.join(format!("{i:04}.png")), ssr2_data::encode_png(&img).unwrap()).unwrap();
-    }
-    let opts = ssr2_data::OpenOptions {
-        num_old: Some(5),
-        ..ssr2_data::OpenOptions::default()
-    };
-    let images = ssr2_data::open_image_dataset("imagefolder", dir.path(), &opts).unwrap();
+    let images = common::digit_folder(dir.path(), 6);
     let n = images.items.len();
     let candidates = Candidates {
         base: "a photo of a digit".into(),

@@ -25,7 +25,9 @@ use ssr2_train::replicas::{Devices, join, merge_grads, shard_ranges};
 use ssr2_train::{RunDir, Silent, TrainConfig, train_on};
 use ssr2_data::Dataset;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+
+mod common;
+use common::tiny;
 
 /// The device under test: the CPU device, or wgpu with `SSR2_TEST_DEVICE=wgpu`.
 fn device() -> Device {
@@ -221,10 +223,6 @@ fn features_mode_step_on_two_copies_is_the_one_device_step() {
     compare(&model, b, &encode, "features mode");
 }
 
-fn tiny() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/clip-tiny")
-}
-
 fn candidates(n: usize) -> Candidates {
     let words = ["round", "thin", "bold", "curved", "straight", "tall"];
     Candidates {
@@ -321,7 +319,7 @@ fn train_on_two_cpu_copies_reproduces_the_one_device_run() {
 #[test]
 fn finetune_on_two_cpu_copies_reproduces_the_one_device_run() {
     let dir = tempfile::tempdir().unwrap();
-    let images = digit_images(dir.path());
+    let images = common::digit_folder(dir.path(), 15);
     let mut cfg = TrainConfig::preset("paper").unwrap();
     cfg.finetune.model = Some(tiny().display().to_string());
     cfg.optim.epochs = 1;
@@ -351,27 +349,6 @@ fn finetune_on_two_cpu_copies_reproduces_the_one_device_run() {
     }
     let w = rel_diff(&values(&one.trainable.valid(), None), &values(&two.trainable.valid(), None));
     assert!(w < 1e-4, "weights after the epoch differ by {w} (relative)");
-}
-
-/// 120 of the digits as 8x8 grey PNGs in class folders (old classes 0-4).
-fn digit_images(dir: &Path) -> ssr2_data::ImageList {
-    use ssr2_data::image::{Rgb, RgbImage};
-    let (x, labels) = ssr2_data::digits_raw();
-    for (i, &y) in labels.iter().enumerate().step_by(15) {
-        let row = &x.data[i * x.cols..(i + 1) * x.cols];
-        let img = RgbImage::from_fn(8, 8, |c, r| {
-            let g = ((row[(r * 8 + c) as usize] as u32 * 255 + 8) / 16) as u8;
-            Rgb([g, g, g])
-        });
-        let class = dir.join(y.to_string());
-        std::fs::create_dir_all(&class).unwrap();
-        std::fs::write(class.join(format!("{i:04}.png")), ssr2_data::encode_png(&img).unwrap()).unwrap();
-    }
-    let opts = ssr2_data::OpenOptions {
-        num_old: Some(5),
-        ..ssr2_data::OpenOptions::default()
-    };
-    ssr2_data::open_image_dataset("imagefolder", dir, &opts).unwrap()
 }
 
 #[test]
