@@ -4,8 +4,7 @@
 # 0.2.130 and Trunk 0.22.1 from `cargo install`, wasm-opt from npm binaryen@132 (web/node_modules).
 # INSTALL=1 installs the missing tools first (scripts/web-tools.sh; scripts/test.sh runs it).
 # --release: the build to publish (fat LTO, opt-level "z", one codegen unit) into dist-release/,
-# with its own target dir; CI uses the fast default build (no LTO, 16 codegen units, web/Cargo.toml's
-# [profile.ci]) in dist/.
+# with its own target dir; CI uses the fast default build (no LTO, 16 codegen units) in dist/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -34,17 +33,14 @@ export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22
 export CARGO_TARGET_DIR="$root/target-web"
 dist=dist
-# CI's cheaper profile (web/Cargo.toml [profile.ci]) for dist/; the release profile to publish.
-profile=(--cargo-profile ci)
 if [ "${1:-}" = "--release" ]; then
-    profile=()
     shift
     export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=fat
     export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
     export CARGO_TARGET_DIR="$root/target-web-release"
     dist=dist-release
 fi
-trunk build --release "${profile[@]}" --dist "$dist" "$@"
+trunk build --release --dist "$dist" "$@"
 ls -l "$dist"/*.wasm
 for f in "$dist"/*.wasm; do
     echo "$f: $(stat -c %s "$f") bytes, gzip -9 $(gzip -9c "$f" | wc -c) bytes"

@@ -5,7 +5,7 @@
 # leave no core idle while the other builds:
 #   native: one `cargo test --workspace` build (Cargo.toml's [profile.ci]) with wgpu as well as
 #           the CPU device (flex), whose binaries then run the native tests, then the core's
-#           reference tests and the trainer on wgpu over Mesa's lavapipe; then a compile check
+#           reference tests and the data-parallel step on wgpu over Mesa's lavapipe; then a check
 #           of the CUDA build in the same target dir (build scripts and proc macros reused).
 #   web:    trunk and wasm-bindgen-cli (cheap profile, kept in ~/.cargo/bin by version), npm
 #           tools, the wasm32 check of ssr2-core and ssr2-data, the browser app's build.

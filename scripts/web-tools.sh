@@ -12,7 +12,7 @@ has() { [ -x "$bin/$1" ] && "$bin/$1" --version 2>/dev/null | grep -qF "$2"; }
 
 if ! has wasm-bindgen "wasm-bindgen 0.2.130" || ! has trunk "trunk 0.22.1"; then
     # Cheap profile: the tools run for seconds per build, so no LTO, parallel codegen and
-    # opt-level 1 (docs/CI.md: measured against trunk's own fat-LTO profile); both installs share
+    # opt-level 1 (docs/CI.md has the measured cost); both installs share
     # one target dir, so their common dependencies build once.
     export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
     export CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false
@@ -20,10 +20,7 @@ if ! has wasm-bindgen "wasm-bindgen 0.2.130" || ! has trunk "trunk 0.22.1"; then
     # Not --locked: a dependency pinned in wasm-bindgen-cli's lock file is missing from the
     # registry mirror (TOOLCHAIN.md).
     has wasm-bindgen "wasm-bindgen 0.2.130" || cargo install wasm-bindgen-cli --version 0.2.130
-    # Trunk declares Rust 1.96.1 and builds with 1.95. Without its update check (a default
-    # feature): Trunk.toml keeps it offline; it insists on a TLS stack, rustls.
-    has trunk "trunk 0.22.1" ||
-        cargo install trunk --version 0.22.1 --ignore-rust-version --no-default-features \
-            --features rustls
+    # Trunk declares Rust 1.96.1 and builds with 1.95.
+    has trunk "trunk 0.22.1" || cargo install trunk --version 0.22.1 --ignore-rust-version
 fi
 (cd web && npm ci --no-audit --no-fund)
