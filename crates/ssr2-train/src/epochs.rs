@@ -60,8 +60,7 @@ pub(crate) struct Run<'a> {
     pub cfg: &'a TrainConfig,
     pub ds: &'a Dataset,
     pub use_text: bool,
-    pub device: &'a Device,
-    /// The devices each batch is split over: `device` first (see `replicas.rs`).
+    /// The devices each batch is split over; the first holds the model (see `replicas.rs`).
     pub devices: &'a Devices,
     /// Checkpoints go there (and a resume starts from there) when given.
     pub run_dir: Option<&'a RunDir<'a>>,
@@ -94,15 +93,16 @@ fn forward<M: Mode>(
     idx: &[usize],
 ) -> Result<(ModalityOut, Option<ModalityOut>), String> {
     let batch = mode.batch(bi, idx)?;
+    let main = devices.main().clone().autodiff();
     let mut parts = Vec::with_capacity(devices.len());
     for (r, rows) in shard_ranges(idx.len(), devices.len()).into_iter().enumerate() {
         let (m, device) = match r {
-            0 => (model, devices.main().clone().autodiff()),
+            0 => (model, main.clone()),
             _ => (&copies[r - 1], devices.all()[r].clone().autodiff()),
         };
         parts.push(mode.encode(m, &batch, rows, r, &device)?);
     }
-    Ok(join(parts, &devices.main().clone().autodiff()))
+    Ok(join(parts, &main))
 }
 
 /// Train `model` through `run`'s epochs (from its checkpoint when resuming).
@@ -121,7 +121,7 @@ pub(crate) fn run_epochs<M: Mode>(
     let (mut start, mut history) = (0, Vec::new());
     if let Some(dir) = run.run_dir.filter(|d| d.resume)
         && let Some((next, done)) =
-            checkpoint::resume(dir.path, run.id, o.epochs, &mut model, &mut sgd, run.device)?
+            checkpoint::resume(dir.path, run.id, o.epochs, &mut model, &mut sgd, run.devices.main())?
     {
         start = next;
         history = done;
@@ -139,7 +139,7 @@ pub(crate) fn run_epochs<M: Mode>(
             run.use_text && !warmup,
             last_eval.as_ref(),
             || mode.embed_unlabelled(&model),
-            run.device,
+            run.devices.main(),
         )?;
         let (lr_head, teacher_temp) = epoch_rates(cfg, epoch);
         let batches = epoch_batches(

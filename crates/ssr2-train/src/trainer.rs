@@ -168,7 +168,6 @@ pub fn train_on(
         cfg,
         ds,
         use_text,
-        device,
         devices,
         run_dir: run_dir.as_ref(),
         id,

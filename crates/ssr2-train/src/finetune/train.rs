@@ -400,7 +400,6 @@ pub fn finetune_on(
         cfg,
         ds: &ds,
         use_text,
-        device,
         devices,
         run_dir: run_dir.as_ref(),
         id,
