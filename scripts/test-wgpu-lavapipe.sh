@@ -14,4 +14,26 @@ source scripts/native-build.env
 export CUBECL_WGPU_DEFAULT_DEVICE=Cpu SSR2_TEST_DEVICE=wgpu
 native_cargo test --test reference
 # Data parallelism: two copies of the model on the one adapter give the one-device step.
-native_cargo test --test replicas step_on_two_copies
+native_cargo test --test devices step_on_two_copies
+# The trainer on wgpu against the CPU device: the digits preset and a tiny-CLIP fine-tune epoch
+# (first-step loss within 1e-4 relative, final scores within 5 points; docs/SCALE.md).
+native_cargo test --test devices _on_the_gpu_match -- --ignored --nocapture
+# The CLI on a wgpu-trained run: `eval` reproduces report.json's scores on wgpu and on the CPU
+# (it exits non-zero when they differ), and `predict` gives the same classes on both devices.
+run=$(mktemp -d)
+trap 'rm -rf "$run"' EXIT
+"$SSR2_BIN" train --device wgpu --seeds 0 --epochs 1 --out "$run/w" --quiet
+for device in wgpu cpu; do
+    "$SSR2_BIN" eval --run "$run/w/seed-0" --device "$device" >/dev/null
+    "$SSR2_BIN" predict --run "$run/w/seed-0" --device "$device" --out "$run/$device.csv" --quiet
+done
+python3 - "$run/wgpu.csv" "$run/cpu.csv" <<'PY'
+import csv, sys
+gpu, cpu = ([r for r in csv.DictReader(open(p))] for p in sys.argv[1:3])
+assert len(gpu) == len(cpu) > 0, (len(gpu), len(cpu))
+assert [r["id"] for r in gpu] == [r["id"] for r in cpu]
+same = sum(a["class"] == b["class"] for a, b in zip(gpu, cpu))
+worst = max(abs(float(a["confidence"]) - float(b["confidence"])) for a, b in zip(gpu, cpu))
+print(f"predict on a wgpu-trained run: {same}/{len(cpu)} classes equal on wgpu and cpu, confidence within {worst:.1e}")
+assert same == len(cpu) and worst < 1e-4
+PY

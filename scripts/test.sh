@@ -75,7 +75,7 @@ web_lane() {
     wait_setup
     stage wasm-check scripts/check-wasm.sh
     [ "${SKIP_WEB:-0}" = "1" ] && return 0
-    stage web-build scripts/build-web.sh
+    stage web-build scripts/build-web.sh --ci
     # The end-to-end test trains its runs with the native build's `ssr2`, and drives the page in
     # headless chromium with WebGPU and on the CPU, while the native lane goes on.
     wait_for native-build "$logs/native_lane.log"

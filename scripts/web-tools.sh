@@ -11,16 +11,18 @@ bin=${CARGO_HOME:-$HOME/.cargo}/bin
 has() { [ -x "$bin/$1" ] && "$bin/$1" --version 2>/dev/null | grep -qF "$2"; }
 
 if ! has wasm-bindgen "wasm-bindgen 0.2.130" || ! has trunk "trunk 0.22.1"; then
-    # Cheap profile: the tools run for seconds per build, so no LTO, parallel codegen and
-    # opt-level 1 (docs/CI.md has the measured cost); both installs share
-    # one target dir, so their common dependencies build once.
+    # Cheap profile: the tools run for seconds per build, so no LTO and parallel codegen
+    # (docs/CI.md has the measured cost), in one target dir.
     export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-    export CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false
+    export CARGO_PROFILE_RELEASE_DEBUG=false
     export CARGO_TARGET_DIR=$PWD/target-tools
     # Not --locked: a dependency pinned in wasm-bindgen-cli's lock file is missing from the
-    # registry mirror (TOOLCHAIN.md).
-    has wasm-bindgen "wasm-bindgen 0.2.130" || cargo install wasm-bindgen-cli --version 0.2.130
-    # Trunk declares Rust 1.96.1 and builds with 1.95.
-    has trunk "trunk 0.22.1" || cargo install trunk --version 0.22.1 --ignore-rust-version
+    # registry mirror (TOOLCHAIN.md). Opt-level 1: it rewrites a 30 MB wasm file per build.
+    has wasm-bindgen "wasm-bindgen 0.2.130" ||
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version 0.2.130
+    # Trunk declares Rust 1.96.1 and builds with 1.95. Opt-level 0: it only copies, hashes and
+    # runs the other tools, and it is the biggest of the tools to compile (two JS minifiers).
+    has trunk "trunk 0.22.1" ||
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install trunk --version 0.22.1 --ignore-rust-version
 fi
 (cd web && npm ci --no-audit --no-fund)

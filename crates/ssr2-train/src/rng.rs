@@ -43,17 +43,25 @@ impl Rng {
 /// the process, and lazily, at a parameter's first use. Seeding, building and materialising every
 /// parameter (in field order) under one process-wide lock keeps concurrent runs (threads, tests)
 /// from interleaving their draws, so a seed gives the same weights anywhere.
+///
+/// Each device kind has its own generator (flex and wgpu draw different numbers from one seed),
+/// so the model is built on the host's CPU device, with autodiff if `device` has it, and then
+/// forked to `device`: one seed gives the same initial weights on every device.
 pub fn seeded_init<M: burn::module::Module, E>(
     device: &burn::prelude::Device,
     seed: u64,
-    init: impl FnOnce() -> Result<M, E>,
+    init: impl FnOnce(&burn::prelude::Device) -> Result<M, E>,
 ) -> Result<M, E> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    device.seed(seed);
-    let built = init()?;
+    let mut host = burn::prelude::Device::flex();
+    if device.is_autodiff() {
+        host = host.autodiff();
+    }
+    host.seed(seed);
+    let built = init(&host)?;
     built.visit(&mut Materialise);
-    Ok(built)
+    Ok(if host == *device { built } else { built.fork(device) })
 }
 
 /// Touches every float parameter of a module, which initialises a lazy one.

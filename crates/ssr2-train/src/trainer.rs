@@ -159,8 +159,8 @@ pub fn train_on(
     let use_text = cfg.model.use_text && ds.text.is_some();
     let ad = device.clone().autodiff();
     let (classes, k_estimate) = crate::clusters::resolve(cfg, ds, seed)?;
-    let mut model = crate::rng::seeded_init(&ad, seed, || {
-        HeadModel::for_dataset(&cfg.model, ds, classes, use_text, &ad)
+    let mut model = crate::rng::seeded_init(&ad, seed, |host| {
+        HeadModel::for_dataset(&cfg.model, ds, classes, use_text, host)
     })?;
     model.fit_input_norm(&ds.image.data, ds.image.cols, &ad);
 

@@ -370,9 +370,9 @@ pub fn finetune_on(
     let [tokens, hidden] = clip.vision.positions.dims();
     let clip = clip.fork(&ad);
     let (classes, _) = crate::clusters::resolve(cfg, &ds, seed)?;
-    let (frozen, trainable) = crate::rng::seeded_init(&ad, seed, || {
-        Ok::<_, String>(split(clip, classes, use_text, seed, &ad))
-    })?;
+    // No draw from the device's generator: the classifiers come from `seed` through our own
+    // generator and the rest is the loaded CLIP, so every device starts from the same weights.
+    let (frozen, trainable) = split(clip, classes, use_text, seed, &ad);
     let ctx = Ctx::new(
         cfg,
         tokenizer.as_ref(),

@@ -1,4 +1,4 @@
-//! Several devices give the one-device step (src/replicas.rs). Two copies of the model on the
+//! The trainer across devices. First, several devices give the one-device step (src/replicas.rs). Two copies of the model on the
 //! CPU device (`cpu,cpu`), each encoding its shard of a batch, with the loss computed on the
 //! joined batch, give the one-device loss, gradients and weights after a step within 1e-5, in
 //! features mode and in fine-tune mode (tiny CLIP); the per-replica objective (each copy's loss
@@ -6,6 +6,13 @@
 //! `train_on` and `finetune_on` over `cpu,cpu` reproduce the one-device runs.
 //! With `SSR2_TEST_DEVICE=wgpu` (a wgpu build, scripts/test-wgpu-lavapipe.sh) the copies are two
 //! on the one wgpu adapter, compared with the one-device step on that adapter.
+//!
+//! Second, the trainer on a GPU device against the CPU device (ignored in the plain run;
+//! scripts/test-wgpu-lavapipe.sh runs them with `SSR2_TEST_DEVICE=wgpu --ignored`): the digits
+//! preset and a tiny-CLIP fine-tune epoch. Both devices start from the same weights
+//! (`rng::seeded_init` draws them on the host), so the first step's loss agrees within 1e-4
+//! relative (only the kernels' float rounding differs); training amplifies that rounding, so the
+//! final scores are held to 5 points. The measured differences are printed (docs/SCALE.md).
 
 use burn::module::{ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -195,8 +202,8 @@ fn features_mode_step_on_two_copies_is_the_one_device_step() {
     let (cfg, ds) = synthetic();
     let ad = device().autodiff();
     let classes = ds.num_classes();
-    let model = ssr2_train::rng::seeded_init(&ad, 7, || {
-        HeadModel::for_dataset(&cfg.model, &ds, classes, true, &ad)
+    let model = ssr2_train::rng::seeded_init(&ad, 7, |host| {
+        HeadModel::for_dataset(&cfg.model, &ds, classes, true, host)
     })
     .unwrap();
     let b = 37; // odd: shards of 19 and 18
@@ -363,4 +370,78 @@ fn several_devices_refuse_the_cnn_and_batches_smaller_than_the_devices() {
     cnn.optim.batch_size = 64;
     let e = ssr2_train::trainer::check_devices(&cnn, &three).unwrap_err();
     assert!(e.contains("batch norm"), "{e}");
+}
+
+/// The GPU device of `SSR2_TEST_DEVICE` for the CPU-vs-GPU trainer tests.
+fn gpu() -> Device {
+    let device = device();
+    assert!(
+        device != Device::flex(),
+        "these tests compare a GPU device with the CPU: run them with SSR2_TEST_DEVICE=wgpu"
+    );
+    device
+}
+
+fn close(what: &str, cpu: f64, gpu: f64, rel: f64) {
+    let d = (cpu - gpu).abs() / cpu.abs().max(1e-12);
+    eprintln!("{what}: cpu {cpu:.7} gpu {gpu:.7} (relative difference {d:.2e})");
+    assert!(d < rel, "{what}: cpu {cpu} vs gpu {gpu}, relative difference {d:e} >= {rel:e}");
+}
+
+fn points(what: &str, cpu: f64, gpu: f64, within: f64) {
+    let d = 100.0 * (gpu - cpu);
+    eprintln!("{what}: All cpu {:.2} gpu {:.2} ({d:+.2} points)", 100.0 * cpu, 100.0 * gpu);
+    assert!(d.abs() < within, "{what}: All cpu {cpu} vs gpu {gpu}: {d:+.2} points");
+}
+
+#[test]
+#[ignore = "needs SSR2_TEST_DEVICE=wgpu (scripts/test-wgpu-lavapipe.sh)"]
+fn digits_on_the_gpu_match_the_cpu() {
+    let ds = ssr2_data::digits(0);
+    let mut cfg = TrainConfig::preset("digits").unwrap();
+    // One batch an epoch (floor(n / batch) = 1): epoch 0's loss is the first step's.
+    cfg.optim.epochs = 1;
+    cfg.optim.batch_size = ds.len() / 2 + 1;
+    let cpu = ssr2_train::train(&ds, &cfg, 0, &Device::flex(), None, &mut Silent).unwrap();
+    let gpu_run = ssr2_train::train(&ds, &cfg, 0, &gpu(), None, &mut Silent).unwrap();
+    for term in ["total", "R_image", "Rc_s_image", "cls_image"] {
+        let (a, b) = (cpu.history[0].loss[term], gpu_run.history[0].loss[term]);
+        close(&format!("digits first step, {term}"), a, b, 1e-4);
+    }
+    let mut cfg = TrainConfig::preset("digits").unwrap();
+    cfg.optim.epochs = 2;
+    let cpu = ssr2_train::train(&ds, &cfg, 0, &Device::flex(), None, &mut Silent).unwrap();
+    let gpu_run = ssr2_train::train(&ds, &cfg, 0, &gpu(), None, &mut Silent).unwrap();
+    points("digits, 2 epochs", cpu.final_scores.all, gpu_run.final_scores.all, 5.0);
+}
+
+#[test]
+#[ignore = "needs SSR2_TEST_DEVICE=wgpu (scripts/test-wgpu-lavapipe.sh)"]
+fn tiny_clip_finetune_epoch_on_the_gpu_matches_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    // 90 digits: lavapipe runs the tiny CLIP at about a tenth of the CPU device's speed.
+    let images = common::digit_folder(dir.path(), 20);
+    let mut cfg = TrainConfig::preset("paper").unwrap();
+    cfg.finetune.model = Some(tiny().display().to_string());
+    cfg.optim.epochs = 1;
+    cfg.optim.batch_size = 32;
+    cfg.optim.warmup_epochs = 0;
+    cfg.optim.align_epochs = 0;
+    cfg.optim.lr_backbone = 0.01;
+    cfg.finetune.workers = 2;
+    let run = |device: &Device| {
+        let folder = ClipFolder::open(&tiny()).unwrap();
+        let ad = device.clone().autodiff();
+        let inputs = Inputs {
+            clip: folder.load(&ad).unwrap(),
+            tokenizer: Some(folder.tokenizer().unwrap()),
+            images: images.clone(),
+            candidates: Some(candidates(images.items.len())),
+            test: None,
+        };
+        finetune(inputs, &cfg, 0, device, None, &mut Silent).unwrap()
+    };
+    let (cpu, gpu_run) = (run(&Device::flex()), run(&gpu()));
+    close("tiny CLIP first step", cpu.step_losses[0], gpu_run.step_losses[0], 1e-4);
+    points("tiny CLIP, 1 epoch", cpu.report.final_scores.all, gpu_run.report.final_scores.all, 5.0);
 }
