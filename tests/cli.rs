@@ -427,6 +427,148 @@ fn eval_refuses_changed_data() {
         "report.json",
         "trained on other data",
     );
+    // `predict` on the run's own data reads the same bundle: refused the same way.
+    assert_user_error(
+        &["predict", "--run", p(&out.join("seed-0"))],
+        "report.json",
+        "trained on other data",
+    );
+}
+
+/// A flag the run would not use is refused with the reason, never silently dropped; and a test
+/// fraction that holds out no sample means no test split, never a NaN score.
+#[test]
+fn flags_a_run_would_ignore_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let o = p(&out);
+    assert_user_error(&["train", "--candidates", "c.json", "--out", o], "--candidates", "fine-tune");
+    assert_user_error(&["train", "--workers", "2", "--out", o], "--workers", "fine-tune");
+    assert_user_error(&["train", "--root", "/tmp", "--out", o], "--root", "fine-tune");
+    let bundle = dir.path().join("digits.safetensors");
+    std::fs::write(&bundle, ssr2_data::bundle_to_bytes(&ssr2_data::digits(0)).unwrap()).unwrap();
+    assert_user_error(
+        &["train", "--features", p(&bundle), "--split-seed", "3", "--out", o],
+        "--split-seed",
+        "bundle keeps",
+    );
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/clip-tiny");
+    let ft = ["train", "--mode", "finetune", "--model", p(&clip), "--dataset", "imagefolder"];
+    assert_user_error(
+        &[&ft[..], &["--root", p(dir.path()), "--limit", "5", "--out", o]].concat(),
+        "--limit",
+        "fine-tune run",
+    );
+    // Labelled indices past --limit would be dropped: refused, naming the sample.
+    let labels = ssr2_data::digits(0).labels;
+    let far = (100..labels.len()).find(|&i| labels[i] < 5).unwrap();
+    let idx = dir.path().join("idx.npy");
+    write_npy(&idx, &[3], &[0i64, 1, far as i64]);
+    assert_user_error(
+        &["train", "--labelled-indices", p(&idx), "--limit", "100", "--out", o, "--quiet"],
+        "idx.npy",
+        &format!("labels sample {far}, beyond --limit 100"),
+    );
+    // 0.005 of each digit's ~180 samples rounds down to none: no test split.
+    let none = dir.path().join("none");
+    let table = ok_stdout(&[
+        "train", "--test-fraction", "0.005", "--epochs", "1", "--seeds", "0", "--out", p(&none),
+        "--quiet",
+    ]);
+    assert!(!table.contains("inductive") && !table.contains("NaN"), "{table}");
+    let report = report_of(&none.join("seed-0"));
+    assert!(report.get("test_scores").is_none_or(|t| t.is_null()), "{report}");
+    let res = run(&["eval", "--run", p(&none.join("seed-0"))]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+}
+
+/// One writer per run directory: a second `train --out X` while the first writes is refused in
+/// one line, two at once leave one intact run and one refusal, and `--resume` on a seed folder
+/// refuses instead of nesting a new run in it.
+#[test]
+fn a_second_writer_is_refused_and_one_run_stays_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    let held = std::fs::File::create(out.join(".lock")).unwrap();
+    held.try_lock().unwrap();
+    let args = ["train", "--epochs", "3", "--seeds", "0", "--out", p(&out), "--quiet"];
+    assert_user_error(&args, "run", "another ssr2 train is writing here");
+    assert!(!out.join("config.toml").exists(), "the refused run wrote nothing");
+    drop(held);
+    // Two at once: whichever comes second is refused (by the lock, or, if the first has
+    // already finished, because the directory holds a run).
+    let spawn = || {
+        bin()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1, "one run succeeds");
+    let refused = outs.iter().find(|o| !o.status.success()).unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("another ssr2 train is writing here") || err.contains("already holds a run"),
+        "{err}"
+    );
+    let res = run(&["eval", "--run", p(&out.join("seed-0"))]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert_user_error(
+        &["train", "--resume", p(&out.join("seed-0")), "--quiet"],
+        "seed-0",
+        "one seed's folder",
+    );
+    assert!(!out.join("seed-0/seed-0").exists());
+}
+
+/// A run folder holding another run's heads or config, or a report whose heads path leaves the
+/// folder, is refused by `eval` and `predict` (one line naming both hashes), never scored.
+#[test]
+fn eval_and_predict_refuse_another_runs_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |epochs: &str, out: &Path| {
+        let args = ["train", "--epochs", epochs, "--seeds", "0", "--out", p(out), "--quiet"];
+        let res = run(&args);
+        assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+        out.join("seed-0")
+    };
+    let a = train("1", &dir.path().join("a"));
+    let b = train("2", &dir.path().join("b"));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("report.json")).unwrap()).unwrap();
+    let heads = std::fs::read(a.join("heads.safetensors")).unwrap();
+    assert_eq!(report["provenance"]["heads_sha256"], ssr2_data::sha256_hex(&heads));
+    let refused = |what: &str, name: &str, expect: &str| {
+        for cmd in ["eval", "predict"] {
+            assert_user_error(&[cmd, "--run", p(&a)], name, expect);
+        }
+        eprintln!("refused: {what}");
+    };
+    let restore = |file: &str, bytes: &[u8]| std::fs::write(a.join(file), bytes).unwrap();
+    // Another run's heads: same shapes, other weights.
+    std::fs::copy(b.join("heads.safetensors"), a.join("heads.safetensors")).unwrap();
+    let theirs = ssr2_data::sha256_hex(&std::fs::read(b.join("heads.safetensors")).unwrap());
+    refused("heads", "heads.safetensors", &theirs[..12]);
+    refused("heads", "heads.safetensors", &ssr2_data::sha256_hex(&heads)[..12]);
+    restore("heads.safetensors", &heads);
+    // Another run's config (it trained 2 epochs, not 1).
+    let config = std::fs::read(a.join("config.toml")).unwrap();
+    std::fs::copy(b.join("config.toml"), a.join("config.toml")).unwrap();
+    refused("config", "config.toml", "another run");
+    restore("config.toml", &config);
+    // A heads path outside the folder.
+    let text = std::fs::read_to_string(a.join("report.json")).unwrap();
+    restore("report.json", text.replace("\"heads.safetensors\"", "\"../../b/seed-0/heads.safetensors\"").as_bytes());
+    refused("heads path", "report.json", "in the run's folder");
+    restore("report.json", text.as_bytes());
+    assert!(run(&["eval", "--run", p(&a)]).status.success());
 }
 
 #[test]

@@ -374,14 +374,42 @@ fn export_extract_retrieve_train_end_to_end() {
     let names: Vec<&str> = shards.iter().map(|s| p(s)).collect();
     ok(&[&["merge", "--out", p(&merged)][..], &names].concat());
     assert!(ssr2_data::read_bundle(&merged).unwrap() == ssr2_data::read_bundle(&once).unwrap());
-    let e = fails(&[
-        "merge",
-        "--out",
-        p(&d("dup.safetensors")),
-        names[0],
-        names[0],
-    ]);
-    assert!(e.contains("appears twice"), "{e}");
+    // Every shard once, in order, from one extraction: each fault is named before any join.
+    let merge_fails = |files: &[&str], says: &str| {
+        let e = fails(&[&["merge", "--out", p(&d("bad.safetensors"))][..], files].concat());
+        assert!(e.contains(says), "{files:?}: {e}");
+        assert!(!d("bad.safetensors").exists());
+    };
+    merge_fails(&[names[0], names[0], names[2]], "shard 0/3 is given twice");
+    merge_fails(&[names[0], names[2]], "shard 1 of 3 missing");
+    merge_fails(&[names[1], names[0], names[2]], "is shard 1/3 but is given at position 0");
+    merge_fails(&[p(&once)], "is not a shard bundle");
+    // The same shard of an extraction with another batch size: other rows, other values.
+    let other = d("other-1.safetensors");
+    let batch = common.iter().position(|a| *a == "--batch").map(|i| i + 1);
+    let mut changed: Vec<&str> = common.to_vec();
+    match batch {
+        Some(i) => changed[i] = "100",
+        None => changed.extend(["--batch", "100"]),
+    }
+    ok(&[&["extract"][..], &changed, &["--shard", "1/3", "--out", p(&other)]].concat());
+    merge_fails(&[names[0], p(&other), names[2]], "comes from another extraction");
+    // A shard past the images' end is empty, and still a bundle.
+    let empty = d("empty.safetensors");
+    ok(&[&["extract"][..], &common, &["--shard", "99/100", "--out", p(&empty)]].concat());
+    assert_eq!(ssr2_data::read_bundle(&empty).unwrap().len(), 0);
+    // An extraction into an OUT whose parts another process holds: refused, nothing mixed.
+    let locked = d("locked.safetensors");
+    std::fs::create_dir_all(d("locked.safetensors.parts")).unwrap();
+    let held = std::fs::File::create(d("locked.safetensors.parts").join(".lock")).unwrap();
+    held.try_lock().unwrap();
+    let e = fails(&[&["extract"][..], &common, &["--out", p(&locked)]].concat());
+    assert!(e.contains("another ssr2 extract is writing here"), "{e}");
+    assert!(!locked.exists());
+    drop(held);
+    // An index near usize::MAX: no overflow, an empty shard.
+    let far = format!("{}/{}", usize::MAX - 1, usize::MAX);
+    ok(&[&["extract"][..], &common, &["--shard", &far, "--out", p(&d("far.safetensors"))]].concat());
     // Parsed by clap: status 2, the value named.
     let x = d("x");
     let args = [
@@ -723,6 +751,16 @@ fn export_extract_retrieve_train_end_to_end() {
     }
     let e = fails(&["predict", "--run", p(&seed), "--images", p(&digits)]);
     assert!(e.contains("--model"), "{e}");
+    // Another CLIP of the same shape (one weight changed) is refused by the bundle's record.
+    let meta = ssr2_data::bundle_metadata(&std::fs::read(&once).unwrap(), "once").unwrap();
+    let tiny_sha = ssr2_data::files_sha256(&[&tiny().join("config.json"), &tiny().join("model.safetensors")]);
+    assert_eq!(meta.get(ssr2_data::CLIP_KEY), Some(&tiny_sha.unwrap()));
+    let other = tiny_folder(dir.path(), "other-clip", &[]);
+    let mut w = std::fs::read(other.join("model.safetensors")).unwrap();
+    *w.last_mut().unwrap() ^= 1;
+    std::fs::write(other.join("model.safetensors"), w).unwrap();
+    let e = fails(&["predict", "--run", p(&seed), "--images", p(&digits), "--model", p(&other)]);
+    assert!(e.contains("other-clip") && e.contains("extracted with"), "{e}");
     let e = fails(&[
         "predict",
         "--run",
@@ -734,14 +772,16 @@ fn export_extract_retrieve_train_end_to_end() {
     ]);
     assert!(e.contains("ssr2 retrieve"), "{e}");
 
-    // Fine-tune mode on the PNG files with the retrieved texts, cached prefixes.
+    // Fine-tune mode on the PNG files with the retrieved texts, cached prefixes; from a copy of
+    // the tiny CLIP, which is changed below.
+    let base = tiny_folder(dir.path(), "base-clip", &["clip-tiny/tokenizer.json", "clip-tiny/tokenizer_config.json"]);
     let ft = d("finetune");
     let out = ok(&[
         "train",
         "--mode",
         "finetune",
         "--model",
-        p(&tiny()),
+        p(&base),
         "--dataset",
         "imagefolder",
         "--root",
@@ -795,7 +835,16 @@ fn export_extract_retrieve_train_end_to_end() {
     assert_eq!(err.matches("matches report.json").count(), 2, "{err}");
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("inductive (test): 30 samples"), "{table}");
-    predict_matches_the_finetune_report(&ft.join("seed-3"), &report, &digits, &side, d);
+    predict_matches_the_finetune_report(&ft.join("seed-3"), &report, &digits, &side, &d);
+    // The base CLIP replaced by another of the same shape: its frozen layers changed under the
+    // heads, so eval and predict refuse, naming the folder.
+    let mut w = std::fs::read(base.join("model.safetensors")).unwrap();
+    *w.last_mut().unwrap() ^= 1;
+    std::fs::write(base.join("model.safetensors"), w).unwrap();
+    for cmd in ["eval", "predict"] {
+        let e = fails(&[cmd, "--run", p(&ft.join("seed-3"))]);
+        assert!(e.contains("base-clip") && e.contains("fine-tuned from a CLIP"), "{e}");
+    }
 }
 
 /// `predict` on a fine-tune run: its own images reproduce the report's predictions; the same
@@ -806,7 +855,7 @@ fn predict_matches_the_finetune_report(
     report: &serde_json::Value,
     images: &Path,
     side: &serde_json::Value,
-    d: impl Fn(&str) -> PathBuf,
+    d: &impl Fn(&str) -> PathBuf,
 ) {
     let predict = |extra: &[&str]| -> serde_json::Value {
         let out = ok(&[

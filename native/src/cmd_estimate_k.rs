@@ -60,9 +60,25 @@ pub fn run(args: &EstimateKArgs) -> Result<()> {
         d,
         labels: &labels,
     };
-    let lo = args.min.unwrap_or(data.labelled_classes()).max(1);
+    let origin = args.features.as_ref().map_or(ds.name.clone(), |p| p.display().to_string());
+    if ds.is_empty() || d == 0 {
+        return Err(Fail::arg(format!(
+            "{origin}: {} samples of {d} features: estimate-k needs samples with features",
+            ds.len()
+        )));
+    }
+    let labelled = data.labelled_classes();
+    // K below the labelled classes cannot hold them, K above the samples cannot be filled:
+    // clamped, and said.
+    let lo = args.min.unwrap_or(labelled).max(labelled).max(1);
+    if args.min.is_some_and(|m| m < lo) {
+        eprintln!("note: --min {} is below the {labelled} labelled classes: K tried from {lo}", args.min.unwrap_or(0));
+    }
     let hi = args.max.unwrap_or((4 * lo).max(lo + 1)).min(ds.len());
-    if lo > hi || data.labelled_classes() == 0 {
+    if args.max.is_some_and(|m| m > hi) {
+        eprintln!("note: --max {} is above the {} samples: K tried up to {hi}", args.max.unwrap_or(0), ds.len());
+    }
+    if lo > hi || labelled == 0 {
         return Err(Fail::arg(format!(
             "estimate-k needs labelled samples and --min <= --max <= {} samples (got {lo}..{hi})",
             ds.len()
@@ -71,10 +87,12 @@ pub fn run(args: &EstimateKArgs) -> Result<()> {
     let eps2 = match args.eps2.as_str() {
         "auto" => labelled_distortion(&data).unwrap_or(0.5),
         text => match text.parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 => v,
+            // As `rate` does: the coding length's scale d/(m eps2) must fit float32.
+            Ok(v) if ssr2_core::logdet::rate_scale(d, 1.0, v).is_ok() => v,
             _ => {
                 return Err(Fail::arg(format!(
-                    "--eps2 must be a positive number or auto, got {text}"
+                    "--eps2 must be a positive number or auto whose scale d/(m eps2) fits \
+                     float32, got {text}"
                 )));
             }
         },

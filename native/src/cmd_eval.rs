@@ -177,8 +177,73 @@ pub fn read_run(dir: &Path) -> Result<(RunReport, TrainConfig)> {
     let report = parse_report(&text, &path.display().to_string()).map_err(Fail)?;
     let cfg_path = dir.join("config.toml");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| Fail::input(&cfg_path, e))?;
-    let cfg = TrainConfig::from_toml(&text).map_err(|e| Fail::input(&cfg_path, e))?;
+    check_files(dir, &path, &report, text.as_bytes())?;
+    let cfg = crate::cmd_train::parse_config(&cfg_path, &text)?;
+    check_base_clip(&report, &cfg)?;
     Ok((report, cfg))
+}
+
+/// A fine-tune run's heads sit on the frozen layers of the CLIP it was fine-tuned from: that
+/// folder must still hold the same CLIP (reports that record its SHA-256).
+fn check_base_clip(report: &RunReport, cfg: &TrainConfig) -> Result<()> {
+    let then = report.provenance.as_ref().and_then(|p| p.clip_sha256.as_ref());
+    let (Some(then), Some(model)) = (then, &cfg.finetune.model) else {
+        return Ok(());
+    };
+    let now = ssr2_train::finetune::clip_sha256(cfg).map_err(Fail)?.unwrap_or_default();
+    if now != *then {
+        return Err(Fail::input(
+            Path::new(model),
+            format!(
+                "SHA-256 {} but the run was fine-tuned from a CLIP with {}: the frozen layers \
+                 under its heads changed (another CLIP of the same shape?)",
+                short(&now),
+                short(then)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The run's files are the ones its report describes: the heads file inside the run folder,
+/// and, where the report records them, the SHA-256 of its config.toml and heads. Another run's
+/// heads or config copied in would otherwise give that run's predictions under this run's name.
+fn check_files(dir: &Path, report_path: &Path, report: &RunReport, config: &[u8]) -> Result<()> {
+    let name = Path::new(&report.heads);
+    let plain = matches!(name.components().collect::<Vec<_>>()[..], [std::path::Component::Normal(_)]);
+    if !plain {
+        return Err(Fail::input(
+            report_path,
+            format!("heads is {:?}: it must name a file in the run's folder", report.heads),
+        ));
+    }
+    let Some(p) = &report.provenance else {
+        return Ok(());
+    };
+    let mismatch = |file: &Path, what: &str, then: &str, now: &str| {
+        Fail::input(
+            file,
+            format!(
+                "SHA-256 {} but report.json records {} for its {what}: \
+                 this file is not the one the run wrote (another run's?)",
+                short(now),
+                short(then)
+            ),
+        )
+    };
+    let now = ssr2_data::sha256_hex(config);
+    if !p.config_sha256.is_empty() && p.config_sha256 != now {
+        return Err(mismatch(&dir.join("config.toml"), "config", &p.config_sha256, &now));
+    }
+    if let Some(then) = &p.heads_sha256 {
+        let heads = dir.join(name);
+        let bytes = std::fs::read(&heads).map_err(|e| Fail::input(&heads, e))?;
+        let now = ssr2_data::sha256_hex(&bytes);
+        if *then != now {
+            return Err(mismatch(&heads, "heads", then, &now));
+        }
+    }
+    Ok(())
 }
 
 /// The run's trained heads, sized for `ds` and the run's cluster count.
@@ -208,7 +273,7 @@ pub fn trained_heads(
 }
 
 /// The data must be the data the run trained on (reports that record its content hash).
-fn check_hash(dir: &Path, then: &str, now: &str) -> Result<()> {
+pub fn check_hash(dir: &Path, then: &str, now: &str) -> Result<()> {
     if now != then {
         return Err(Fail::input(
             &dir.join("report.json"),

@@ -64,7 +64,5 @@ pub fn run(args: &ExportDigitsArgs) -> Result<()> {
 
 /// Writes to a temporary name, then renames, so a killed export leaves no half-written PNG.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("png.partial");
-    std::fs::write(&tmp, bytes).map_err(|e| Fail::output(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Fail::output(path, e))
+    ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
 }

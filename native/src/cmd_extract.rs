@@ -2,6 +2,7 @@
 //! bundle.
 //! Resumable: finished batches are kept in `OUT.parts/` until the bundle is written.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -89,6 +90,9 @@ struct Manifest {
     /// `[I, N]` when extracting one shard.
     #[serde(default)]
     shard: Option<(usize, usize)>,
+    /// The extraction's identity ([`extraction_id`]): a continued run must see the same images.
+    #[serde(default)]
+    extraction: String,
 }
 
 /// `I/N` with I < N.
@@ -132,32 +136,32 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         .collect();
     let n_all = items.len();
     // This shard's rows: whole batches of the unsharded run, so every row is computed exactly
-    // as there.
+    // as there. Saturating: an index near usize::MAX gives an empty shard, never a wrapped one.
     let rows = match args.shard {
         None => 0..n_all,
         Some((i, shards)) => {
-            let per = n_all.div_ceil(batch).div_ceil(shards) * batch;
-            (i * per).min(n_all)..((i + 1) * per).min(n_all)
+            let per = n_all.div_ceil(batch).div_ceil(shards).saturating_mul(batch);
+            i.saturating_mul(per).min(n_all)..(i.saturating_add(1)).saturating_mul(per).min(n_all)
         }
     };
+    let model_hash = format!(
+        "{:016x}",
+        content_hash(&[&args.model.join("config.json"), &model.folder.weights_path()])?
+    );
+    let extraction = extraction_id(args, &model_hash, &list, &items, n_test, batch);
     let items = &items[rows.clone()];
     let n = items.len();
     let manifest = Manifest {
-        model_hash: format!(
-            "{:016x}",
-            content_hash(&[
-                &args.model.join("config.json"),
-                &model.folder.weights_path()
-            ])?
-        ),
+        model_hash,
         dataset: args.dataset.clone(),
         root: args.root.display().to_string(),
         samples: n,
         test_samples: n_test,
         batch,
         shard: args.shard,
+        extraction: extraction.clone(),
     };
-    let parts = prepare_parts(&parts_dir(&args.out), &manifest, args.restart)?;
+    let (parts, _lock) = prepare_parts(&parts_dir(&args.out), &manifest, args.restart)?;
 
     let (d, h) = (
         model.folder.config.projection_dim,
@@ -211,7 +215,19 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     let ds = all
         .split_off_test(&is_test)
         .map_err(|e| Fail(e.to_string()))?;
-    ssr2_data::write_bundle(&args.out, &ds).map_err(|e| Fail(e.to_string()))?;
+    let mut extra = vec![(ssr2_data::CLIP_KEY, crate::clip_io::clip_sha256(&args.model)?)];
+    let record = args.shard.map(|(index, count)| {
+        ssr2_data::ShardRecord {
+            index,
+            count,
+            rows: [rows.start, rows.end],
+            total_rows: n_all,
+            extraction,
+        }
+        .to_metadata()
+    });
+    extra.extend(record);
+    ssr2_data::write_bundle_with(&args.out, &ds, &extra).map_err(|e| Fail(e.to_string()))?;
     std::fs::remove_dir_all(&parts).map_err(|e| Fail::output(&parts, e))?;
     eprintln!(
         "wrote {}: {} training images ({} labelled), {} test images, {} classes ({} old), \
@@ -257,11 +273,44 @@ fn test_split(
     }
 }
 
-/// Creates OUT.parts/ with its manifest, or checks that an existing one matches.
-fn prepare_parts(dir: &Path, manifest: &Manifest, restart: bool) -> Result<PathBuf> {
+/// SHA-256 of what decides the extraction's rows: the CLIP's weights, the dataset and its old
+/// classes, the images (ids, labels, labelled flags, training then test), the split seed and
+/// the batch size. The same on every shard of one extraction, on any machine.
+fn extraction_id(
+    args: &ExtractArgs,
+    model_hash: &str,
+    list: &ssr2_data::ImageList,
+    items: &[&ssr2_data::ImageItem],
+    n_test: usize,
+    batch: usize,
+) -> String {
+    let samples: Vec<(&str, usize)> = items.iter().map(|it| (it.id.as_str(), it.label)).collect();
+    let identity = serde_json::json!({
+        "model": model_hash,
+        "dataset": args.dataset,
+        "num_old": list.num_old,
+        "split_seed": args.split_seed,
+        "batch": batch,
+        "samples": samples,
+        "labelled": list.labelled,
+        "test_samples": n_test,
+    });
+    ssr2_data::sha256_hex(identity.to_string().as_bytes())
+}
+
+/// Creates OUT.parts/ with its manifest, or checks that an existing one matches; locked for
+/// this process (the returned file), so two extractions into one OUT never mix their parts.
+fn prepare_parts(dir: &Path, manifest: &Manifest, restart: bool) -> Result<(PathBuf, File)> {
+    let lock = crate::lock::lock_dir(dir, "ssr2 extract")?;
     let path = dir.join("manifest.json");
-    if restart && dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Fail::output(dir, e))?;
+    if restart {
+        // Everything but the lock this process holds.
+        for entry in std::fs::read_dir(dir).map_err(|e| Fail::input(dir, e))?.flatten() {
+            let p = entry.path();
+            if p.file_name().is_some_and(|n| n != ".lock") {
+                std::fs::remove_file(&p).map_err(|e| Fail::output(&p, e))?;
+            }
+        }
     }
     if path.exists() {
         let text = std::fs::read_to_string(&path)
@@ -275,23 +324,20 @@ fn prepare_parts(dir: &Path, manifest: &Manifest, restart: bool) -> Result<PathB
         if &old != manifest {
             return Err(Fail::input(
                 &path,
-                "unfinished extraction with another model, dataset or batch size: \
-                 use --restart to discard it",
+                "unfinished extraction with another model, dataset, image set, split or batch \
+                 size: use --restart to discard it",
             ));
         }
         eprintln!("continuing the unfinished extraction in {}", dir.display());
-        return Ok(dir.to_path_buf());
+        return Ok((dir.to_path_buf(), lock));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Fail::output(dir, e))?;
     let text = serde_json::to_string_pretty(manifest).expect("manifest serialises");
     write_atomic(&path, text.as_bytes())?;
-    Ok(dir.to_path_buf())
+    Ok((dir.to_path_buf(), lock))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).map_err(|e| Fail::output(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Fail::output(path, e))
+    ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
 }
 
 /// Hex digits of the SHA-256 that ends every part file.

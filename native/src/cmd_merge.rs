@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 /// Join feature bundles written by `ssr2 extract --shard I/N` (given in shard order 0..N-1)
 /// into one bundle, exactly the one an unsharded extract writes: the training samples of every
-/// shard in order, then their test samples. The shards must come from one dataset (same
-/// classes and features); a sample id seen twice is an error.
+/// shard in order, then their test samples. Each shard records which part of which extraction
+/// it holds; a missing, repeated or out-of-order shard, or one of another extraction (CLIP,
+/// dataset, images, split seed or batch), is refused with the shard named.
 #[derive(Args)]
 pub struct MergeArgs {
     /// Output bundle (written atomically).
@@ -19,10 +20,28 @@ pub struct MergeArgs {
 }
 
 pub fn run(args: &MergeArgs) -> Result<()> {
-    let parts = args
-        .shards
+    let mut records = Vec::with_capacity(args.shards.len());
+    let mut parts = Vec::with_capacity(args.shards.len());
+    let mut clip = None;
+    for path in &args.shards {
+        let origin = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Fail::input(path, e))?;
+        let meta = ssr2_data::bundle_metadata(&bytes, &origin).map_err(|e| Fail(e.to_string()))?;
+        let record =
+            ssr2_data::ShardRecord::from_metadata(&meta, &origin).map_err(|e| Fail(e.to_string()))?;
+        records.push((origin.clone(), record));
+        // One extraction (checked below), so one CLIP: the first shard's record is carried over.
+        clip = clip.or_else(|| meta.get(ssr2_data::CLIP_KEY).cloned());
+        parts.push(bytes);
+    }
+    // Which shards, from which extraction, in which order: checked before any join.
+    ssr2_data::check_shards(&records).map_err(|e| Fail(e.to_string()))?;
+    let parts = parts
         .iter()
-        .map(|p| ssr2_data::read_bundle(p).map_err(|e| Fail(e.to_string())))
+        .zip(&records)
+        .map(|(bytes, (origin, _))| {
+            ssr2_data::bundle_from_bytes(bytes, origin).map_err(|e| Fail(e.to_string()))
+        })
         .collect::<Result<Vec<_>>>()?;
     let all = ssr2_data::concat(parts).map_err(|e| {
         Fail(format!(
@@ -30,7 +49,8 @@ pub fn run(args: &MergeArgs) -> Result<()> {
             args.shards[0].display()
         ))
     })?;
-    ssr2_data::write_bundle(&args.out, &all).map_err(|e| Fail(e.to_string()))?;
+    let extra: Vec<(&str, String)> = clip.map(|c| (ssr2_data::CLIP_KEY, c)).into_iter().collect();
+    ssr2_data::write_bundle_with(&args.out, &all, &extra).map_err(|e| Fail(e.to_string()))?;
     eprintln!(
         "wrote {}: {} training and {} test samples from {} shards",
         args.out.display(),

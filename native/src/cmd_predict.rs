@@ -2,13 +2,14 @@
 //! each image (fine-tune mode: the run's own images or a folder of new ones).
 
 use crate::cmd_embed::bar;
-use crate::cmd_eval::{read_run, trained_heads};
+use crate::cmd_eval::{check_hash, read_run, trained_heads};
 use crate::cmd_train::{device, load_dataset};
 use crate::fail::{Fail, Result};
 use clap::Args;
 use ssr2_clip::ClipFolder;
 use ssr2_data::Dataset;
 use ssr2_train::TrainConfig;
+use ssr2_train::checkpoint::short;
 use ssr2_train::eval::{Embedded, embed};
 use ssr2_train::finetune::{Candidates, Inputs};
 use ssr2_train::report::RunReport;
@@ -130,9 +131,16 @@ fn features(
                      retrieve their texts (`ssr2 retrieve`) and pass the bundle with --features",
                 ));
             }
-            embedded_images(folder, args, report, device)?
+            embedded_images(folder, args, report, cfg, device)?
         }
-        (None, None) => load_dataset(cfg)?,
+        (None, None) => {
+            // The run's own data must still be the data it trained on.
+            let ds = load_dataset(cfg)?;
+            if let Some(p) = &report.provenance {
+                check_hash(dir, &p.data_sha256, &ssr2_data::dataset_sha256(&ds))?;
+            }
+            ds
+        }
     };
     let ds = match (args.split.as_str(), ds) {
         ("train", ds) => ds,
@@ -161,12 +169,41 @@ fn features(
     Ok((ds.sample_ids, e, None))
 }
 
+/// `--model` must be the CLIP the run's bundle was extracted with (bundles record its SHA-256):
+/// another CLIP of the same width gives features the heads never saw.
+fn check_bundle_clip(model_dir: &Path, run: &Path, cfg: &TrainConfig) -> Result<()> {
+    let Some(bundle) = cfg.data.bundle.as_deref().map(Path::new) else {
+        return Ok(());
+    };
+    let bytes = std::fs::read(bundle).map_err(|e| Fail::input(bundle, e))?;
+    let meta = ssr2_data::bundle_metadata(&bytes, &bundle.display().to_string())
+        .map_err(|e| Fail(e.to_string()))?;
+    let Some(then) = meta.get(ssr2_data::CLIP_KEY) else {
+        return Ok(());
+    };
+    let now = crate::clip_io::clip_sha256(model_dir)?;
+    if now != *then {
+        return Err(Fail::input(
+            model_dir,
+            format!(
+                "SHA-256 {} but the bundle of {} was extracted with a CLIP with {}: give --model \
+                 the CLIP the bundle was extracted with",
+                short(&now),
+                run.display(),
+                short(then)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The images below `folder` as a dataset of their CLIP image features (`--model`, the CLIP the
 /// run's bundle was extracted with), for an image-only features-mode run.
 fn embedded_images(
     folder: &Path,
     args: &PredictArgs,
     report: &RunReport,
+    cfg: &TrainConfig,
     device: &burn::prelude::Device,
 ) -> Result<ssr2_data::Dataset> {
     let Some(model_dir) = &args.model else {
@@ -175,6 +212,7 @@ fn embedded_images(
              extracted with",
         ));
     };
+    check_bundle_clip(model_dir, &args.run, cfg)?;
     let list = ssr2_data::images_to_predict(
         folder,
         report.dataset.class_names.clone(),
@@ -342,9 +380,5 @@ fn json(rows: &[Row]) -> String {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(|e| Fail::output(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Fail::output(path, e))
+    ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
 }

@@ -389,10 +389,8 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
     let mut side = out.as_os_str().to_owned();
     side.push(".candidates.json");
     let side = PathBuf::from(side);
-    let tmp = side.with_extension("partial");
-    std::fs::write(&tmp, serde_json::to_string(&sidecar).expect("json"))
-        .map_err(|e| Fail::output(&tmp, e))?;
-    std::fs::rename(&tmp, &side).map_err(|e| Fail::output(&side, e))?;
+    let text = serde_json::to_string(&sidecar).expect("json");
+    ssr2_data::write_atomic(&side, text.as_bytes()).map_err(|e| Fail(e.to_string()))?;
     eprintln!(
         "wrote {}: {} images, top {t} of {} tags and top {a} of {} attributes retrieved with {}, \
          base \"{base_text}\"; entries in {}",

@@ -255,7 +255,12 @@ fn started(device: Device, name: &str, needs: &str) -> Result<Device> {
 fn read_config(path: &PathBuf) -> Result<TrainConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
-    TrainConfig::from_toml(&text).map_err(|e| {
+    parse_config(path, &text)
+}
+
+/// A configuration's TOML, its error flattened to one line naming the key.
+pub fn parse_config(path: &Path, text: &str) -> Result<TrainConfig> {
+    TrainConfig::from_toml(text).map_err(|e| {
         Fail::input(
             path,
             e.lines().next().unwrap_or("invalid").to_string()
@@ -369,6 +374,7 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
             "--mode finetune: needs --model CLIPDIR --dataset NAME --root PATH",
         ));
     }
+    refuse_ignored(args, &cfg)?;
     match args.rep_loss.as_deref() {
         Some("contrastive") => cfg.loss.rep_loss = RepLoss::Contrastive,
         Some("ssr2") => cfg.loss.rep_loss = RepLoss::Ssr2,
@@ -383,12 +389,86 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     Ok(cfg)
 }
 
+/// Data a command can work on at all: samples, features and classes (a bundle may hold none).
+fn check_usable(ds: &Dataset, cfg: &TrainConfig) -> Result<()> {
+    let what = if ds.is_empty() {
+        "no samples"
+    } else if ds.image.cols == 0 {
+        "samples of 0 features (d = 0)"
+    } else if ds.num_classes() == 0 {
+        "no classes"
+    } else {
+        return Ok(());
+    };
+    let origin = match (&cfg.data.source, &cfg.data.bundle) {
+        (DataSource::Bundle, Some(path)) => path.clone(),
+        _ => format!("dataset `{}`", ds.name),
+    };
+    Err(Fail(format!("{origin}: {what}: nothing to train or cluster on")))
+}
+
+/// A flag the run would not use is refused, so that no run silently differs from its command
+/// line (a features run given --candidates, a fine-tune run given --features, ...).
+fn refuse_ignored(args: &TrainArgs, cfg: &TrainConfig) -> Result<()> {
+    let first = |flags: &[(&'static str, bool)]| flags.iter().find(|(_, given)| *given).map(|f| f.0);
+    if cfg.finetune.enabled() {
+        let features_only = [
+            ("--features", args.features.is_some()),
+            ("--data", args.data.is_some()),
+            ("--limit", args.limit.is_some()),
+            ("--test-fraction", args.test_fraction.is_some()),
+        ];
+        if let Some(flag) = first(&features_only) {
+            return Err(Fail::arg(format!(
+                "{flag}: a features-mode flag, which a fine-tune run (--model) would ignore: it \
+                 reads images (--dataset, --root; its test split from --test-root)"
+            )));
+        }
+        return Ok(());
+    }
+    let finetune_only = [
+        ("--dataset", args.dataset.is_some()),
+        ("--num-old", args.num_old.is_some()),
+        ("--test-root", args.test_root.is_some()),
+        ("--candidates", args.candidates.is_some()),
+        ("--cache-views", args.cache_views.is_some()),
+        ("--workers", args.workers.is_some()),
+        ("--tokenizer", args.tokenizer.is_some()),
+        ("--synthetic-images", args.synthetic_images.is_some()),
+        ("--root", args.root.is_some() && cfg.data.source != DataSource::FashionMnist),
+    ];
+    if let Some(flag) = first(&finetune_only) {
+        return Err(Fail::arg(format!(
+            "{flag}: only used by fine-tune runs (--mode finetune --model CLIPDIR --dataset NAME \
+             --root PATH{}); this features run would ignore it",
+            if flag == "--root" { ", or --data fashion-mnist" } else { "" }
+        )));
+    }
+    if args.split_seed.is_some() && cfg.data.source == DataSource::Bundle {
+        return Err(Fail::arg(
+            "--split-seed: a bundle keeps the labelled split it was extracted with; give \
+             --split-seed to `ssr2 extract`, or the labelled samples with --labelled-indices",
+        ));
+    }
+    Ok(())
+}
+
 pub fn load_dataset(cfg: &TrainConfig) -> Result<Dataset> {
     let mut ds = read_source(cfg)?;
+    check_usable(&ds, cfg)?;
     if let Some(mask) = labelled_override(cfg, &ds.labels, ds.num_old)? {
         ds.labelled = mask;
     }
     let limit = cfg.data.limit;
+    if let Some(path) = cfg.data.labelled_indices.as_ref().filter(|_| limit > 0) {
+        // A labelled sample past --limit would be dropped without a word.
+        if let Some(i) = (limit..ds.len()).find(|&i| ds.labelled[i]) {
+            return Err(Fail::input(
+                Path::new(path),
+                format!("labels sample {i}, beyond --limit {limit} (samples 0..{limit} are kept)"),
+            ));
+        }
+    }
     if limit > 0 && limit < ds.len() {
         let test = ds.test.take();
         ds = ds.subset(&(0..limit).collect::<Vec<_>>());
@@ -512,13 +592,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if args.quiet {
         multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    if args.resume.is_some() {
+        refuse_seed_folder(&out)?;
+    }
+    // One writer per run directory, from before anything in it is replaced.
+    let _lock = crate::lock::lock_dir(&out, "ssr2 train")?;
     // Written first, so that `--resume OUT` finds the settings even if the run is killed.
     if args.resume.is_none() {
         claim_out_dir(&out, replace)?;
-        std::fs::create_dir_all(&out).map_err(|e| Fail::output(&out, e))?;
-        let tmp = out.join("config.toml.partial");
-        std::fs::write(&tmp, cfg.to_toml()).map_err(|e| Fail::output(&tmp, e))?;
-        std::fs::rename(&tmp, out.join("config.toml")).map_err(|e| Fail::output(&out, e))?;
+        ssr2_data::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())
+            .map_err(|e| Fail(e.to_string()))?;
     }
     if cfg.finetune.enabled() {
         let name = match &args.devices {
@@ -551,6 +634,29 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     print_table(&reports);
     eprintln!("runs written to {}", out.display());
+    Ok(())
+}
+
+/// `--resume` takes the run directory (OUT), not one of its seed folders, which would start a
+/// new run nested inside the seed's folder.
+fn refuse_seed_folder(dir: &Path) -> Result<()> {
+    let is_seed = dir.join("report.json").exists() || dir.join("state.json").exists();
+    let parent = dir.parent().filter(|p| p.join("config.toml").exists());
+    if let (true, Some(parent)) = (is_seed, parent) {
+        return Err(Fail::input(
+            dir,
+            format!(
+                "is one seed's folder: resume the run with --resume {}",
+                parent.display()
+            ),
+        ));
+    }
+    if !dir.join("config.toml").exists() {
+        return Err(Fail::input(
+            dir,
+            "no config.toml here: --resume takes the --out directory of an earlier `ssr2 train`",
+        ));
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ mod cmd_retrieve;
 mod cmd_train;
 mod fail;
 mod leak;
+mod lock;
 mod npy;
 
 use clap::{Parser, Subcommand};

@@ -10,6 +10,21 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// SHA-256 of files, each hashed whole and the hashes combined in order: the identity of a
+/// model folder (`config.json`, then the weights), the same whatever the folder's path.
+pub fn files_sha256(paths: &[&std::path::Path]) -> Result<String, crate::DataError> {
+    let mut each = String::new();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|source| crate::DataError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        each.push_str(&sha256_hex(&bytes));
+        each.push('\n');
+    }
+    Ok(sha256_hex(each.as_bytes()))
+}
+
 /// A content hash of a dataset: every field that training reads (features, labels, the labelled
 /// mask, ids, class names), in a fixed order with lengths, so two datasets hash alike exactly
 /// when they hold the same values. Runs record it; `eval` and `--resume` compare it.

@@ -42,9 +42,9 @@ fn find(root: &Path, name: &str) -> Result<PathBuf, DataError> {
     })
 }
 
-/// The bytes of a gzip member (RFC 1952): header fields skipped, raw deflate inflated, the
-/// stored length checked.
-fn gunzip(bytes: &[u8], origin: &str) -> Result<Vec<u8>, DataError> {
+/// The raw deflate body of a gzip member (RFC 1952), header fields skipped, and the length its
+/// trailer records.
+fn gzip_body<'a>(bytes: &'a [u8], origin: &str) -> Result<(&'a [u8], u32), DataError> {
     let bad = |m: &str| DataError::format(origin, format!("not a valid gzip file ({m})"));
     if bytes.len() < 18 || bytes[..3] != [0x1f, 0x8b, 8] {
         return Err(bad("no gzip header"));
@@ -67,13 +67,70 @@ fn gunzip(bytes: &[u8], origin: &str) -> Result<Vec<u8>, DataError> {
     let body = bytes
         .get(at..bytes.len() - 8)
         .ok_or_else(|| bad("truncated"))?;
-    let out = miniz_oxide::inflate::decompress_to_vec(body).map_err(|e| bad(&format!("{e:?}")))?;
     let tail = &bytes[bytes.len() - 4..];
-    let size = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-    if size != out.len() as u32 {
-        return Err(bad("length does not match its trailer"));
+    Ok((body, u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]])))
+}
+
+/// DEFLATE inflates one byte to at most 1032 (RFC 1951's longest match per shortest code).
+const MAX_DEFLATE_RATIO: usize = 1032;
+
+/// A gzipped IDX file inflated only up to the size its IDX header announces: the header is
+/// inflated first, and a file announcing more than DEFLATE can produce from its compressed size
+/// (or producing more than it announces) is refused before the allocation, so a decompression
+/// bomb costs nothing.
+fn gunzip_idx(bytes: &[u8], origin: &str) -> Result<Vec<u8>, DataError> {
+    let bad = |m: String| DataError::format(origin, format!("not a valid gzip file ({m})"));
+    let (body, trailer) = gzip_body(bytes, origin)?;
+    let inflate = |limit: usize| miniz_oxide::inflate::decompress_to_vec_with_limit(body, limit);
+    // Magic and up to 255 dimensions.
+    let prefix = match inflate(4 + 4 * 255) {
+        Ok(all) => all,
+        Err(e) if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput => e.output,
+        Err(e) => return Err(bad(format!("{:?}", e.status))),
+    };
+    let announced = idx_len(&prefix).ok_or_else(|| {
+        DataError::format(origin, "not an IDX file of unsigned bytes (magic 00 00 08 <rank>, then its dimensions)")
+    })?;
+    let most = body.len().saturating_mul(MAX_DEFLATE_RATIO);
+    if announced.is_none_or(|n| n > most) {
+        return Err(DataError::format(
+            origin,
+            format!(
+                "its IDX header announces {} bytes, more than {} compressed bytes can inflate to: \
+                 not read (a corrupt header or a decompression bomb)",
+                announced.map_or("more than 2^64".into(), |n| n.to_string()),
+                body.len()
+            ),
+        ));
+    }
+    let announced = announced.unwrap_or_default();
+    let out = inflate(announced).map_err(|e| match e.status {
+        miniz_oxide::inflate::TINFLStatus::HasMoreOutput => DataError::format(
+            origin,
+            format!("inflates to more than the {announced} bytes its IDX header announces"),
+        ),
+        _ => bad(format!("{:?}", e.status)),
+    })?;
+    if trailer != out.len() as u32 {
+        return Err(bad("length does not match its trailer".into()));
     }
     Ok(out)
+}
+
+/// The byte length an IDX header announces (`None` inside: more than usize holds); `None`
+/// outside when `prefix` does not start with a whole IDX header of unsigned bytes.
+fn idx_len(prefix: &[u8]) -> Option<Option<usize>> {
+    if prefix.len() < 4 || prefix[..3] != [0, 0, 8] || prefix[3] == 0 {
+        return None;
+    }
+    let header = 4 + 4 * prefix[3] as usize;
+    let dims = prefix.get(4..header)?;
+    Some(
+        dims.chunks_exact(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .try_fold(1usize, |a, b| a.checked_mul(b))
+            .and_then(|c| c.checked_add(header)),
+    )
 }
 
 /// An IDX file of unsigned bytes: its dimensions and values.
@@ -84,7 +141,7 @@ fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
         source,
     })?;
     let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        gunzip(&raw, &origin)?
+        gunzip_idx(&raw, &origin)?
     } else {
         raw
     };
@@ -231,6 +288,28 @@ mod tests {
                 std::fs::write(dir.join(file), bytes).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn gzip_bombs_are_refused_before_inflating() {
+        let header = |dims: &[u32]| {
+            let mut h = vec![0u8, 0, 8, dims.len() as u8];
+            dims.iter().for_each(|d| h.extend(d.to_be_bytes()));
+            h
+        };
+        // Announces 60e9 pixels in a few bytes: more than DEFLATE can produce from them.
+        let huge = gzip(&header(&[60_000_000, 28, 28]));
+        let e = gunzip_idx(&huge, "huge.gz").unwrap_err().to_string();
+        assert!(e.contains("more than") && e.contains("decompression bomb"), "{e}");
+        // Announces two images, then inflates to 20 MB of zeros: stopped at the announced size.
+        let mut bomb = header(&[2, 28, 28]);
+        bomb.resize(20 << 20, 0);
+        let e = gunzip_idx(&gzip(&bomb), "bomb.gz").unwrap_err().to_string();
+        assert!(e.contains("inflates to more than the 1584 bytes"), "{e}");
+        // The honest file of the same header reads.
+        let mut fine = header(&[2, 28, 28]);
+        fine.resize(1584, 7);
+        assert_eq!(gunzip_idx(&gzip(&fine), "fine.gz").unwrap(), fine);
     }
 
     #[test]

@@ -73,7 +73,8 @@ impl Dataset {
         }
         let (test, train): (Vec<usize>, Vec<usize>) = (0..self.len()).partition(|&i| is_test[i]);
         let mut out = self.subset(&train);
-        out.test = Some(Box::new(self.subset(&test)));
+        // No test sample is no test split: an empty one would score NaN.
+        out.test = (!test.is_empty()).then(|| Box::new(self.subset(&test)));
         Ok(out)
     }
 
@@ -189,6 +190,16 @@ mod tests {
     use super::*;
     use crate::{SyntheticConfig, generate};
 
+    #[test]
+    fn a_fraction_that_rounds_to_no_sample_is_no_test_split() {
+        // 10 per class: 0.05 of 10 rounds down to 0 in every class.
+        let ds = hold_out(data(), 0.05, 0).unwrap();
+        assert!(ds.test.is_none());
+        assert_eq!(ds.len(), 40);
+        let ds = hold_out(data(), 0.1, 0).unwrap();
+        assert_eq!(ds.test.as_ref().map(|t| t.len()), Some(4));
+    }
+
     fn data() -> Dataset {
         let cfg = SyntheticConfig {
             num_classes: 4,
@@ -229,7 +240,7 @@ mod tests {
         assert_eq!(test.labels[0], ds.labels[j]);
         // Same seed, same split; fraction 0 moves nothing.
         assert_eq!(hold_out(ds.clone(), 0.3, 0).unwrap(), out);
-        assert_eq!(hold_out(ds.clone(), 0.0, 0).unwrap().test.unwrap().len(), 0);
+        assert!(hold_out(ds.clone(), 0.0, 0).unwrap().test.is_none());
         assert!(hold_out(ds.clone(), 1.0, 0).is_err());
         assert!(hold_out(out, 0.1, 0).is_err());
     }

@@ -2,6 +2,7 @@
 //! generator, the feature-bundle file format, image dataset readers and image transforms.
 //! No Burn here, so it builds fast and for wasm32.
 
+mod atomic;
 mod bundle;
 mod checksum;
 mod dataset;
@@ -18,9 +19,14 @@ mod preprocess;
 mod rng;
 mod split;
 mod synthetic;
+mod wnid;
 
-pub use bundle::{BUNDLE_VERSION, bundle_from_bytes, bundle_to_bytes, read_bundle, write_bundle};
-pub use checksum::{dataset_sha256, sha256_hex};
+pub use bundle::{
+    BUNDLE_VERSION, CLIP_KEY, SHARD_KEY, ShardRecord, bundle_from_bytes, bundle_metadata, bundle_to_bytes,
+    bundle_to_bytes_with, check_shards, read_bundle, write_bundle, write_bundle_with,
+};
+pub use atomic::{partial_path, write_atomic};
+pub use checksum::{dataset_sha256, files_sha256, sha256_hex};
 pub use dataset::{Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;
@@ -42,3 +48,4 @@ pub use split::{
     GcdSplit, KnownSplit, gcd_split, known_split, known_split_names, split_from_indices,
 };
 pub use synthetic::{SyntheticConfig, generate};
+pub use wnid::wnid_words;

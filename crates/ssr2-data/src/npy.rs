@@ -230,7 +230,8 @@ fn header_from_dict(
 
 /// Byte order and type of a descr such as `<f4`; `None` for types we do not decode.
 fn dtype_of(descr: &str) -> (bool, Option<Dtype>) {
-    let (order, rest) = descr.split_at(descr.len().min(1));
+    // At a character boundary: a damaged header may hold any UTF-8 here.
+    let (order, rest) = descr.split_at(descr.char_indices().nth(1).map_or(descr.len(), |(i, _)| i));
     let big = order == ">";
     let t = match (order, rest) {
         ("<" | ">" | "=" | "|", "f4") => Some(Dtype::F32),
@@ -604,6 +605,12 @@ mod tests {
             &[0; 16],
         ));
         assert!(e.contains("unsupported dtype <c16"), "{e}");
+        // A multi-byte character where the byte-order mark goes: named, no panic.
+        let e = message(&npy(
+            "{'descr': '\u{e9}4', 'fortran_order': False, 'shape': (1,), }",
+            &[0; 4],
+        ));
+        assert!(e.contains("unsupported dtype"), "{e}");
     }
 
     #[test]

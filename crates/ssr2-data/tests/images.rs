@@ -179,6 +179,56 @@ fn undecodable_and_missing_images_are_named() {
     assert!(e.contains("nope") && e.contains("not a directory"), "{e}");
 }
 
+/// Walks end: a symlink back to a folder above is a cycle, refused by name; a symlinked folder
+/// elsewhere is followed (as torchvision does); a FIFO named like an image is refused, never
+/// opened (it would block).
+#[cfg(unix)]
+#[test]
+fn symlink_cycles_and_fifos_are_refused() {
+    let root = scratch("walk");
+    write_png(&root.join("a/x.png"), &tagged(1));
+    write_png(&root.join("elsewhere/y.png"), &tagged(2));
+    std::os::unix::fs::symlink(root.join("elsewhere"), root.join("a/linked")).unwrap();
+    let list = open("imagefolder", &root).unwrap();
+    let ids: Vec<&str> = list.items.iter().map(|i| i.id.as_str()).collect();
+    assert!(ids.contains(&"a/linked/y.png") && ids.contains(&"a/x.png"), "{ids:?}");
+    std::os::unix::fs::symlink(root.join("a"), root.join("a/loop")).unwrap();
+    let e = err(open("imagefolder", &root));
+    assert!(e.contains("loop") && e.contains("a cycle"), "{e}");
+    std::fs::remove_file(root.join("a/loop")).unwrap();
+    // Two links that reach each other: a/to-b -> b, b/to-a -> a.
+    write_png(&root.join("b/z.png"), &tagged(3));
+    std::os::unix::fs::symlink(root.join("b"), root.join("a/to-b")).unwrap();
+    std::os::unix::fs::symlink(root.join("a"), root.join("b/to-a")).unwrap();
+    let e = err(open("imagefolder", &root));
+    assert!(e.contains("a cycle"), "{e}");
+    std::fs::remove_file(root.join("b/to-a")).unwrap();
+    let fifo = root.join("a/pipe.png");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let e = err(open("imagefolder", &root));
+    assert!(e.contains("pipe.png") && e.contains("not a regular file"), "{e}");
+}
+
+/// A header announcing more pixels than the budget is refused from the header alone, before any
+/// decoding or resizing (a BMP of 9000 x 9000 with no pixel data at all).
+#[test]
+fn images_beyond_the_pixel_budget_are_refused_before_decoding() {
+    let mut bmp = Vec::new();
+    bmp.extend(b"BM");
+    bmp.extend(54u32.to_le_bytes());
+    bmp.extend([0u8; 4]);
+    bmp.extend(54u32.to_le_bytes());
+    bmp.extend(40u32.to_le_bytes());
+    bmp.extend(9000i32.to_le_bytes());
+    bmp.extend(9000i32.to_le_bytes());
+    bmp.extend(1u16.to_le_bytes());
+    bmp.extend(24u16.to_le_bytes());
+    bmp.extend([0u8; 24]);
+    let e = ssr2_data::decode_rgb(&bmp, "huge.bmp").unwrap_err().to_string();
+    assert!(e.contains("huge.bmp") && e.contains("9000 x 9000 = 81000000 pixels"), "{e}");
+}
+
 #[test]
 fn jpeg_files_decode() {
     let root = scratch("jpeg");

@@ -114,9 +114,7 @@ pub fn save<M: Module>(
         ..state
     };
     let text = serde_json::to_string(&state).expect("state serialises");
-    let tmp_state = dir.join("state.json.partial");
-    std::fs::write(&tmp_state, text).map_err(|e| io_err(&tmp_state, e))?;
-    std::fs::rename(&tmp_state, dir.join(STATE)).map_err(|e| io_err(&tmp_state, e))?;
+    ssr2_data::write_atomic(&dir.join(STATE), text.as_bytes()).map_err(|e| e.to_string())?;
     // Only now are older weights unreferenced.
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
@@ -242,17 +240,38 @@ fn read_weights(path: &Path) -> Result<Vec<u8>, String> {
 /// Loads the weights held in `bytes` (read from `path`) after checking they are finite.
 fn load_bytes<M: Module>(path: &Path, bytes: Vec<u8>, model: &mut M) -> Result<(), String> {
     check_finite(path, &bytes)?;
-    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    // Partial, so that a missing tensor comes back as data we can name in one line (the
+    // store's own error is a multi-line summary).
+    let mut store = SafetensorsStore::from_bytes(Some(bytes)).allow_partial(true);
     let result = model
         .load_from(&mut store)
-        .map_err(|e| io_err(path, format!("cannot load weights ({e})")))?;
-    if !result.errors.is_empty() {
+        .map_err(|e| io_err(path, format!("cannot load weights ({})", one_line(&e.to_string()))))?;
+    if let Some((name, _)) = result.missing.first() {
         return Err(io_err(
             path,
-            format!("weights do not fit the model: {:?}", result.errors),
+            format!(
+                "weights do not fit the model: tensor `{name}` is missing ({} of {} missing)",
+                result.missing.len(),
+                result.missing.len() + result.applied.len()
+            ),
+        ));
+    }
+    if let Some(e) = result.errors.first() {
+        return Err(io_err(
+            path,
+            format!(
+                "weights do not fit the model: {} ({} tensors do not fit)",
+                one_line(&e.to_string()),
+                result.errors.len()
+            ),
         ));
     }
     Ok(())
+}
+
+/// Whitespace runs (newlines included) as single spaces: messages are one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Refuses a safetensors file holding NaN or infinity, naming the tensor.
@@ -285,7 +304,8 @@ fn check_finite(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// The first 12 hex digits of a hash, as shown in messages.
 pub fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
+    // By characters: a hash read from a damaged file may hold multi-byte ones.
+    hash.char_indices().nth(12).map_or(hash, |(i, _)| &hash[..i])
 }
 
 /// Restore SGD momentum buffers from a state.

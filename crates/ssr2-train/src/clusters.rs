@@ -26,6 +26,17 @@ pub fn resolve(
             ds.num_old, ds.name
         ));
     }
+    // More clusters than samples (or classes) only sizes the heads: nothing could fill them.
+    let most = ds.len().max(ds.num_classes());
+    if k == 0 || k > most {
+        return Err(format!(
+            "model.num_classes: {k} clusters for the {} samples and {} classes of `{}`: expected \
+             1..={most}",
+            ds.len(),
+            ds.num_classes(),
+            ds.name
+        ));
+    }
     Ok((k, estimate))
 }
 

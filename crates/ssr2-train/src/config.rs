@@ -656,7 +656,13 @@ impl TrainConfig {
                 (0.0..1.0).contains(&o.momentum),
                 "optim.momentum: must be in [0, 1)",
             ),
-            (l.eps2 > 0.0, "loss.eps2: must be > 0"),
+            // The coding rates' scale d / (m eps2) must fit float32 for any width the model allows
+            // (as `ssr2 rate` refuses it): eps2 >= about 2e-34.
+            (
+                ssr2_core::logdet::rate_scale(MAX_WIDTH, 1.0, l.eps2).is_ok(),
+                "loss.eps2: must be a positive finite number whose coding-rate scale \
+                 d/(m eps2) fits float32 (>= 2e-34)",
+            ),
             (
                 (0.0..=1.0).contains(&l.sup_weight),
                 "loss.sup_weight: must be in [0, 1]",

@@ -435,6 +435,8 @@ pub(crate) fn provenance(id: &checkpoint::Identity, device: &Device) -> Provenan
         git_commit: env!("SSR2_GIT_COMMIT").to_string(),
         config_sha256: ssr2_data::sha256_hex(id.config_toml.as_bytes()),
         data_sha256: id.data_sha256.to_string(),
+        heads_sha256: None,
+        clip_sha256: None,
         device: format!("{device:?}"),
         evaluation: "last epoch, no model selection; final_scores: transductive (the unlabelled \
                      training samples); test_scores: inductive (the held-out test split)"
@@ -576,7 +578,8 @@ pub fn inference_block(model: &HeadModel, ev: &Evaluation, max_values: usize) ->
     })
 }
 
-/// Write `report.json`, `heads.safetensors` and `config.toml` into `dir`, each atomically.
+/// Write `report.json`, `heads.safetensors` and `config.toml` into `dir`, each atomically;
+/// the report records the heads' SHA-256, so a reader can tell another run's heads.
 pub fn write_run<M: Module>(
     dir: &Path,
     report: &RunReport,
@@ -585,20 +588,23 @@ pub fn write_run<M: Module>(
 ) -> Result<(), TrainError> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let write = |name: &str, bytes: &[u8]| -> Result<(), TrainError> {
-        let tmp = dir.join(format!("{name}.partial"));
-        std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, dir.join(name)).map_err(|e| format!("{}: {e}", tmp.display()))
+        ssr2_data::write_atomic(&dir.join(name), bytes).map_err(|e| e.to_string())
     };
     let tmp = dir.join("partial-heads.safetensors");
     model
         .save_into(&mut SafetensorsStore::from_file(&tmp).overwrite(true))
         .map_err(|e| format!("{}: {e:?}", tmp.display()))?;
+    let heads = std::fs::read(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, dir.join("heads.safetensors"))
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut report = report.clone();
+    if let Some(p) = report.provenance.as_mut() {
+        p.heads_sha256 = Some(ssr2_data::sha256_hex(&heads));
+    }
     write("config.toml", config_toml.as_bytes())?;
     write(
         "report.json",
-        serde_json::to_string_pretty(report)
+        serde_json::to_string_pretty(&report)
             .expect("report serialises")
             .as_bytes(),
     )

@@ -252,12 +252,12 @@ fn bad_configs_name_the_field() {
     let typo = base.replace("epochs = ", "epoch = ");
     let err = TrainConfig::from_toml(&typo).unwrap_err();
     assert!(err.contains("epoch"), "{err}");
-    let bad = base.replace("eps2 = 0.5", "eps2 = -1.0");
-    assert!(
-        TrainConfig::from_toml(&bad)
-            .unwrap_err()
-            .contains("loss.eps2")
-    );
+    // Negative, or so small that the coding rate's scale d/(m eps2) overflows float32, or inf.
+    for eps2 in ["-1.0", "1e-300", "inf"] {
+        let bad = base.replace("eps2 = 0.5", &format!("eps2 = {eps2}"));
+        let err = TrainConfig::from_toml(&bad).unwrap_err();
+        assert!(err.contains("loss.eps2"), "{eps2}: {err}");
+    }
     let wrong_type = base.replace("batch_size = 128", "batch_size = \"big\"");
     assert!(
         TrainConfig::from_toml(&wrong_type)
@@ -363,4 +363,39 @@ fn inference_block_reproduces_the_predictions() {
     cfg.eval.max_inference_values = 10;
     let small = train(&ds, &cfg, 0, &device, None, &mut Silent).unwrap();
     assert!(small.inference.is_none());
+}
+
+/// Heads that miss a tensor of the model are refused in one line naming the tensor (the
+/// weight store's own report is a multi-line summary).
+#[test]
+fn heads_missing_a_tensor_are_named_in_one_line() {
+    use burn::store::{ModuleSnapshot, SafetensorsStore};
+    use ssr2_train::model::HeadModel;
+    let ds = ssr2_data::digits(0);
+    let cfg = TrainConfig::preset("digits").unwrap();
+    let device = Device::flex();
+    let k = ds.num_classes();
+    let model = HeadModel::for_dataset(&cfg.model, &ds, k, false, &device).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.safetensors");
+    model
+        .save_into(&mut SafetensorsStore::from_file(&whole).overwrite(true))
+        .unwrap();
+    let bytes = std::fs::read(&whole).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let dropped = names.pop().unwrap();
+    let kept: Vec<(String, safetensors::tensor::TensorView)> = names
+        .iter()
+        .map(|n| (n.clone(), st.tensor(n).unwrap()))
+        .collect();
+    let part = dir.path().join("heads.safetensors");
+    std::fs::write(&part, safetensors::serialize(kept, None).unwrap()).unwrap();
+    let mut fresh = HeadModel::for_dataset(&cfg.model, &ds, k, false, &device).unwrap();
+    let e = ssr2_train::checkpoint::load_heads(&part, &mut fresh).unwrap_err();
+    assert!(!e.contains('\n'), "one line: {e}");
+    assert!(e.contains("heads.safetensors") && e.contains("is missing"), "{e}");
+    let leaf = dropped.rsplit('.').next().unwrap();
+    assert!(e.contains(leaf), "names the tensor {dropped}: {e}");
 }

@@ -214,6 +214,14 @@ pub struct Provenance {
     pub config_sha256: String,
     /// Content hash of the training data (features, labels, labelled mask, ids).
     pub data_sha256: String,
+    /// SHA-256 of the run's heads file (`heads`); absent in reports written before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads_sha256: Option<String>,
+    /// Fine-tune runs: SHA-256 of the CLIP folder they were fine-tuned from (`config.json`,
+    /// `model.safetensors`; `ssr2_data::files_sha256`), whose frozen part the heads need.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_sha256: Option<String>,
     /// The device it trained on.
     pub device: String,
     /// Which scores `final_scores` (and `test_scores`) hold.
@@ -295,6 +303,14 @@ fn check_shapes(r: &RunReport) -> Result<(), String> {
         ));
     }
     let clusters = r.head_clusters();
+    // The cluster count sizes the heads a reader builds: bounded by the data it describes.
+    let most = k.max(r.dataset.n_train.saturating_add(r.dataset.n_test));
+    if clusters == 0 || clusters > most {
+        return Err(format!(
+            "clusters is {clusters}, expected 1..={most} (the run's {} samples and {k} classes)",
+            r.dataset.n_train.saturating_add(r.dataset.n_test)
+        ));
+    }
     if let Some(c) = p.pred.iter().find(|&&c| c >= clusters) {
         return Err(format!(
             "projection refers to cluster {c}, the heads have {clusters}"
@@ -416,6 +432,17 @@ mod tests {
 
     /// Heads with more clusters than the data has classes (`model.num_classes`): predictions up
     /// to `clusters` are valid, beyond it they are not; without `clusters`, the class count rules.
+    /// `clusters` sizes the heads a reader allocates: bounded by the data the report describes.
+    #[test]
+    fn a_cluster_count_beyond_the_data_is_refused() {
+        for clusters in [0u64, 7, 1_000_000_000_000] {
+            let mut v: serde_json::Value = serde_json::from_str(&sample_json()).unwrap();
+            v["clusters"] = serde_json::json!(clusters);
+            let err = parse_report(&v.to_string(), "k.json").unwrap_err();
+            assert!(err.contains(&format!("clusters is {clusters}, expected 1..=6")), "{err}");
+        }
+    }
+
     #[test]
     fn predictions_are_checked_against_the_heads_cluster_count() {
         let mut v: serde_json::Value = serde_json::from_str(&sample_json()).unwrap();

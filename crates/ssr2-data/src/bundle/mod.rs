@@ -8,36 +8,34 @@
 //! encoded as strings).
 
 mod read;
+mod shard;
 mod write;
 
 use std::path::Path;
 
-pub use read::bundle_from_bytes;
-pub use write::bundle_to_bytes;
+pub use read::{bundle_from_bytes, bundle_metadata};
+pub use shard::{SHARD_KEY, ShardRecord, check_shards};
+pub use write::{bundle_to_bytes, bundle_to_bytes_with};
 
 use crate::{DataError, Dataset};
 
 /// The bundle version this crate writes (and the only one it reads).
 pub const BUNDLE_VERSION: u32 = 1;
+/// Metadata key of the SHA-256 of the CLIP folder the features were extracted with
+/// (`ssr2 extract` writes it; `predict --images --model` checks it).
+pub const CLIP_KEY: &str = "clip_sha256";
 /// Value of the `format` metadata key.
 const FORMAT: &str = "ssr2-bundle";
 
 /// Writes `ds` as a bundle, atomically: to `path` + ".partial", then renamed onto `path`.
 pub fn write_bundle(path: &Path, ds: &Dataset) -> Result<(), DataError> {
-    let bytes = bundle_to_bytes(ds)?;
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = Path::new(&partial);
-    let io_err = |p: &Path| {
-        let path = p.display().to_string();
-        move |source| DataError::Io { path, source }
-    };
-    if let Err(e) = std::fs::write(partial, &bytes).map_err(io_err(partial)) {
-        // Best effort: a half-written partial file is useless.
-        let _ = std::fs::remove_file(partial);
-        return Err(e);
-    }
-    std::fs::rename(partial, path).map_err(io_err(path))
+    write_bundle_with(path, ds, &[])
+}
+
+/// [`write_bundle`] with extra `__metadata__` entries ([`bundle_to_bytes_with`]).
+pub fn write_bundle_with(path: &Path, ds: &Dataset, extra: &[(&str, String)]) -> Result<(), DataError> {
+    let bytes = bundle_to_bytes_with(ds, extra)?;
+    crate::write_atomic(path, &bytes)
 }
 
 /// Reads and checks a bundle file.

@@ -24,6 +24,21 @@ const KNOWN_TENSORS: [&str; 10] = [
     "split",
 ];
 
+/// Every `__metadata__` entry of bundle bytes (the format's keys and any extra ones), read from
+/// the header alone.
+pub fn bundle_metadata(
+    bytes: &[u8],
+    origin: &str,
+) -> Result<std::collections::BTreeMap<String, String>, DataError> {
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| DataError::format(origin, format!("is not a safetensors file ({e})")))?;
+    Ok(header
+        .metadata()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
+}
+
 /// Parses and checks bundle bytes; `origin` (usually the file name) prefixes every message.
 pub fn bundle_from_bytes(bytes: &[u8], origin: &str) -> Result<Dataset, DataError> {
     let not_safetensors = |e: safetensors::SafeTensorError| {

@@ -25,6 +25,12 @@ fn f32_tensor(shape: Vec<usize>, values: &[f32]) -> Owned {
 
 /// Serialises `ds` (checked with [`Dataset::validate`] first) as bundle bytes.
 pub fn bundle_to_bytes(ds: &Dataset) -> Result<Vec<u8>, DataError> {
+    bundle_to_bytes_with(ds, &[])
+}
+
+/// [`bundle_to_bytes`] with extra `__metadata__` entries (e.g. `extract --shard`'s record);
+/// a key the format itself uses is refused.
+pub fn bundle_to_bytes_with(ds: &Dataset, extra: &[(&str, String)]) -> Result<Vec<u8>, DataError> {
     ds.validate()?;
     // The test part is stored after the training samples, flagged by `split` (a joined copy
     // only when there is one).
@@ -113,6 +119,9 @@ pub fn bundle_to_bytes(ds: &Dataset) -> Result<Vec<u8>, DataError> {
         ("class_names", json(&ds.class_names)),
         ("sample_ids", json(&ds.sample_ids)),
     ];
+    if let Some((key, _)) = extra.iter().find(|(k, _)| metadata.iter().any(|(m, _)| m == k)) {
+        return Err(DataError::invalid("metadata", format!("`{key}` is the format's own key")));
+    }
     let views = tensors
         .iter()
         .map(|(name, t)| {
@@ -125,6 +134,7 @@ pub fn bundle_to_bytes(ds: &Dataset) -> Result<Vec<u8>, DataError> {
     let metadata = Some(
         metadata
             .into_iter()
+            .chain(extra.iter().cloned())
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
     );

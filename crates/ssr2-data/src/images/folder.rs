@@ -37,15 +37,44 @@ fn is_image(path: &Path) -> bool {
 
 /// Every image file below `dir` (recursively), in torchvision's order: by containing folder
 /// path (as a string), then file name, i.e. `sorted(os.walk(dir))` then `sorted(fnames)`.
+/// Symlinked folders are followed, as torchvision does, but a link back into the folders above
+/// it (a cycle, which would never end) is refused, and so is an image name that is not a
+/// regular file (a FIFO or device would block or never end).
 fn images_below(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let real = |p: &Path| p.canonicalize().map_err(|e| io(p, e));
     let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
+    // Each folder to read with the real paths of the folders above it, itself included.
+    let mut stack = vec![(dir.to_path_buf(), vec![real(dir)?])];
+    while let Some((d, above)) = stack.pop() {
         for entry in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
             let path = entry.map_err(|e| io(&d, e))?.path();
-            if path.is_dir() {
-                stack.push(path);
+            // Follows symlinks; a dangling one is skipped unless it names an image.
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) if is_image(&path) => return Err(io(&path, e)),
+                Err(_) => continue,
+            };
+            if meta.is_dir() {
+                let target = real(&path)?;
+                if above.contains(&target) {
+                    return Err(DataError::format(
+                        &path.display().to_string(),
+                        format!(
+                            "links back to {}, a folder above it: a cycle (remove the link)",
+                            target.display()
+                        ),
+                    ));
+                }
+                let mut chain = above.clone();
+                chain.push(target);
+                stack.push((path, chain));
             } else if is_image(&path) {
+                if !meta.is_file() {
+                    return Err(DataError::format(
+                        &path.display().to_string(),
+                        "not a regular file (a FIFO, socket or device): only image files are read",
+                    ));
+                }
                 found.push(path);
             }
         }

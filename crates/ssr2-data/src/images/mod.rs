@@ -177,10 +177,31 @@ pub fn open_image_dataset(
 /// Decodes an image file's bytes (png, jpeg, bmp) to 8-bit RGB like [`load_rgb`]; `name` names
 /// it in errors. The browser app decodes dropped files with it.
 pub fn decode_rgb(bytes: &[u8], name: &str) -> Result<RgbImage, DataError> {
-    let img = image::load_from_memory(bytes)
-        .map_err(|e| DataError::format(name, format!("cannot decode image: {e}")))?;
+    let bad = |e: &dyn std::fmt::Display| DataError::format(name, format!("cannot decode image: {e}"));
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| bad(&e))
+    };
+    // The size from the file's header, before any pixel is decoded or resized.
+    let (w, h) = reader()?.into_dimensions().map_err(|e| bad(&e))?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > MAX_IMAGE_PIXELS {
+        return Err(DataError::format(
+            name,
+            format!(
+                "is {w} x {h} = {pixels} pixels, more than the {MAX_IMAGE_PIXELS} (8192 x 8192) \
+                 an input image may have: not decoded"
+            ),
+        ));
+    }
+    let img = reader()?.decode().map_err(|e| bad(&e))?;
     Ok(img.to_rgb8())
 }
+
+/// The most pixels an input image may have (8192 x 8192; 201 MB as 8-bit RGB), checked from its
+/// header before decoding: CLIP resizes to 224 px, and a crafted header could ask for gigabytes.
+pub const MAX_IMAGE_PIXELS: u64 = 8192 * 8192;
 
 /// Decodes an image to 8-bit RGB (grey is replicated, alpha dropped, as PIL's `convert("RGB")`).
 pub fn load_rgb(source: &ImageSource) -> Result<RgbImage, DataError> {

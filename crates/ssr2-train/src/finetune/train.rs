@@ -116,6 +116,18 @@ impl Inputs {
 
 /// The content hash a fine-tune run records for its images (ids, labels, labelled mask, test
 /// split): what `ssr2 eval` checks before re-scoring a run.
+/// SHA-256 of the CLIP folder a fine-tune run starts from (`config.json` and
+/// `model.safetensors`); `None` for the synthetic weights of the benchmarks.
+pub fn clip_sha256(cfg: &TrainConfig) -> Result<Option<String>, String> {
+    let Some(dir) = &cfg.finetune.model else {
+        return Ok(None);
+    };
+    let dir = std::path::Path::new(dir);
+    ssr2_data::files_sha256(&[&dir.join("config.json"), &dir.join("model.safetensors")])
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 pub fn data_sha256(inputs: &Inputs) -> String {
     ssr2_data::dataset_sha256(&inputs.meta_dataset())
 }
@@ -436,7 +448,9 @@ pub fn finetune_on(
         )?;
         report.test_scores = Some(scores(&ev));
     }
-    report.provenance = Some(provenance(&id, device));
+    let mut prov = provenance(&id, device);
+    prov.clip_sha256 = clip_sha256(cfg)?;
+    report.provenance = Some(prov);
     if let Some(dir) = &run_dir {
         write_run(dir.path, &report, &config_toml, &trainable.valid())?;
     }
