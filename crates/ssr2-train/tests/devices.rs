@@ -323,29 +323,37 @@ fn train_on_two_cpu_copies_reproduces_the_one_device_run() {
     }
 }
 
-#[test]
-fn finetune_on_two_cpu_copies_reproduces_the_one_device_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let images = common::digit_folder(dir.path(), 15);
+/// The paper preset for the tiny CLIP: one epoch of `batch`, no warm-up, a backbone that moves.
+fn tiny_finetune(batch: usize) -> TrainConfig {
     let mut cfg = TrainConfig::preset("paper").unwrap();
     cfg.finetune.model = Some(tiny().display().to_string());
     cfg.optim.epochs = 1;
-    cfg.optim.batch_size = 31; // odd: shards of 16 and 15
+    cfg.optim.batch_size = batch;
     cfg.optim.warmup_epochs = 0;
     cfg.optim.align_epochs = 0;
     cfg.optim.lr_backbone = 0.01;
     cfg.finetune.workers = 2;
-    let inputs = || {
-        let folder = ClipFolder::open(&tiny()).unwrap();
-        let ad = Device::flex().autodiff();
-        Inputs {
-            clip: folder.load(&ad).unwrap(),
-            tokenizer: Some(folder.tokenizer().unwrap()),
-            images: images.clone(),
-            candidates: Some(candidates(images.items.len())),
-            test: None,
-        }
-    };
+    cfg
+}
+
+/// The tiny CLIP loaded on `device` (with autodiff), the images and their candidate texts.
+fn tiny_inputs(images: &ssr2_data::ImageList, device: &Device) -> Inputs {
+    let folder = ClipFolder::open(&tiny()).unwrap();
+    Inputs {
+        clip: folder.load(&device.clone().autodiff()).unwrap(),
+        tokenizer: Some(folder.tokenizer().unwrap()),
+        images: images.clone(),
+        candidates: Some(candidates(images.items.len())),
+        test: None,
+    }
+}
+
+#[test]
+fn finetune_on_two_cpu_copies_reproduces_the_one_device_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = common::digit_folder(dir.path(), 15);
+    let cfg = tiny_finetune(31); // odd: shards of 16 and 15
+    let inputs = || tiny_inputs(&images, &Device::flex());
     let one = finetune(inputs(), &cfg, 2, &Device::flex(), None, &mut Silent).unwrap();
     let devices = Devices::new(vec![Device::flex(), Device::flex()]).unwrap();
     let two = finetune_on(inputs(), &cfg, 2, &devices, None, &mut Silent).unwrap();
@@ -421,25 +429,9 @@ fn tiny_clip_finetune_epoch_on_the_gpu_matches_the_cpu() {
     let dir = tempfile::tempdir().unwrap();
     // 90 digits: lavapipe runs the tiny CLIP at about a tenth of the CPU device's speed.
     let images = common::digit_folder(dir.path(), 20);
-    let mut cfg = TrainConfig::preset("paper").unwrap();
-    cfg.finetune.model = Some(tiny().display().to_string());
-    cfg.optim.epochs = 1;
-    cfg.optim.batch_size = 32;
-    cfg.optim.warmup_epochs = 0;
-    cfg.optim.align_epochs = 0;
-    cfg.optim.lr_backbone = 0.01;
-    cfg.finetune.workers = 2;
+    let cfg = tiny_finetune(32);
     let run = |device: &Device| {
-        let folder = ClipFolder::open(&tiny()).unwrap();
-        let ad = device.clone().autodiff();
-        let inputs = Inputs {
-            clip: folder.load(&ad).unwrap(),
-            tokenizer: Some(folder.tokenizer().unwrap()),
-            images: images.clone(),
-            candidates: Some(candidates(images.items.len())),
-            test: None,
-        };
-        finetune(inputs, &cfg, 0, device, None, &mut Silent).unwrap()
+        finetune(tiny_inputs(&images, device), &cfg, 0, device, None, &mut Silent).unwrap()
     };
     let (cpu, gpu_run) = (run(&Device::flex()), run(&gpu()));
     close("tiny CLIP first step", cpu.step_losses[0], gpu_run.step_losses[0], 1e-4);
