@@ -836,6 +836,15 @@ fn export_extract_retrieve_train_end_to_end() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("inductive (test): 30 samples"), "{table}");
     predict_matches_the_finetune_report(&ft.join("seed-3"), &report, &digits, &side, &d);
+    // The candidates file rewritten (other texts): refused, then restored.
+    let cands = d("with-text.safetensors.candidates.json");
+    let kept = std::fs::read(&cands).unwrap();
+    std::fs::write(&cands, [&kept[..], b" "].concat()).unwrap();
+    for cmd in ["eval", "predict"] {
+        let e = fails(&[cmd, "--run", p(&ft.join("seed-3"))]);
+        assert!(e.contains("candidates.json") && e.contains("candidates file"), "{e}");
+    }
+    std::fs::write(&cands, kept).unwrap();
     // The base CLIP replaced by another of the same shape: its frozen layers changed under the
     // heads, so eval and predict refuse, naming the folder.
     let mut w = std::fs::read(base.join("model.safetensors")).unwrap();

@@ -183,24 +183,38 @@ pub fn read_run(dir: &Path) -> Result<(RunReport, TrainConfig)> {
     Ok((report, cfg))
 }
 
-/// A fine-tune run's heads sit on the frozen layers of the CLIP it was fine-tuned from: that
-/// folder must still hold the same CLIP (reports that record its SHA-256).
+/// A fine-tune run's heads sit on the frozen layers of the CLIP it was fine-tuned from, and its
+/// text branch on the retrieved texts: that folder and that candidates file must still hold
+/// what they held (reports that record their SHA-256).
 fn check_base_clip(report: &RunReport, cfg: &TrainConfig) -> Result<()> {
-    let then = report.provenance.as_ref().and_then(|p| p.clip_sha256.as_ref());
-    let (Some(then), Some(model)) = (then, &cfg.finetune.model) else {
+    let Some(p) = &report.provenance else {
         return Ok(());
     };
-    let now = ssr2_train::finetune::clip_sha256(cfg).map_err(Fail)?.unwrap_or_default();
-    if now != *then {
-        return Err(Fail::input(
-            Path::new(model),
-            format!(
-                "SHA-256 {} but the run was fine-tuned from a CLIP with {}: the frozen layers \
-                 under its heads changed (another CLIP of the same shape?)",
-                short(&now),
-                short(then)
-            ),
-        ));
+    let checks = [
+        (&p.clip_sha256, &cfg.finetune.model, "CLIP", "the frozen layers under its heads"),
+        (&p.candidates_sha256, &cfg.finetune.candidates, "candidates file", "the texts of its text branch"),
+    ];
+    for (then, path, what, meaning) in checks {
+        let (Some(then), Some(path)) = (then, path) else {
+            continue;
+        };
+        let now = match what {
+            "CLIP" => ssr2_train::finetune::clip_sha256(cfg),
+            _ => ssr2_train::finetune::candidates_sha256(cfg),
+        }
+        .map_err(Fail)?
+        .unwrap_or_default();
+        if now != *then {
+            return Err(Fail::input(
+                Path::new(path),
+                format!(
+                    "SHA-256 {} but the run was fine-tuned from a {what} with {}: {meaning} \
+                     changed (another {what} in its place?)",
+                    short(&now),
+                    short(then)
+                ),
+            ));
+        }
     }
     Ok(())
 }

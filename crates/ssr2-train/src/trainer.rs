@@ -437,6 +437,7 @@ pub(crate) fn provenance(id: &checkpoint::Identity, device: &Device) -> Provenan
         data_sha256: id.data_sha256.to_string(),
         heads_sha256: None,
         clip_sha256: None,
+        candidates_sha256: None,
         device: format!("{device:?}"),
         evaluation: "last epoch, no model selection; final_scores: transductive (the unlabelled \
                      training samples); test_scores: inductive (the held-out test split)"

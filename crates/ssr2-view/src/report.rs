@@ -222,6 +222,10 @@ pub struct Provenance {
     /// `model.safetensors`; `ssr2_data::files_sha256`), whose frozen part the heads need.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_sha256: Option<String>,
+    /// Fine-tune runs with texts: SHA-256 of the candidates file (`ssr2 retrieve`'s
+    /// `.candidates.json`) their texts came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates_sha256: Option<String>,
     /// The device it trained on.
     pub device: String,
     /// Which scores `final_scores` (and `test_scores`) hold.

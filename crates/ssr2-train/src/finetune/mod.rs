@@ -15,4 +15,6 @@ pub mod views;
 pub use data::Candidates;
 pub use infer::{evaluate, predict};
 pub use model::{Frozen, Trainable};
-pub use train::{Inputs, Outcome, Stats, clip_sha256, data_sha256, finetune, finetune_on};
+pub use train::{
+    Inputs, Outcome, Stats, candidates_sha256, clip_sha256, data_sha256, finetune, finetune_on,
+};

@@ -128,6 +128,16 @@ pub fn clip_sha256(cfg: &TrainConfig) -> Result<Option<String>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// SHA-256 of a fine-tune run's candidates file; `None` without one (image-only).
+pub fn candidates_sha256(cfg: &TrainConfig) -> Result<Option<String>, String> {
+    let Some(path) = &cfg.finetune.candidates else {
+        return Ok(None);
+    };
+    ssr2_data::files_sha256(&[std::path::Path::new(path)])
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 pub fn data_sha256(inputs: &Inputs) -> String {
     ssr2_data::dataset_sha256(&inputs.meta_dataset())
 }
@@ -450,6 +460,7 @@ pub fn finetune_on(
     }
     let mut prov = provenance(&id, device);
     prov.clip_sha256 = clip_sha256(cfg)?;
+    prov.candidates_sha256 = candidates_sha256(cfg)?;
     report.provenance = Some(prov);
     if let Some(dir) = &run_dir {
         write_run(dir.path, &report, &config_toml, &trainable.valid())?;
