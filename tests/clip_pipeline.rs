@@ -407,6 +407,27 @@ fn export_extract_retrieve_train_end_to_end() {
     assert!(e.contains("another ssr2 extract is writing here"), "{e}");
     assert!(!locked.exists());
     drop(held);
+    // Two extractions into one OUT at once: the bundle is whole (the uninterrupted one), and a
+    // process that did not write it was refused by the lock, in one line.
+    let raced = d("raced.safetensors");
+    let args: Vec<&str> = [&["extract"][..], &common, &["--out", p(&raced)]].concat();
+    let spawn = || {
+        bin()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    assert!(outs.iter().any(|o| o.status.success()), "one extraction finishes");
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.trim().lines().count() == 1 && err.contains("another ssr2 extract"), "{err}");
+    }
+    assert!(ssr2_data::read_bundle(&raced).unwrap() == ssr2_data::read_bundle(&once).unwrap());
     // An index near usize::MAX: no overflow, an empty shard.
     let far = format!("{}/{}", usize::MAX - 1, usize::MAX);
     ok(&[&["extract"][..], &common, &["--shard", &far, "--out", p(&d("far.safetensors"))]].concat());
