@@ -2,6 +2,8 @@
 //! `ssr2 metrics` against numpy/scipy references (`tests/reference/make_reference.py`), and one
 //! clear line with exit status 2 for every kind of bad input.
 
+#[path = "race.rs"]
+mod race;
 use npyz::WriterBuilder;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -498,16 +500,7 @@ fn a_second_writer_is_refused_and_one_run_stays_intact() {
     drop(held);
     // Two at once: whichever comes second is refused (by the lock, or, if the first has
     // already finished, because the directory holds a run).
-    let spawn = || {
-        bin()
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn(), spawn());
-    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let outs = race::race(&args);
     let ok = outs.iter().filter(|o| o.status.success()).count();
     assert_eq!(ok, 1, "one run succeeds");
     let refused = outs.iter().find(|o| !o.status.success()).unwrap();

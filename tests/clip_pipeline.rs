@@ -2,6 +2,8 @@
 //! `embed-text`/`embed-images` against transformers' numbers, then the whole path
 //! export-digits -> extract (interrupted and resumed) -> retrieve -> train --features.
 
+#[path = "race.rs"]
+mod race;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -411,16 +413,7 @@ fn export_extract_retrieve_train_end_to_end() {
     // process that did not write it was refused by the lock, in one line.
     let raced = d("raced.safetensors");
     let args: Vec<&str> = [&["extract"][..], &common, &["--out", p(&raced)]].concat();
-    let spawn = || {
-        bin()
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn(), spawn());
-    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let outs = race::race(&args);
     assert!(outs.iter().any(|o| o.status.success()), "one extraction finishes");
     for o in outs.iter().filter(|o| !o.status.success()) {
         let err = String::from_utf8_lossy(&o.stderr);
