@@ -766,7 +766,8 @@ fn export_extract_retrieve_train_end_to_end() {
     let e = fails(&["predict", "--run", p(&seed), "--images", p(&digits)]);
     assert!(e.contains("--model"), "{e}");
     // Another CLIP of the same shape (one weight changed) is refused by the bundle's record.
-    let meta = ssr2_data::bundle_metadata(&std::fs::read(&once).unwrap(), "once").unwrap();
+    let meta = ssr2_data::read_bundle_metadata(&once).unwrap();
+    assert_eq!(meta, ssr2_data::bundle_metadata(&std::fs::read(&once).unwrap(), "once").unwrap());
     let tiny_sha = ssr2_data::files_sha256(&[&tiny().join("config.json"), &tiny().join("model.safetensors")]);
     assert_eq!(meta.get(ssr2_data::CLIP_KEY), Some(&tiny_sha.unwrap()));
     let other = tiny_folder(dir.path(), "other-clip", &[]);

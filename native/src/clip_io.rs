@@ -152,11 +152,9 @@ fn is_image(path: &Path) -> bool {
         .any(|x| ext.eq_ignore_ascii_case(x))
 }
 
-/// SHA-256 of a CLIP folder (`config.json`, `model.safetensors`): the model's identity in
-/// bundles (`clip_sha256`) and fine-tune reports.
+/// SHA-256 of a CLIP folder ([`ssr2_train::finetune::clip_folder_sha256`]).
 pub fn clip_sha256(dir: &Path) -> Result<String> {
-    ssr2_data::files_sha256(&[&dir.join("config.json"), &dir.join("model.safetensors")])
-        .map_err(|e| Fail(e.to_string()))
+    ssr2_train::finetune::clip_folder_sha256(dir).map_err(Fail)
 }
 
 /// A 64-bit content hash of files (FNV-1a over 8-byte words, then a final mix): cache keys

@@ -190,20 +190,18 @@ fn check_base_clip(report: &RunReport, cfg: &TrainConfig) -> Result<()> {
     let Some(p) = &report.provenance else {
         return Ok(());
     };
-    let checks = [
-        (&p.clip_sha256, &cfg.finetune.model, "CLIP", "the frozen layers under its heads"),
-        (&p.candidates_sha256, &cfg.finetune.candidates, "candidates file", "the texts of its text branch"),
+    type Hash = fn(&TrainConfig) -> std::result::Result<Option<String>, String>;
+    let checks: [(_, _, _, _, Hash); 2] = [
+        (&p.clip_sha256, &cfg.finetune.model, "CLIP", "the frozen layers under its heads",
+            ssr2_train::finetune::clip_sha256),
+        (&p.candidates_sha256, &cfg.finetune.candidates, "candidates file",
+            "the texts of its text branch", ssr2_train::finetune::candidates_sha256),
     ];
-    for (then, path, what, meaning) in checks {
+    for (then, path, what, meaning, hash) in checks {
         let (Some(then), Some(path)) = (then, path) else {
             continue;
         };
-        let now = match what {
-            "CLIP" => ssr2_train::finetune::clip_sha256(cfg),
-            _ => ssr2_train::finetune::candidates_sha256(cfg),
-        }
-        .map_err(Fail)?
-        .unwrap_or_default();
+        let now = hash(cfg).map_err(Fail)?.unwrap_or_default();
         if now != *then {
             return Err(Fail::input(
                 Path::new(path),

@@ -1,11 +1,11 @@
 //! `ssr2 export-digits`: the embedded digits as an ImageFolder of PNGs, so the image pipeline
 //! (readers, transforms, feature extraction) can be tried without downloading anything.
 
-use crate::fail::{Fail, Result};
+use crate::fail::{Fail, Result, write_atomic};
 use clap::Args;
 use ssr2_data::image::{Rgb, RgbImage};
 use ssr2_data::{digits_raw, encode_png};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Write the embedded handwritten digits (1797 images, 8x8) as an ImageFolder:
 /// DIR/<class>/<index>.png, class folders "0".."9", index = position in the embedded set
@@ -62,7 +62,3 @@ pub fn run(args: &ExportDigitsArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes to a temporary name, then renames, so a killed export leaves no half-written PNG.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
-}

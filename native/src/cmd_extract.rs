@@ -11,10 +11,10 @@ use ssr2_data::{
     Dataset, ImageSource, Matrix, OpenOptions, image_dataset_names, open_image_dataset,
 };
 
-use crate::clip_io::{Model, content_hash};
+use crate::clip_io::Model;
 use crate::cmd_embed::bar;
 use crate::cmd_train::device;
-use crate::fail::{Fail, Result};
+use crate::fail::{Fail, Result, write_atomic};
 
 /// Extract CLIP image features for every training image of a dataset into a feature bundle
 /// (docs/BUNDLE.md) that `ssr2 train --features` reads: L2-normalised projected embeddings
@@ -144,10 +144,9 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
             i.saturating_mul(per).min(n_all)..(i.saturating_add(1)).saturating_mul(per).min(n_all)
         }
     };
-    let model_hash = format!(
-        "{:016x}",
-        content_hash(&[&args.model.join("config.json"), &model.folder.weights_path()])?
-    );
+    // One read of the weights: the CLIP's SHA-256 keys the manifest, the extraction's identity
+    // and the bundle's `clip_sha256`.
+    let model_hash = crate::clip_io::clip_sha256(&args.model)?;
     let extraction = extraction_id(args, &model_hash, &list, &items, n_test, batch);
     let items = &items[rows.clone()];
     let n = items.len();
@@ -215,7 +214,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     let ds = all
         .split_off_test(&is_test)
         .map_err(|e| Fail(e.to_string()))?;
-    let mut extra = vec![(ssr2_data::CLIP_KEY, crate::clip_io::clip_sha256(&args.model)?)];
+    let mut extra = vec![(ssr2_data::CLIP_KEY, manifest.model_hash.clone())];
     let record = args.shard.map(|(index, count)| {
         ssr2_data::ShardRecord {
             index,
@@ -336,9 +335,6 @@ fn prepare_parts(dir: &Path, manifest: &Manifest, restart: bool) -> Result<(Path
     Ok((dir.to_path_buf(), lock))
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
-}
 
 /// Hex digits of the SHA-256 that ends every part file.
 const DIGEST_LEN: usize = 64;

@@ -4,7 +4,7 @@
 use crate::cmd_embed::bar;
 use crate::cmd_eval::{check_hash, read_run, trained_heads};
 use crate::cmd_train::{device, load_dataset};
-use crate::fail::{Fail, Result};
+use crate::fail::{Fail, Result, write_atomic};
 use clap::Args;
 use ssr2_clip::ClipFolder;
 use ssr2_data::Dataset;
@@ -175,9 +175,7 @@ fn check_bundle_clip(model_dir: &Path, run: &Path, cfg: &TrainConfig) -> Result<
     let Some(bundle) = cfg.data.bundle.as_deref().map(Path::new) else {
         return Ok(());
     };
-    let bytes = std::fs::read(bundle).map_err(|e| Fail::input(bundle, e))?;
-    let meta = ssr2_data::bundle_metadata(&bytes, &bundle.display().to_string())
-        .map_err(|e| Fail(e.to_string()))?;
+    let meta = ssr2_data::read_bundle_metadata(bundle).map_err(|e| Fail(e.to_string()))?;
     let Some(then) = meta.get(ssr2_data::CLIP_KEY) else {
         return Ok(());
     };
@@ -379,6 +377,3 @@ fn json(rows: &[Row]) -> String {
     serde_json::to_string(rows).expect("rows serialise") + "\n"
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
-}

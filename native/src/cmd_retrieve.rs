@@ -390,7 +390,7 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
     side.push(".candidates.json");
     let side = PathBuf::from(side);
     let text = serde_json::to_string(&sidecar).expect("json");
-    ssr2_data::write_atomic(&side, text.as_bytes()).map_err(|e| Fail(e.to_string()))?;
+    crate::fail::write_atomic(&side, text.as_bytes())?;
     eprintln!(
         "wrote {}: {} images, top {t} of {} tags and top {a} of {} attributes retrieved with {}, \
          base \"{base_text}\"; entries in {}",

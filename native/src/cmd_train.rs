@@ -600,8 +600,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // Written first, so that `--resume OUT` finds the settings even if the run is killed.
     if args.resume.is_none() {
         claim_out_dir(&out, replace)?;
-        ssr2_data::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())
-            .map_err(|e| Fail(e.to_string()))?;
+        crate::fail::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
     }
     if cfg.finetune.enabled() {
         let name = match &args.devices {

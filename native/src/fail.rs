@@ -21,6 +21,11 @@ impl Fail {
     }
 }
 
+/// The project's atomic write ([`ssr2_data::write_atomic`]), its error as a `Fail`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
+}
+
 impl fmt::Display for Fail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

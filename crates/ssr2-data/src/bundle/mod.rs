@@ -38,6 +38,39 @@ pub fn write_bundle_with(path: &Path, ds: &Dataset, extra: &[(&str, String)]) ->
     crate::write_atomic(path, &bytes)
 }
 
+/// Every `__metadata__` entry of a bundle file, reading only its header (a bundle may be
+/// gigabytes of features).
+pub fn read_bundle_metadata(path: &Path) -> Result<std::collections::BTreeMap<String, String>, DataError> {
+    use std::io::Read;
+    let origin = path.display().to_string();
+    let io = |source| DataError::Io { path: origin.clone(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(io)?;
+    let len = u64::from_le_bytes(len);
+    let size = file.metadata().map_err(io)?.len();
+    if len > size.saturating_sub(8) {
+        return Err(DataError::format(
+            &origin,
+            format!("is not a safetensors file (a header of {len} bytes in a file of {size})"),
+        ));
+    }
+    let mut header = vec![0u8; len as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    let value: serde_json::Value = serde_json::from_slice(&header).map_err(|e| {
+        DataError::format(&origin, format!("is not a safetensors file (its header: {e})"))
+    })?;
+    Ok(value
+        .get("__metadata__")
+        .and_then(|m| m.as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// Reads and checks a bundle file.
 pub fn read_bundle(path: &Path) -> Result<Dataset, DataError> {
     let origin = path.display().to_string();

@@ -16,5 +16,6 @@ pub use data::Candidates;
 pub use infer::{evaluate, predict};
 pub use model::{Frozen, Trainable};
 pub use train::{
-    Inputs, Outcome, Stats, candidates_sha256, clip_sha256, data_sha256, finetune, finetune_on,
+    Inputs, Outcome, Stats, candidates_sha256, clip_folder_sha256, clip_sha256, data_sha256,
+    finetune, finetune_on,
 };

@@ -116,16 +116,21 @@ impl Inputs {
 
 /// The content hash a fine-tune run records for its images (ids, labels, labelled mask, test
 /// split): what `ssr2 eval` checks before re-scoring a run.
-/// SHA-256 of the CLIP folder a fine-tune run starts from (`config.json` and
-/// `model.safetensors`); `None` for the synthetic weights of the benchmarks.
-pub fn clip_sha256(cfg: &TrainConfig) -> Result<Option<String>, String> {
-    let Some(dir) = &cfg.finetune.model else {
-        return Ok(None);
-    };
-    let dir = std::path::Path::new(dir);
+/// SHA-256 of a CLIP folder (`config.json`, then `model.safetensors`): the model's identity in
+/// bundles (`clip_sha256`) and fine-tune reports.
+pub fn clip_folder_sha256(dir: &std::path::Path) -> Result<String, String> {
     ssr2_data::files_sha256(&[&dir.join("config.json"), &dir.join("model.safetensors")])
-        .map(Some)
         .map_err(|e| e.to_string())
+}
+
+/// SHA-256 of the CLIP folder a fine-tune run starts from; `None` for the synthetic weights of
+/// the benchmarks.
+pub fn clip_sha256(cfg: &TrainConfig) -> Result<Option<String>, String> {
+    cfg.finetune
+        .model
+        .as_deref()
+        .map(|dir| clip_folder_sha256(std::path::Path::new(dir)))
+        .transpose()
 }
 
 /// SHA-256 of a fine-tune run's candidates file; `None` without one (image-only).
