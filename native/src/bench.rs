@@ -59,7 +59,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         labels: (0..b).map(|i| (i * 7) % (k / 2).max(1)).collect(),
     };
     let cfg = Ssr2Config {
-        eps2: 0.5,
+        eps2: ssr2_core::loss::ssr2::EPS2,
         batch_size: b,
         route,
     };

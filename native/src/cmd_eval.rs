@@ -3,12 +3,12 @@
 use crate::cmd_train::{Split, device, load_dataset, print_scores};
 use crate::fail::{Fail, Result};
 use clap::Args;
+use ssr2_head::HeadModel;
 use ssr2_train::TrainConfig;
 use ssr2_train::checkpoint::{load_heads, short};
-use ssr2_train::eval::evaluate;
-use ssr2_train::model::HeadModel;
+use ssr2_train::features::evaluate;
+use ssr2_train::report::scores;
 use ssr2_train::report::{RunReport, Scores, parse_report};
-use ssr2_train::trainer::scores;
 use std::path::{Path, PathBuf};
 
 /// Re-evaluate the heads saved in a run directory (heads.safetensors) on the run's data and
@@ -192,10 +192,20 @@ fn check_base_clip(report: &RunReport, cfg: &TrainConfig) -> Result<()> {
     };
     type Hash = fn(&TrainConfig) -> std::result::Result<Option<String>, String>;
     let checks: [(_, _, _, _, Hash); 2] = [
-        (&p.clip_sha256, &cfg.finetune.model, "CLIP", "the frozen layers under its heads",
-            ssr2_train::finetune::clip_sha256),
-        (&p.candidates_sha256, &cfg.finetune.candidates, "candidates file",
-            "the texts of its text branch", ssr2_train::finetune::candidates_sha256),
+        (
+            &p.clip_sha256,
+            &cfg.finetune.model,
+            "CLIP",
+            "the frozen layers under its heads",
+            ssr2_train::finetune::clip_sha256,
+        ),
+        (
+            &p.candidates_sha256,
+            &cfg.finetune.candidates,
+            "candidates file",
+            "the texts of its text branch",
+            ssr2_train::finetune::candidates_sha256,
+        ),
     ];
     for (then, path, what, meaning, hash) in checks {
         let (Some(then), Some(path)) = (then, path) else {
@@ -222,11 +232,17 @@ fn check_base_clip(report: &RunReport, cfg: &TrainConfig) -> Result<()> {
 /// heads or config copied in would otherwise give that run's predictions under this run's name.
 fn check_files(dir: &Path, report_path: &Path, report: &RunReport, config: &[u8]) -> Result<()> {
     let name = Path::new(&report.heads);
-    let plain = matches!(name.components().collect::<Vec<_>>()[..], [std::path::Component::Normal(_)]);
+    let plain = matches!(
+        name.components().collect::<Vec<_>>()[..],
+        [std::path::Component::Normal(_)]
+    );
     if !plain {
         return Err(Fail::input(
             report_path,
-            format!("heads is {:?}: it must name a file in the run's folder", report.heads),
+            format!(
+                "heads is {:?}: it must name a file in the run's folder",
+                report.heads
+            ),
         ));
     }
     let Some(p) = &report.provenance else {
@@ -245,7 +261,12 @@ fn check_files(dir: &Path, report_path: &Path, report: &RunReport, config: &[u8]
     };
     let now = ssr2_data::sha256_hex(config);
     if !p.config_sha256.is_empty() && p.config_sha256 != now {
-        return Err(mismatch(&dir.join("config.toml"), "config", &p.config_sha256, &now));
+        return Err(mismatch(
+            &dir.join("config.toml"),
+            "config",
+            &p.config_sha256,
+            &now,
+        ));
     }
     if let Some(then) = &p.heads_sha256 {
         let heads = dir.join(name);
@@ -268,14 +289,13 @@ pub fn trained_heads(
 ) -> Result<HeadModel> {
     let use_text = report.dataset.modalities.iter().any(|m| m == "text");
     let mut model =
-        HeadModel::for_dataset(&cfg.model, ds, report.head_clusters(), use_text, device).map_err(
-            |e| {
-                Fail(format!(
-                    "{}: {e} (do the samples have the run's feature dimensions?)",
-                    dir.join("config.toml").display()
-                ))
-            },
-        )?;
+        ssr2_train::features::heads_for(&cfg.model, ds, report.head_clusters(), use_text, device)
+            .map_err(|e| {
+            Fail(format!(
+                "{}: {e} (do the samples have the run's feature dimensions?)",
+                dir.join("config.toml").display()
+            ))
+        })?;
     load_heads(&dir.join(&report.heads), &mut model).map_err(|e| {
         Fail(format!(
             "{e} (do the samples have the run's feature dimensions?)"

@@ -10,7 +10,8 @@ use ssr2_clip::ClipFolder;
 use ssr2_data::Dataset;
 use ssr2_train::TrainConfig;
 use ssr2_train::checkpoint::short;
-use ssr2_train::eval::{Embedded, embed};
+use ssr2_train::eval::Embedded;
+use ssr2_train::features::embed;
 use ssr2_train::finetune::{Candidates, Inputs};
 use ssr2_train::report::RunReport;
 use ssr2_view::predict::{confidence, matched_class};
@@ -376,4 +377,3 @@ fn csv(rows: &[Row]) -> String {
 fn json(rows: &[Row]) -> String {
     serde_json::to_string(rows).expect("rows serialise") + "\n"
 }
-

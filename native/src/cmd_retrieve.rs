@@ -10,8 +10,8 @@ use burn::prelude::*;
 use clap::Args;
 use serde_json::json;
 use ssr2_data::{
-    Dataset, ImageSource, Matrix, OpenOptions, TextFeatures, open_image_dataset, read_bundle,
-    write_bundle,
+    CandidateFeatures, Dataset, ImageSource, Matrix, OpenOptions, TextFeatures, open_image_dataset,
+    read_bundle, write_bundle,
 };
 use ssr2_train::finetune::data::strip_tag;
 
@@ -356,13 +356,13 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         .unwrap_or_else(|| default_base(&ds.name).to_string());
     let base = Some(text_model.embed_texts(&[base_text.as_str()], 1, |_| {})?);
     let (t, a) = (top_tags[0].len(), top_attrs[0].len());
-    ds.text = Some(TextFeatures::Candidates {
+    ds.text = Some(TextFeatures::Candidates(CandidateFeatures {
         tags: tag_emb,
         num_tags: t,
         attributes: attr_emb,
         num_attributes: a,
         base,
-    });
+    }));
     let out = args.out.clone().unwrap_or_else(|| args.bundle.clone());
     let (n, sample_ids) = (ds.len(), ds.sample_ids.clone());
     let split = ds

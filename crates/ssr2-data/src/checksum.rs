@@ -66,19 +66,13 @@ pub fn dataset_sha256(ds: &crate::Dataset) -> String {
             num(&mut h, 1);
             matrix(&mut h, m);
         }
-        Some(TextFeatures::Candidates {
-            tags,
-            num_tags,
-            attributes,
-            num_attributes,
-            base,
-        }) => {
+        Some(TextFeatures::Candidates(c)) => {
             num(&mut h, 2);
-            num(&mut h, *num_tags);
-            matrix(&mut h, tags);
-            num(&mut h, *num_attributes);
-            matrix(&mut h, attributes);
-            values(&mut h, base.as_deref().unwrap_or(&[]));
+            num(&mut h, c.num_tags);
+            matrix(&mut h, &c.tags);
+            num(&mut h, c.num_attributes);
+            matrix(&mut h, &c.attributes);
+            values(&mut h, c.base.as_deref().unwrap_or(&[]));
         }
     }
     num(&mut h, ds.labels.len());

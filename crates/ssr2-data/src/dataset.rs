@@ -9,21 +9,84 @@ use crate::{DataError, Matrix};
 pub enum TextFeatures {
     /// One (already aggregated) text vector per sample: n x d_txt.
     Aggregated(Matrix),
-    /// RTA candidates per sample, best first (SPEC §7): tags is n*T rows of d_txt (sample i's T
-    /// tags are rows i*T..(i+1)*T), attributes n*A rows of d_txt, and an optional base-prompt
-    /// embedding (d_txt) shared by all samples.
-    Candidates {
-        /// n*T rows of d_txt.
-        tags: Matrix,
-        /// T, tags per sample.
-        num_tags: usize,
-        /// n*A rows of d_txt.
-        attributes: Matrix,
-        /// A, attributes per sample.
-        num_attributes: usize,
-        /// Base-prompt embedding (d_txt), shared by all samples.
-        base: Option<Vec<f32>>,
-    },
+    /// RTA candidates per sample (SPEC §7).
+    Candidates(CandidateFeatures),
+}
+
+/// RTA candidates per sample, best first (SPEC §7): tags is n*T rows of d_txt (sample i's T tags
+/// are rows i*T..(i+1)*T), attributes n*A rows of d_txt, and an optional base-prompt embedding
+/// (d_txt) shared by all samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateFeatures {
+    /// n*T rows of d_txt.
+    pub tags: Matrix,
+    /// T, tags per sample.
+    pub num_tags: usize,
+    /// n*A rows of d_txt.
+    pub attributes: Matrix,
+    /// A, attributes per sample.
+    pub num_attributes: usize,
+    /// Base-prompt embedding (d_txt), shared by all samples.
+    pub base: Option<Vec<f32>>,
+}
+
+impl CandidateFeatures {
+    /// The text dimension d_txt.
+    pub fn dim(&self) -> usize {
+        self.tags.cols
+    }
+
+    /// The candidates of samples `idx`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn select(&self, idx: &[usize]) -> Self {
+        Self {
+            tags: self.tags.select_blocks(self.num_tags, idx),
+            attributes: self.attributes.select_blocks(self.num_attributes, idx),
+            base: self.base.clone(),
+            ..*self
+        }
+    }
+
+    /// `other`'s samples after these (same T, A and d_txt; the base stays this one's).
+    pub fn append(&mut self, other: &Self) {
+        self.tags.append(&other.tags);
+        self.attributes.append(&other.attributes);
+    }
+
+    /// Checks the shapes against n samples.
+    fn validate(&self, n: usize) -> Result<(), DataError> {
+        check_matrix("text tags", &self.tags)?;
+        check_matrix("text attributes", &self.attributes)?;
+        for (field, count) in [
+            ("num_tags", self.num_tags),
+            ("num_attributes", self.num_attributes),
+        ] {
+            if count == 0 {
+                return Err(DataError::invalid(
+                    field,
+                    "is 0, expected at least 1 candidate",
+                ));
+            }
+        }
+        check_len("text tags rows", self.tags.rows, n * self.num_tags)?;
+        check_len(
+            "text attributes rows",
+            self.attributes.rows,
+            n * self.num_attributes,
+        )?;
+        check_len(
+            "text attributes columns",
+            self.attributes.cols,
+            self.tags.cols,
+        )?;
+        if let Some(b) = &self.base {
+            check_len("text base", b.len(), self.tags.cols)?;
+            check_finite("text base", b)?;
+        }
+        Ok(())
+    }
 }
 
 impl TextFeatures {
@@ -31,7 +94,7 @@ impl TextFeatures {
     pub fn dim(&self) -> usize {
         match self {
             TextFeatures::Aggregated(m) => m.cols,
-            TextFeatures::Candidates { tags, .. } => tags.cols,
+            TextFeatures::Candidates(c) => c.dim(),
         }
     }
 }
@@ -221,12 +284,7 @@ pub(crate) fn shape(d: &Dataset) -> Shape {
         d.image_pooled.as_ref().map(|m| m.cols),
         d.text.as_ref().map(|t| match t {
             TextFeatures::Aggregated(m) => (m.cols, 0, 0),
-            TextFeatures::Candidates {
-                tags,
-                num_tags,
-                num_attributes,
-                ..
-            } => (tags.cols, *num_tags, *num_attributes),
+            TextFeatures::Candidates(c) => (c.dim(), c.num_tags, c.num_attributes),
         }),
     )
 }
@@ -251,32 +309,7 @@ fn validate_text(text: &TextFeatures, n: usize) -> Result<(), DataError> {
             check_matrix("text", m)?;
             check_len("text rows", m.rows, n)
         }
-        TextFeatures::Candidates {
-            tags,
-            num_tags,
-            attributes,
-            num_attributes,
-            base,
-        } => {
-            check_matrix("text tags", tags)?;
-            check_matrix("text attributes", attributes)?;
-            for (field, count) in [("num_tags", *num_tags), ("num_attributes", *num_attributes)] {
-                if count == 0 {
-                    return Err(DataError::invalid(
-                        field,
-                        "is 0, expected at least 1 candidate",
-                    ));
-                }
-            }
-            check_len("text tags rows", tags.rows, n * num_tags)?;
-            check_len("text attributes rows", attributes.rows, n * num_attributes)?;
-            check_len("text attributes columns", attributes.cols, tags.cols)?;
-            if let Some(b) = base {
-                check_len("text base", b.len(), tags.cols)?;
-                check_finite("text base", b)?;
-            }
-            Ok(())
-        }
+        TextFeatures::Candidates(c) => c.validate(n),
     }
 }
 
@@ -337,13 +370,13 @@ mod tests {
                 per_sample: 2,
             }),
             image_pooled: Some(Matrix::new(4, 3, vec![0.25; 12])),
-            text: Some(TextFeatures::Candidates {
+            text: Some(TextFeatures::Candidates(CandidateFeatures {
                 tags: Matrix::new(8, 2, vec![0.1; 16]),
                 num_tags: 2,
                 attributes: Matrix::new(4, 2, vec![0.2; 8]),
                 num_attributes: 1,
                 base: Some(vec![0.0, 1.0]),
-            }),
+            })),
             labels: vec![0, 1, 2, 1],
             labelled: vec![true, false, false, true],
             sample_ids: (0..4).map(|i| format!("s{i}")).collect(),
@@ -450,20 +483,20 @@ mod tests {
     }
 
     fn set_tag(d: &mut Dataset, v: f32) {
-        if let Some(TextFeatures::Candidates { tags, .. }) = &mut d.text {
-            tags.data[5] = v;
+        if let Some(TextFeatures::Candidates(c)) = &mut d.text {
+            c.tags.data[5] = v;
         }
     }
 
     fn set_num_tags(d: &mut Dataset, t: usize) {
-        if let Some(TextFeatures::Candidates { num_tags, .. }) = &mut d.text {
-            *num_tags = t;
+        if let Some(TextFeatures::Candidates(c)) = &mut d.text {
+            c.num_tags = t;
         }
     }
 
     fn set_base(d: &mut Dataset, b: Vec<f32>) {
-        if let Some(TextFeatures::Candidates { base, .. }) = &mut d.text {
-            *base = Some(b);
+        if let Some(TextFeatures::Candidates(c)) = &mut d.text {
+            c.base = Some(b);
         }
     }
 }

@@ -2,18 +2,7 @@
 //! storing the test part after the training samples) and shards put back together.
 
 use crate::rng::{seeded, shuffle};
-use crate::{DataError, Dataset, ImageViews, Matrix, TextFeatures};
-
-/// Rows `i*per..(i+1)*per` of `m` for each `i` in `idx`.
-fn select_blocks(m: &Matrix, per: usize, idx: &[usize]) -> Matrix {
-    let rows: Vec<usize> = idx.iter().flat_map(|&i| i * per..(i + 1) * per).collect();
-    m.select_rows(&rows)
-}
-
-/// `a` above `b` (same columns).
-fn stack(a: &Matrix, b: &Matrix) -> Matrix {
-    Matrix::new(a.rows + b.rows, a.cols, [&a.data[..], &b.data[..]].concat())
-}
+use crate::{DataError, Dataset, ImageViews, TextFeatures};
 
 impl Dataset {
     /// The samples `idx` (in that order) as a dataset of their own, without a test part.
@@ -23,19 +12,7 @@ impl Dataset {
     pub fn subset(&self, idx: &[usize]) -> Dataset {
         let text = self.text.as_ref().map(|t| match t {
             TextFeatures::Aggregated(m) => TextFeatures::Aggregated(m.select_rows(idx)),
-            TextFeatures::Candidates {
-                tags,
-                num_tags,
-                attributes,
-                num_attributes,
-                base,
-            } => TextFeatures::Candidates {
-                tags: select_blocks(tags, *num_tags, idx),
-                num_tags: *num_tags,
-                attributes: select_blocks(attributes, *num_attributes, idx),
-                num_attributes: *num_attributes,
-                base: base.clone(),
-            },
+            TextFeatures::Candidates(c) => TextFeatures::Candidates(c.select(idx)),
         });
         Dataset {
             name: self.name.clone(),
@@ -43,7 +20,7 @@ impl Dataset {
             num_old: self.num_old,
             image: self.image.select_rows(idx),
             image_views: self.image_views.as_ref().map(|v| ImageViews {
-                data: select_blocks(&v.data, v.per_sample, idx),
+                data: v.data.select_blocks(v.per_sample, idx),
                 per_sample: v.per_sample,
             }),
             image_pooled: self.image_pooled.as_ref().map(|m| m.select_rows(idx)),
@@ -92,28 +69,16 @@ impl Dataset {
 
 /// Appends the samples of `b` (same tensors and widths) to `a`.
 fn append_rows(a: &mut Dataset, b: &Dataset) {
-    a.image = stack(&a.image, &b.image);
+    a.image.append(&b.image);
     if let (Some(x), Some(y)) = (&mut a.image_views, &b.image_views) {
-        x.data = stack(&x.data, &y.data);
+        x.data.append(&y.data);
     }
     if let (Some(x), Some(y)) = (&mut a.image_pooled, &b.image_pooled) {
-        *x = stack(x, y);
+        x.append(y);
     }
     match (&mut a.text, &b.text) {
-        (Some(TextFeatures::Aggregated(x)), Some(TextFeatures::Aggregated(y))) => *x = stack(x, y),
-        (
-            Some(TextFeatures::Candidates {
-                tags, attributes, ..
-            }),
-            Some(TextFeatures::Candidates {
-                tags: bt,
-                attributes: ba,
-                ..
-            }),
-        ) => {
-            *tags = stack(tags, bt);
-            *attributes = stack(attributes, ba);
-        }
+        (Some(TextFeatures::Aggregated(x)), Some(TextFeatures::Aggregated(y))) => x.append(y),
+        (Some(TextFeatures::Candidates(x)), Some(TextFeatures::Candidates(y))) => x.append(y),
         _ => {}
     }
     a.labels.extend(&b.labels);

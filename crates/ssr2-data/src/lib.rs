@@ -21,14 +21,14 @@ mod split;
 mod synthetic;
 mod wnid;
 
-pub use bundle::{
-    BUNDLE_VERSION, CLIP_KEY, SHARD_KEY, ShardRecord, bundle_from_bytes, bundle_metadata, bundle_to_bytes,
-    bundle_to_bytes_with, check_shards, read_bundle, read_bundle_metadata, write_bundle,
-    write_bundle_with,
-};
 pub use atomic::{partial_path, write_atomic};
+pub use bundle::{
+    BUNDLE_VERSION, CLIP_KEY, SHARD_KEY, ShardRecord, bundle_from_bytes, bundle_metadata,
+    bundle_to_bytes, bundle_to_bytes_with, check_shards, read_bundle, read_bundle_metadata,
+    write_bundle, write_bundle_with,
+};
 pub use checksum::{dataset_sha256, files_sha256, sha256_hex};
-pub use dataset::{Dataset, ImageViews, TextFeatures};
+pub use dataset::{CandidateFeatures, Dataset, ImageViews, TextFeatures};
 pub use digits::{digits, digits_raw};
 pub use error::DataError;
 pub use fashion::{FASHION_MNIST_DIR, FASHION_SIDE, fashion_mnist};

@@ -50,6 +50,23 @@ impl Matrix {
         }
         Matrix::new(idx.len(), self.cols, data)
     }
+
+    /// Blocks of `per` rows (block `i` is rows `i*per..(i+1)*per`), for the samples `idx` in that
+    /// order: a sample's views or candidates.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn select_blocks(&self, per: usize, idx: &[usize]) -> Matrix {
+        let rows: Vec<usize> = idx.iter().flat_map(|&i| i * per..(i + 1) * per).collect();
+        self.select_rows(&rows)
+    }
+
+    /// `other`'s rows after these (same columns).
+    pub fn append(&mut self, other: &Matrix) {
+        debug_assert_eq!(self.cols, other.cols);
+        self.data.extend_from_slice(&other.data);
+        self.rows += other.rows;
+    }
 }
 
 #[cfg(test)]

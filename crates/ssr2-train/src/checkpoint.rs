@@ -2,12 +2,13 @@
 //! one: each epoch's weights go to their own file (temporary name, then rename), and `state.json`
 //! — renamed last — says which epoch is complete. Older epochs are deleted afterwards.
 
+use crate::TrainError;
 use crate::optim::Sgd;
-use crate::report::EpochRecord;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 use ssr2_data::sha256_hex;
+use ssr2_view::report::EpochRecord;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -55,10 +56,6 @@ impl State {
     }
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: {e}", path.display())
-}
-
 fn weights_name(epoch: usize) -> String {
     format!("epoch-{epoch:04}.safetensors")
 }
@@ -71,21 +68,21 @@ pub fn save<M: Module>(
     model: &M,
     sgd: &Sgd,
     history: &[EpochRecord],
-) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::file(dir, e))?;
     let name = weights_name(epoch);
     let tmp = dir.join(format!("partial-{name}"));
     // Serialised in memory, so the checksum is taken from the bytes written, not a read-back.
     let mut store = SafetensorsStore::from_bytes(None);
     model
         .save_into(&mut store)
-        .map_err(|e| io_err(&tmp, format!("{e:?}")))?;
+        .map_err(|e| TrainError::file(&tmp, format!("{e:?}")))?;
     let bytes = store
         .get_bytes()
-        .map_err(|e| io_err(&tmp, format!("{e:?}")))?;
+        .map_err(|e| TrainError::file(&tmp, format!("{e:?}")))?;
     let weights_sha256 = sha256_hex(&bytes);
-    std::fs::write(&tmp, &bytes).map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, dir.join(&name)).map_err(|e| io_err(&tmp, e))?;
+    std::fs::write(&tmp, &bytes).map_err(|e| TrainError::file(&tmp, e))?;
+    std::fs::rename(&tmp, dir.join(&name)).map_err(|e| TrainError::file(&tmp, e))?;
     let momentum = sgd
         .buffers
         .iter()
@@ -114,7 +111,8 @@ pub fn save<M: Module>(
         ..state
     };
     let text = serde_json::to_string(&state).expect("state serialises");
-    ssr2_data::write_atomic(&dir.join(STATE), text.as_bytes()).map_err(|e| e.to_string())?;
+    let state = dir.join(STATE);
+    ssr2_data::write_atomic(&state, text.as_bytes()).map_err(|e| TrainError::file(&state, e))?;
     // Only now are older weights unreferenced.
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
@@ -128,16 +126,16 @@ pub fn save<M: Module>(
 }
 
 /// The last complete checkpoint in `dir`, if any.
-pub fn load_state(dir: &Path) -> Result<Option<State>, String> {
+pub fn load_state(dir: &Path) -> Result<Option<State>, TrainError> {
     let path = dir.join(STATE);
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::file(&path, e))?;
     let state: State = serde_json::from_str(&text)
-        .map_err(|e| io_err(&path, format!("corrupt checkpoint state ({e})")))?;
+        .map_err(|e| TrainError::file(&path, format!("corrupt checkpoint state ({e})")))?;
     if !state.checksum.is_empty() && state.checksum != state.digest() {
-        return Err(io_err(
+        return Err(TrainError::file(
             &path,
             "corrupt checkpoint: state.json does not match its checksum (edited or damaged)",
         ));
@@ -147,16 +145,16 @@ pub fn load_state(dir: &Path) -> Result<Option<State>, String> {
 
 /// Load the weights a state refers to into `model`, after checking them against the state's
 /// checksum.
-pub fn load_weights<M: Module>(dir: &Path, state: &State, model: &mut M) -> Result<(), String> {
+pub fn load_weights<M: Module>(dir: &Path, state: &State, model: &mut M) -> Result<(), TrainError> {
     let path: PathBuf = dir.join(&state.weights);
     let bytes = read_weights(&path)?;
     if !state.weights_sha256.is_empty() && sha256_hex(&bytes) != state.weights_sha256 {
-        return Err(io_err(
+        return Err(TrainError::file(
             &path,
             "corrupt checkpoint: the file does not match the checksum in state.json",
         ));
     }
-    load_bytes(&path, bytes, model)
+    ssr2_head::load_weights(&path, bytes, model).map_err(TrainError::Weights)
 }
 
 /// Where training resumes: the checkpoint's weights and momentum go into `model` and `sgd`;
@@ -169,28 +167,30 @@ pub fn resume<M: Module>(
     model: &mut M,
     sgd: &mut Sgd,
     device: &Device,
-) -> Result<Option<(usize, Vec<EpochRecord>)>, String> {
+) -> Result<Option<(usize, Vec<EpochRecord>)>, TrainError> {
     let Some(state) = load_state(dir)? else {
         return Ok(None);
     };
     let path = dir.join(STATE);
     if state.config_toml != id.config_toml || state.seed != id.seed {
-        return Err(format!(
-            "{}: the checkpoint was made with another configuration or seed; use a new --out directory",
-            dir.display()
+        return Err(TrainError::file(
+            dir,
+            "the checkpoint was made with another configuration or seed; use a new --out directory",
         ));
     }
     if !state.data_sha256.is_empty() && state.data_sha256 != id.data_sha256 {
-        return Err(format!(
-            "{}: the checkpoint was trained on other data (content hash {} here, {} in the \
-             checkpoint); resume with the run's own data or start a new run",
-            dir.display(),
-            short(id.data_sha256),
-            short(&state.data_sha256)
+        return Err(TrainError::file(
+            dir,
+            format!(
+                "the checkpoint was trained on other data (content hash {} here, {} in the \
+                 checkpoint); resume with the run's own data or start a new run",
+                short(id.data_sha256),
+                short(&state.data_sha256)
+            ),
         ));
     }
     if state.epoch >= epochs {
-        return Err(io_err(
+        return Err(TrainError::file(
             &path,
             format!(
                 "corrupt checkpoint: epoch {} is beyond the configuration's {epochs} epochs (0-{})",
@@ -201,7 +201,7 @@ pub fn resume<M: Module>(
     }
     let consecutive = state.history.iter().enumerate().all(|(i, r)| r.epoch == i);
     if state.history.len() != state.epoch + 1 || !consecutive {
-        return Err(io_err(
+        return Err(TrainError::file(
             &path,
             format!(
                 "corrupt checkpoint: epoch {} but the history holds {} epochs",
@@ -216,96 +216,24 @@ pub fn resume<M: Module>(
 }
 
 /// Load adapter + classifier weights from a safetensors file written by this crate.
-pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), String> {
+pub fn load_heads<M: Module>(path: &Path, model: &mut M) -> Result<(), TrainError> {
     let bytes = read_weights(path)?;
-    load_bytes(path, bytes, model)
+    ssr2_head::load_weights(path, bytes, model).map_err(TrainError::Weights)
 }
 
-/// [`load_heads`] from bytes already in memory (the browser's file input); `path` names them.
-pub fn load_heads_bytes<M: Module>(
-    path: &Path,
-    bytes: Vec<u8>,
-    model: &mut M,
-) -> Result<(), String> {
-    load_bytes(path, bytes, model)
-}
-
-fn read_weights(path: &Path) -> Result<Vec<u8>, String> {
+fn read_weights(path: &Path) -> Result<Vec<u8>, TrainError> {
     if !path.exists() {
-        return Err(io_err(path, "weights file missing"));
+        return Err(TrainError::file(path, "weights file missing"));
     }
-    std::fs::read(path).map_err(|e| io_err(path, e))
-}
-
-/// Loads the weights held in `bytes` (read from `path`) after checking they are finite.
-fn load_bytes<M: Module>(path: &Path, bytes: Vec<u8>, model: &mut M) -> Result<(), String> {
-    check_finite(path, &bytes)?;
-    // Partial, so that a missing tensor comes back as data we can name in one line (the
-    // store's own error is a multi-line summary).
-    let mut store = SafetensorsStore::from_bytes(Some(bytes)).allow_partial(true);
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| io_err(path, format!("cannot load weights ({})", one_line(&e.to_string()))))?;
-    if let Some((name, _)) = result.missing.first() {
-        return Err(io_err(
-            path,
-            format!(
-                "weights do not fit the model: tensor `{name}` is missing ({} of {} missing)",
-                result.missing.len(),
-                result.missing.len() + result.applied.len()
-            ),
-        ));
-    }
-    if let Some(e) = result.errors.first() {
-        return Err(io_err(
-            path,
-            format!(
-                "weights do not fit the model: {} ({} tensors do not fit)",
-                one_line(&e.to_string()),
-                result.errors.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Whitespace runs (newlines included) as single spaces: messages are one line.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Refuses a safetensors file holding NaN or infinity, naming the tensor.
-fn check_finite(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let st = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| io_err(path, format!("not a safetensors file ({e})")))?;
-    for (name, view) in st.tensors() {
-        let bad = match view.dtype() {
-            safetensors::Dtype::F32 => view
-                .data()
-                .chunks_exact(4)
-                .any(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()),
-            safetensors::Dtype::F64 => view
-                .data()
-                .chunks_exact(8)
-                .any(|b| !f64::from_le_bytes(b.try_into().expect("8 bytes")).is_finite()),
-            _ => false,
-        };
-        if bad {
-            return Err(io_err(
-                path,
-                format!(
-                    "tensor `{name}` holds NaN or infinity (the run diverged or the file is corrupt)"
-                ),
-            ));
-        }
-    }
-    Ok(())
+    std::fs::read(path).map_err(|e| TrainError::file(path, e))
 }
 
 /// The first 12 hex digits of a hash, as shown in messages.
 pub fn short(hash: &str) -> &str {
     // By characters: a hash read from a damaged file may hold multi-byte ones.
-    hash.char_indices().nth(12).map_or(hash, |(i, _)| &hash[..i])
+    hash.char_indices()
+        .nth(12)
+        .map_or(hash, |(i, _)| &hash[..i])
 }
 
 /// Restore SGD momentum buffers from a state.

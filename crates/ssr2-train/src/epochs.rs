@@ -1,25 +1,26 @@
 //! The one epoch loop of every training mode (SPEC §4-8): co-teaching selection before each
 //! epoch after warm-up, the epoch's sampled batches, both views through the mode's encoders, the
 //! loss, the SGD step, then evaluation and a checkpoint after each epoch. A mode supplies only
-//! its encoders, views and inputs ([`Mode`]); features mode is `trainer.rs`, fine-tune mode
+//! its encoders, views and inputs ([`Mode`]); features mode is `features/`, fine-tune mode
 //! `finetune/train.rs`.
 
+use crate::TrainError;
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::eval::{Embedded, Evaluation};
 use crate::objective::{ModalityOut, TERM_NAMES, batch_loss};
 use crate::optim::Sgd;
-use crate::report::EpochRecord;
+use crate::optim::cosine_lr;
+use crate::replicas::{Devices, join, merge_grads, shard_ranges};
+use crate::report::{EpochRecord, epoch_eval};
 use crate::rng::Rng;
 use crate::sampler::epoch_batches;
-use crate::trainer::{
-    Checkpointing, EpochEnd, Progress, RunDir, batch_context, coteach_selection, end_epoch,
-    epoch_rates,
-};
-use crate::replicas::{Devices, join, merge_grads, shard_ranges};
+use crate::selection::{Selection, batch_context, coteach_selection};
 use burn::prelude::*;
+use ssr2_core::loss::cluster::teacher_temperature;
 use ssr2_data::Dataset;
 use std::ops::Range;
+use std::path::Path;
 use std::time::Instant;
 
 /// What a training mode supplies to [`run_epochs`].
@@ -28,14 +29,14 @@ pub(crate) trait Mode {
     type Model: Module;
     /// Embeddings of the unlabelled samples: co-teaching's selection when no evaluation of the
     /// previous epoch is at hand (the first epoch after warm-up, or after a resume).
-    fn embed_unlabelled(&mut self, model: &Self::Model) -> Result<Embedded, String>;
+    fn embed_unlabelled(&mut self, model: &Self::Model) -> Result<Embedded, TrainError>;
     /// Before the epoch's first step, with its batches (view plans, loader threads, RNGs).
-    fn start_epoch(&mut self, epoch: usize, batches: &[Vec<usize>]) -> Result<(), String>;
+    fn start_epoch(&mut self, epoch: usize, batches: &[Vec<usize>]) -> Result<(), TrainError>;
     /// One batch's inputs, both views drawn for the whole batch, so that they do not depend on
     /// how the batch is split across devices.
     type Batch;
     /// The inputs of batch `bi` (samples `idx`).
-    fn batch(&mut self, bi: usize, idx: &[usize]) -> Result<Self::Batch, String>;
+    fn batch(&mut self, bi: usize, idx: &[usize]) -> Result<Self::Batch, TrainError>;
     /// Samples `rows` (positions in the batch) of both views through the image branch and,
     /// with texts, the text branch of `model` on `device` (autodiff), the copy of replica
     /// `replica`: rows of view 0, then the same rows of view 1.
@@ -46,13 +47,13 @@ pub(crate) trait Mode {
         rows: Range<usize>,
         replica: usize,
         device: &Device,
-    ) -> Result<(ModalityOut, Option<ModalityOut>), String>;
+    ) -> Result<(ModalityOut, Option<ModalityOut>), TrainError>;
     /// After the epoch's last step, with its step count and the steps' wall time.
     fn end_epoch(&mut self, _steps: usize, _train_seconds: f64) {}
     /// True for a classifier head's parameter (head learning rate); the rest is backbone.
     fn is_head(&self, path: &str) -> bool;
     /// Evaluation on the unlabelled set.
-    fn evaluate(&mut self, model: &Self::Model) -> Result<Evaluation, String>;
+    fn evaluate(&mut self, model: &Self::Model) -> Result<Evaluation, TrainError>;
 }
 
 /// The run the epochs belong to.
@@ -91,11 +92,14 @@ fn forward<M: Mode>(
     devices: &Devices,
     bi: usize,
     idx: &[usize],
-) -> Result<(ModalityOut, Option<ModalityOut>), String> {
+) -> Result<(ModalityOut, Option<ModalityOut>), TrainError> {
     let batch = mode.batch(bi, idx)?;
     let main = devices.main().clone().autodiff();
     let mut parts = Vec::with_capacity(devices.len());
-    for (r, rows) in shard_ranges(idx.len(), devices.len()).into_iter().enumerate() {
+    for (r, rows) in shard_ranges(idx.len(), devices.len())
+        .into_iter()
+        .enumerate()
+    {
         let (m, device) = match r {
             0 => (model, main.clone()),
             _ => (&copies[r - 1], devices.all()[r].clone().autodiff()),
@@ -105,13 +109,71 @@ fn forward<M: Mode>(
     Ok(join(parts, &main))
 }
 
+/// Where a step is in the run, and the epoch's rates.
+#[derive(Clone, Copy)]
+struct Step {
+    epoch: usize,
+    bi: usize,
+    warmup: bool,
+    lr_head: f64,
+    teacher_temp: f64,
+}
+
+/// One SGD step on batch `idx` (SPEC §4-6): both views forward (split over the devices), the
+/// loss with co-teaching's pseudo-labels, gradients, the update. Returns the stepped model and
+/// the loss terms ([`TERM_NAMES`] order); a non-finite loss stops the run.
+fn step<M: Mode>(
+    mode: &mut M,
+    model: M::Model,
+    sgd: &mut Sgd,
+    run: &Run,
+    selected: &(Option<Selection>, Option<Selection>),
+    at: Step,
+    idx: &[usize],
+) -> Result<(M::Model, Vec<f32>), TrainError> {
+    let (o, Step { epoch, bi, .. }) = (&run.cfg.optim, at);
+    let copies = run.devices.fork(&model);
+    let (image, text) = forward(mode, &model, &copies, run.devices, bi, idx)?;
+    let ctx = batch_context(
+        run.ds,
+        idx,
+        (&selected.0, &selected.1),
+        o.coteach_text(epoch),
+        at.warmup,
+        at.teacher_temp,
+    );
+    let loss = batch_loss(&image, text.as_ref(), &ctx, &run.cfg.loss, o.batch_size)
+        .map_err(|e| TrainError::Config(format!("epoch {epoch}, batch {bi}: {e}")))?;
+    let mut grads = merge_grads(&mut loss.total.backward(), &model, &copies, run.devices);
+    drop(copies);
+    let model = sgd.step(model, &mut grads, &|path: &str| {
+        if mode.is_head(path) {
+            at.lr_head
+        } else {
+            o.lr_backbone
+        }
+    });
+    let terms = loss
+        .terms
+        .try_into_vec_as::<f32>()
+        .expect("synchronous read");
+    if !terms[0].is_finite() {
+        return Err(TrainError::Diverged {
+            epoch,
+            batch: bi,
+            value: terms[0],
+        });
+    }
+    Ok((model, terms))
+}
+
 /// Train `model` through `run`'s epochs (from its checkpoint when resuming).
 pub(crate) fn run_epochs<M: Mode>(
     mode: &mut M,
     mut model: M::Model,
     run: &Run,
     progress: &mut dyn Progress,
-) -> Result<Trained<M::Model>, String> {
+) -> Result<Trained<M::Model>, TrainError> {
     let (cfg, o, seed) = (run.cfg, &run.cfg.optim, run.id.seed);
     let mut sgd = Sgd {
         momentum: o.momentum,
@@ -120,8 +182,14 @@ pub(crate) fn run_epochs<M: Mode>(
     };
     let (mut start, mut history) = (0, Vec::new());
     if let Some(dir) = run.run_dir.filter(|d| d.resume)
-        && let Some((next, done)) =
-            checkpoint::resume(dir.path, run.id, o.epochs, &mut model, &mut sgd, run.devices.main())?
+        && let Some((next, done)) = checkpoint::resume(
+            dir.path,
+            run.id,
+            o.epochs,
+            &mut model,
+            &mut sgd,
+            run.devices.main(),
+        )?
     {
         start = next;
         history = done;
@@ -152,37 +220,15 @@ pub(crate) fn run_epochs<M: Mode>(
         let mut sums = vec![0.0f64; TERM_NAMES.len()];
         let steps_started = Instant::now();
         for (bi, idx) in batches.iter().enumerate() {
-            let copies = run.devices.fork(&model);
-            let (image, text) = forward(mode, &model, &copies, run.devices, bi, idx)?;
-            let ctx = batch_context(
-                run.ds,
-                idx,
-                (&selected.0, &selected.1),
-                o.coteach_text(epoch),
+            let at = Step {
+                epoch,
+                bi,
                 warmup,
+                lr_head,
                 teacher_temp,
-            );
-            let loss = batch_loss(&image, text.as_ref(), &ctx, &cfg.loss, o.batch_size)
-                .map_err(|e| format!("epoch {epoch}, batch {bi}: {e}"))?;
-            let mut grads = merge_grads(&mut loss.total.backward(), &model, &copies, run.devices);
-            drop(copies);
-            model = sgd.step(model, &mut grads, &|path: &str| {
-                if mode.is_head(path) {
-                    lr_head
-                } else {
-                    o.lr_backbone
-                }
-            });
-            let terms = loss
-                .terms
-                .try_into_vec_as::<f32>()
-                .expect("synchronous read");
-            if !terms[0].is_finite() {
-                return Err(format!(
-                    "the loss became {} at epoch {epoch}, batch {bi}; lower the learning rates",
-                    terms[0]
-                ));
-            }
+            };
+            let terms;
+            (model, terms) = step(mode, model, &mut sgd, run, &selected, at, idx)?;
             step_losses.push(terms[0] as f64);
             sums.iter_mut()
                 .zip(&terms)
@@ -227,4 +273,98 @@ pub(crate) fn run_epochs<M: Mode>(
         epoch_losses,
         step_losses,
     })
+}
+
+/// Callbacks for progress display (progress bars natively, nothing in tests).
+pub trait Progress {
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize) {}
+    fn batch_done(&mut self, _batch: usize) {}
+    fn epoch_end(&mut self, _record: &EpochRecord) {}
+    /// Asked after each epoch's checkpoint: true stops the run there (it can be resumed).
+    fn should_stop(&mut self) -> bool {
+        false
+    }
+}
+
+/// No output.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// Where a run keeps its checkpoint and writes its report.
+pub struct RunDir<'a> {
+    pub path: &'a Path,
+    /// Continue from the last checkpoint in `path` if there is one.
+    pub resume: bool,
+}
+
+/// Where and with what the per-epoch checkpoints are written (none without a run directory).
+pub(crate) struct Checkpointing<'a> {
+    pub run_dir: Option<&'a RunDir<'a>>,
+    pub id: checkpoint::Identity<'a>,
+}
+
+/// What an epoch measured, in either mode; [`end_epoch`] turns it into the report's record.
+pub(crate) struct EpochEnd<'a> {
+    pub epoch: usize,
+    pub lr_head: f64,
+    pub lr_backbone: f64,
+    pub teacher_temp: f64,
+    /// Each loss term summed over the epoch's batches, in [`TERM_NAMES`] order.
+    pub loss_sums: &'a [f64],
+    pub batches: usize,
+    pub eval: &'a Evaluation,
+    /// Wall time of the training steps alone (not the selection pass or the evaluation).
+    pub train_seconds: f64,
+    pub started: Instant,
+}
+
+/// The end of an epoch in both modes: report it, keep it in the history, checkpoint `model`,
+/// and stop early (resumably) when asked, unless it was the last epoch.
+pub(crate) fn end_epoch<M: Module>(
+    end: EpochEnd,
+    history: &mut Vec<EpochRecord>,
+    progress: &mut dyn Progress,
+    ckpt: &Checkpointing,
+    model: &M,
+    sgd: &Sgd,
+    last: bool,
+) -> Result<(), TrainError> {
+    let nb = end.batches.max(1) as f64;
+    let record = EpochRecord {
+        epoch: end.epoch,
+        lr_head: end.lr_head,
+        lr_backbone: end.lr_backbone,
+        teacher_temp: end.teacher_temp,
+        loss: TERM_NAMES
+            .iter()
+            .zip(end.loss_sums)
+            .map(|(n, s)| (n.to_string(), s / nb))
+            .collect(),
+        eval: epoch_eval(end.eval),
+        train_seconds: end.train_seconds,
+        seconds: end.started.elapsed().as_secs_f64(),
+    };
+    let epoch = record.epoch;
+    progress.epoch_end(&record);
+    history.push(record);
+    if let Some(dir) = ckpt.run_dir {
+        checkpoint::save(dir.path, epoch, ckpt.id, model, sgd, history)?;
+    }
+    if !last && progress.should_stop() {
+        return Err(TrainError::Stopped { epoch });
+    }
+    Ok(())
+}
+
+/// Head learning rate (cosine decay) and teacher temperature (ramp) of `epoch` (SPEC §8).
+pub(crate) fn epoch_rates(cfg: &TrainConfig, epoch: usize) -> (f64, f64) {
+    let (o, l) = (&cfg.optim, &cfg.loss);
+    let lr_head = cosine_lr(o.lr_head, o.lr_head_min, epoch, o.epochs);
+    let teacher_temp = teacher_temperature(
+        epoch,
+        l.teacher_temp_start,
+        l.teacher_temp_end,
+        l.teacher_temp_epochs,
+    );
+    (lr_head, teacher_temp)
 }

@@ -2,8 +2,6 @@
 //! ranks and our edge ratio, from the features of the test transform (no augmentation).
 
 use crate::config::{EvalConfig, RtaSettings};
-use crate::inputs::{image_input, text_input};
-use crate::model::HeadModel;
 use burn::prelude::*;
 use ssr2_core::classifier::predict;
 use ssr2_core::metrics::{
@@ -13,7 +11,7 @@ use ssr2_core::rta::RtaConfig;
 use ssr2_data::Dataset;
 
 /// Rows per forward pass during evaluation.
-const CHUNK: usize = 1024;
+pub(crate) const CHUNK: usize = 1024;
 
 /// Features, logits and predictions of a set of samples.
 pub struct Embedded {
@@ -94,42 +92,9 @@ pub fn rta_config(s: &RtaSettings) -> RtaConfig {
     }
 }
 
-fn read(t: Tensor<2>) -> Vec<f32> {
+pub(crate) fn read(t: Tensor<2>) -> Vec<f32> {
     t.try_into_vec_as::<f32>()
         .expect("synchronous read on this device")
-}
-
-/// Forward the samples `idx` without augmentation. `model` should be on a non-autodiff device.
-pub fn embed(
-    model: &HeadModel,
-    ds: &Dataset,
-    idx: &[usize],
-    rta: &RtaSettings,
-    device: &Device,
-) -> Embedded {
-    let rta = rta_config(rta);
-    let use_text = model.text.is_some() && ds.text.is_some();
-    let [classes, dim] = model.image.head.weight.dims();
-    let mut out = Embedded::start(idx, classes, dim, use_text);
-    for chunk in idx.chunks(CHUNK) {
-        let z = model
-            .image
-            .adapter
-            .forward(image_input(ds, chunk, None, device));
-        let li = model.image.head.forward(z.clone());
-        let text = use_text.then(|| {
-            let zt = model.embed_text(text_input(ds, chunk, None, device), &rta);
-            let lt = model
-                .text
-                .as_ref()
-                .expect("text branch")
-                .head
-                .forward(zt.clone());
-            (zt, lt)
-        });
-        out.push(z, li, text);
-    }
-    out
 }
 
 /// Everything measured on one evaluation.
@@ -139,18 +104,6 @@ pub struct Evaluation {
     pub accuracy: Accuracy,
     pub ranks: RankSummary,
     pub edges: EdgeRatio,
-}
-
-/// Evaluate on the unlabelled samples of `ds`.
-pub fn evaluate(
-    model: &HeadModel,
-    ds: &Dataset,
-    rta: &RtaSettings,
-    cfg: &EvalConfig,
-    device: &Device,
-) -> Evaluation {
-    let idx = ds.unlabelled_indices();
-    score(embed(model, ds, &idx, rta, device), ds, cfg)
 }
 
 /// Accuracy, ranks and edge ratio of features already computed for the unlabelled samples.

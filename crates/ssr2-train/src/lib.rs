@@ -1,26 +1,27 @@
-//! The SSR2-GCD trainer in features mode: configuration, sampler, augmentation, the epoch loop,
-//! evaluation, checkpoints with resume, and the run report the browser opens.
+//! The SSR2-GCD trainer: configuration, sampler, the one epoch loop (`epochs`) that both modes
+//! run (`features/`: heads on extracted features; `finetune/`: CLIP's last blocks too),
+//! evaluation, checkpoints with resume, and the run report the browser opens (`report`).
 
-pub mod augment;
 pub mod checkpoint;
 pub mod clusters;
 pub mod config;
-pub mod conv;
 mod epochs;
+mod error;
 pub mod eval;
+pub mod features;
 #[cfg(feature = "finetune")]
 pub mod finetune;
-pub mod inputs;
-pub mod model;
 pub mod objective;
 pub mod optim;
 pub mod replicas;
 pub mod report;
 pub mod rng;
 pub mod sampler;
-pub mod trainer;
+mod selection;
 
 pub use config::{PRESETS, TrainConfig};
-pub use report::RunReport;
+pub use epochs::{Progress, RunDir, Silent};
+pub use error::TrainError;
+pub use features::{train, train_on};
 pub use replicas::Devices;
-pub use trainer::{Progress, RunDir, Silent, train, train_on};
+pub use report::RunReport;

@@ -8,6 +8,7 @@
 //!
 //! Moving to Burn's `all_gather` / `all_reduce` (0.23) replaces [`join`] and [`merge_grads`].
 
+use crate::config::{AdapterKind, TrainConfig};
 use crate::objective::ModalityOut;
 use burn::module::{ModuleVisitor, Param};
 use burn::optim::{GradientsParams, MultiGradientsParams};
@@ -20,6 +21,28 @@ use std::ops::Range;
 pub struct Devices(Vec<Device>);
 
 impl Devices {
+    /// Refuses what several devices cannot train exactly: a batch norm normalises over the batch,
+    /// so each device would normalise its own shard; a shard needs a sample.
+    pub fn check(&self, cfg: &TrainConfig) -> Result<(), String> {
+        let k = self.len();
+        if k == 1 {
+            return Ok(());
+        }
+        if cfg.model.adapter == AdapterKind::Cnn {
+            return Err(format!(
+                "model.adapter = \"cnn\" normalises over the batch (batch norm), so {k} devices would \
+                 each normalise their own shard and train another model; train it on one device"
+            ));
+        }
+        if cfg.optim.batch_size < k {
+            return Err(format!(
+                "optim.batch_size = {} is smaller than the {k} devices: each needs a sample a batch",
+                cfg.optim.batch_size
+            ));
+        }
+        Ok(())
+    }
+
     /// `devices` in order (at least one).
     pub fn new(devices: Vec<Device>) -> Result<Self, String> {
         if devices.is_empty() {
@@ -168,7 +191,10 @@ mod tests {
                 assert_eq!(s[0].start, 0);
                 assert_eq!(s[k - 1].end, n);
                 assert!(s.windows(2).all(|w| w[0].end == w[1].start));
-                let (lo, hi) = (s.iter().map(|r| r.len()).min(), s.iter().map(|r| r.len()).max());
+                let (lo, hi) = (
+                    s.iter().map(|r| r.len()).min(),
+                    s.iter().map(|r| r.len()).max(),
+                );
                 assert!(hi.unwrap() - lo.unwrap() <= 1, "{n} over {k}: {s:?}");
             }
         }

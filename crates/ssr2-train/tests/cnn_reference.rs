@@ -5,8 +5,8 @@ use burn::module::Param;
 use burn::nn::{BatchNormConfig, LinearConfig};
 use burn::prelude::*;
 use serde_json::Value;
-use ssr2_train::conv::ConvStem;
-use ssr2_train::model::Adapter;
+use ssr2_head::Adapter;
+use ssr2_head::conv::ConvStem;
 
 fn reference() -> Value {
     let path = concat!(

@@ -16,7 +16,7 @@ use ssr2_train::finetune::loader::{ImageLoader, Job};
 use ssr2_train::finetune::model::split;
 use ssr2_train::finetune::{Candidates, Inputs, Outcome, finetune};
 use ssr2_train::finetune::{Frozen, Trainable};
-use ssr2_train::trainer::{Progress, RunDir, Silent};
+use ssr2_train::{Progress, RunDir, Silent, TrainError};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -86,7 +86,7 @@ fn train(
     seed: u64,
     run: Option<(&Path, bool)>,
     progress: &mut dyn Progress,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, TrainError> {
     let run_dir = run.map(|(path, resume)| RunDir { path, resume });
     finetune(
         inputs(images, text),
@@ -240,7 +240,7 @@ fn resume_equals_an_uninterrupted_run() {
     )
     .err()
     .unwrap();
-    assert!(e.contains("stopped after epoch 0"), "{e}");
+    assert!(matches!(e, TrainError::Stopped { epoch: 0 }), "{e:?}");
     let resumed = train(&images, true, &cfg, 3, Some((&run, true)), &mut Silent).unwrap();
     assert_eq!(resumed.report.history.len(), 2);
     assert_eq!(

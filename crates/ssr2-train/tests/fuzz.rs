@@ -4,8 +4,8 @@
 
 use burn::prelude::*;
 use proptest::prelude::*;
+use ssr2_head::HeadModel;
 use ssr2_train::checkpoint::load_heads;
-use ssr2_train::model::HeadModel;
 use ssr2_train::{RunDir, Silent, TrainConfig, train};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -57,7 +57,7 @@ fn resume(dir: &Path) -> Result<ssr2_train::RunReport, String> {
         path: dir,
         resume: true,
     };
-    train(&ds, &cfg, 0, &Device::flex(), Some(run), &mut Silent)
+    train(&ds, &cfg, 0, &Device::flex(), Some(run), &mut Silent).map_err(|e| e.to_string())
 }
 
 fn mutate(bytes: &mut Vec<u8>, flips: &[(usize, u8)], cut: Option<usize>) {
@@ -87,7 +87,8 @@ fn weights_file(dir: &Path) -> std::path::PathBuf {
 fn heads_model() -> HeadModel {
     let cfg = tiny();
     let ds = ssr2_data::generate(&cfg.data.synthetic).unwrap();
-    HeadModel::for_dataset(&cfg.model, &ds, ds.num_classes(), true, &Device::flex()).unwrap()
+    ssr2_train::features::heads_for(&cfg.model, &ds, ds.num_classes(), true, &Device::flex())
+        .unwrap()
 }
 
 proptest! {
@@ -216,7 +217,12 @@ fn audit_regressions() {
         resume: true,
     };
     let e = train(&other, &cfg, 0, &Device::flex(), Some(run), &mut Silent).unwrap_err();
-    assert!(e.contains("trained on other data"), "{e}");
+    // A file of the run (its checkpoint) that is not this run's, named by its folder.
+    assert!(
+        matches!(&e, ssr2_train::TrainError::File { path, .. } if path == dir.path()),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("trained on other data"), "{e}");
 
     // Weights corrupted in place (same size) are refused, not used.
     let dir = tempfile::tempdir().unwrap();
@@ -253,6 +259,8 @@ fn audit_regressions() {
     let nan_path = dir.path().join("nan-heads.safetensors");
     std::fs::write(&nan_path, out).unwrap();
     let e = load_heads(&nan_path, &mut heads_model()).unwrap_err();
+    assert!(matches!(e, ssr2_train::TrainError::Weights(_)), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains(&name) && e.contains("NaN"), "{e}");
 
     // Settings no run can mean.

@@ -173,7 +173,11 @@ fn resumes_exactly(cfg: &TrainConfig) {
         &mut StopAfter(3, 0),
     )
     .unwrap_err();
-    assert!(err.contains("stopped after epoch 2"), "{err}");
+    assert!(
+        matches!(err, ssr2_train::TrainError::Stopped { epoch: 2 }),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "stopped after epoch 2; resume to continue");
     let resumed = train(
         &ds,
         &cfg,
@@ -207,7 +211,11 @@ fn resumes_exactly(cfg: &TrainConfig) {
         &mut Silent,
     )
     .unwrap_err();
-    assert!(err.contains("another configuration"), "{err}");
+    assert!(
+        matches!(err, ssr2_train::TrainError::File { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("another configuration"), "{err}");
 }
 
 #[test]
@@ -370,12 +378,11 @@ fn inference_block_reproduces_the_predictions() {
 #[test]
 fn heads_missing_a_tensor_are_named_in_one_line() {
     use burn::store::{ModuleSnapshot, SafetensorsStore};
-    use ssr2_train::model::HeadModel;
     let ds = ssr2_data::digits(0);
     let cfg = TrainConfig::preset("digits").unwrap();
     let device = Device::flex();
     let k = ds.num_classes();
-    let model = HeadModel::for_dataset(&cfg.model, &ds, k, false, &device).unwrap();
+    let model = ssr2_train::features::heads_for(&cfg.model, &ds, k, false, &device).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole.safetensors");
     model
@@ -392,10 +399,15 @@ fn heads_missing_a_tensor_are_named_in_one_line() {
         .collect();
     let part = dir.path().join("heads.safetensors");
     std::fs::write(&part, safetensors::serialize(kept, None).unwrap()).unwrap();
-    let mut fresh = HeadModel::for_dataset(&cfg.model, &ds, k, false, &device).unwrap();
-    let e = ssr2_train::checkpoint::load_heads(&part, &mut fresh).unwrap_err();
+    let mut fresh = ssr2_train::features::heads_for(&cfg.model, &ds, k, false, &device).unwrap();
+    let e = ssr2_train::checkpoint::load_heads(&part, &mut fresh)
+        .unwrap_err()
+        .to_string();
     assert!(!e.contains('\n'), "one line: {e}");
-    assert!(e.contains("heads.safetensors") && e.contains("is missing"), "{e}");
+    assert!(
+        e.contains("heads.safetensors") && e.contains("is missing"),
+        "{e}"
+    );
     let leaf = dropped.rsplit('.').next().unwrap();
     assert!(e.contains(leaf), "names the tensor {dropped}: {e}");
 }

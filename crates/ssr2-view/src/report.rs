@@ -190,6 +190,13 @@ impl RunReport {
     pub fn head_clusters(&self) -> usize {
         self.clusters.unwrap_or(self.dataset.num_classes)
     }
+
+    /// True for a fine-tune run: its config names a CLIP folder or a synthetic CLIP shape
+    /// (`[finetune] model` or `synthetic`, as `ssr2_train`'s `FinetuneConfig::enabled`).
+    pub fn is_finetune(&self) -> bool {
+        let set = |key: &str| !self.config["finetune"][key].is_null();
+        set("model") || set("synthetic")
+    }
 }
 
 /// An estimate of the number of classes: the criterion over the K tried, and the choice.
@@ -443,7 +450,10 @@ mod tests {
             let mut v: serde_json::Value = serde_json::from_str(&sample_json()).unwrap();
             v["clusters"] = serde_json::json!(clusters);
             let err = parse_report(&v.to_string(), "k.json").unwrap_err();
-            assert!(err.contains(&format!("clusters is {clusters}, expected 1..=6")), "{err}");
+            assert!(
+                err.contains(&format!("clusters is {clusters}, expected 1..=6")),
+                "{err}"
+            );
         }
     }
 

@@ -5,8 +5,7 @@
 use burn::prelude::*;
 use ssr2_clip::{ByteRange, ClipConfig, Streamed, VisionTower};
 use ssr2_core::classifier::predict;
-use ssr2_train::TrainConfig;
-use ssr2_train::model::HeadModel;
+use ssr2_head::{HeadModel, ModelConfig};
 use ssr2_view::RunReport;
 use std::ops::Range;
 use std::path::Path;
@@ -94,9 +93,9 @@ impl Weights {
     }
 }
 
-/// The run's settings, or why the page cannot classify with it: it must be a features-mode run
-/// on image features only.
-pub fn check_run(report: &RunReport) -> Result<TrainConfig, String> {
+/// The run's head settings (`config.model`), or why the page cannot classify with it: it must
+/// be a features-mode run on image features only.
+pub fn check_run(report: &RunReport) -> Result<ModelConfig, String> {
     if report.dataset.modalities.iter().any(|m| m == "text") {
         return Err(format!(
             "report.json: the run uses text features too (dataset.modalities {:?}); the page \
@@ -104,16 +103,16 @@ pub fn check_run(report: &RunReport) -> Result<TrainConfig, String> {
             report.dataset.modalities
         ));
     }
-    let cfg: TrainConfig = serde_json::from_value(report.config.clone())
-        .map_err(|e| format!("report.json: config: {e}"))?;
-    if cfg.finetune.enabled() {
+    if report.is_finetune() {
         return Err(
             "report.json: a fine-tune run (config.finetune.model is set): its CLIP is the run's \
              own, not a CLIP folder; the page classifies with features-mode runs"
                 .into(),
         );
     }
-    Ok(cfg)
+    let model = report.config.get("model").cloned().unwrap_or_default();
+    let model = if model.is_null() { serde_json::json!({}) } else { model };
+    serde_json::from_value(model).map_err(|e| format!("report.json: config.model: {e}"))
 }
 
 /// CLIP's image tower and the run's image branch, on one device.
@@ -130,7 +129,7 @@ impl Models {
         report: &RunReport,
         device: &Device,
     ) -> Result<Self, String> {
-        let cfg = check_run(report)?;
+        let model = check_run(report)?;
         let Some(clip) = clip else {
             return Err("choose the CLIP folder's config.json and model.safetensors first".into());
         };
@@ -167,8 +166,8 @@ impl Models {
         }
         let vision = VisionTower::load(&clip.weights, &clip.config.vision, proj, device)
             .map_err(|e| e.to_string())?;
-        let mut heads = HeadModel::new(&cfg.model, d_in, None, clusters, device)?;
-        ssr2_train::checkpoint::load_heads_bytes(Path::new(name), bytes.clone(), &mut heads)?;
+        let mut heads = HeadModel::new(&model, d_in, None, clusters, device)?;
+        ssr2_head::load_weights(Path::new(name), bytes.clone(), &mut heads)?;
         Ok(Models {
             vision,
             heads,

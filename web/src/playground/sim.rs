@@ -59,7 +59,7 @@ pub struct Knobs {
 impl Default for Knobs {
     fn default() -> Self {
         Self {
-            eps2: 0.5,
+            eps2: ssr2_core::loss::ssr2::EPS2,
             batch: 64,
             classes: 4,
             subspace_dim: 1,

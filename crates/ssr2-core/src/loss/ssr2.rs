@@ -64,10 +64,13 @@ pub struct RateTerms {
     pub rc_unlabelled: Tensor<1>,
 }
 
+/// epsilon^2 of the coding rate: the reference's default (SPEC §4).
+pub const EPS2: f64 = 0.5;
+
 /// Settings of the SSR2 loss.
 #[derive(Clone, Copy, Debug)]
 pub struct Ssr2Config {
-    /// epsilon^2 of the coding rate (the reference uses 0.5).
+    /// epsilon^2 of the coding rate ([`EPS2`] by default).
     pub eps2: f64,
     /// The configured batch size `B` (images), the global normaliser of SPEC §4.
     pub batch_size: usize,
@@ -78,7 +81,7 @@ pub struct Ssr2Config {
 impl Default for Ssr2Config {
     fn default() -> Self {
         Self {
-            eps2: 0.5,
+            eps2: EPS2,
             batch_size: 128,
             route: LogdetRoute::Auto,
         }

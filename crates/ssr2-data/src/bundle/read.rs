@@ -4,7 +4,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use super::{BUNDLE_VERSION, FORMAT};
-use crate::{DataError, Dataset, ImageViews, Matrix, TextFeatures};
+use crate::{CandidateFeatures, DataError, Dataset, ImageViews, Matrix, TextFeatures};
 
 /// Largest feature magnitude accepted: squared norms of 512-d rows must fit float32 with room to
 /// spare (CLIP features are below 100).
@@ -366,7 +366,7 @@ impl<'a> Reader<'a> {
             Some(b) => Some(self.f32s("text_base", &b)?),
             None => None,
         };
-        Ok(Some(TextFeatures::Candidates {
+        Ok(Some(TextFeatures::Candidates(CandidateFeatures {
             tags: Matrix::new(n * num_tags, d, self.f32s("text_tags", &tags)?),
             num_tags,
             attributes: Matrix::new(
@@ -376,6 +376,6 @@ impl<'a> Reader<'a> {
             ),
             num_attributes,
             base,
-        }))
+        })))
     }
 }

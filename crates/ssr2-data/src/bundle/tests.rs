@@ -18,8 +18,8 @@ fn synthetic_with_base() -> Dataset {
         ..Default::default()
     };
     let mut ds = generate(&cfg).unwrap();
-    if let Some(TextFeatures::Candidates { base, .. }) = &mut ds.text {
-        *base = Some((0..8).map(|i| i as f32 / 8.0).collect());
+    if let Some(TextFeatures::Candidates(c)) = &mut ds.text {
+        c.base = Some((0..8).map(|i| i as f32 / 8.0).collect());
     }
     ds
 }
@@ -112,13 +112,13 @@ fn read_err(parts: &Parts) -> String {
 fn round_trips_are_exact_for_every_text_kind() {
     let candidates = synthetic_with_base();
     let mut no_base = candidates.clone();
-    if let Some(TextFeatures::Candidates { base, .. }) = &mut no_base.text {
-        *base = None;
+    if let Some(TextFeatures::Candidates(c)) = &mut no_base.text {
+        c.base = None;
     }
     let mut aggregated = candidates.clone();
     let rows: Vec<usize> = (0..100).map(|i| i * 3).collect();
     let first_tags = match &candidates.text {
-        Some(TextFeatures::Candidates { tags, .. }) => tags.select_rows(&rows),
+        Some(TextFeatures::Candidates(c)) => c.tags.select_rows(&rows),
         _ => unreachable!(),
     };
     aggregated.text = Some(TextFeatures::Aggregated(first_tags));

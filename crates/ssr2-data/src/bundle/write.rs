@@ -58,20 +58,15 @@ pub fn bundle_to_bytes_with(ds: &Dataset, extra: &[(&str, String)]) -> Result<Ve
         Some(TextFeatures::Aggregated(m)) => {
             tensors.insert("text", f32_tensor(vec![n, m.cols], &m.data));
         }
-        Some(TextFeatures::Candidates {
-            tags,
-            num_tags,
-            attributes,
-            num_attributes,
-            base,
-        }) => {
+        Some(TextFeatures::Candidates(c)) => {
+            let tag_shape = vec![n, c.num_tags, c.dim()];
+            tensors.insert("text_tags", f32_tensor(tag_shape, &c.tags.data));
+            let attr_shape = vec![n, c.num_attributes, c.dim()];
             tensors.insert(
-                "text_tags",
-                f32_tensor(vec![n, *num_tags, tags.cols], &tags.data),
+                "text_attributes",
+                f32_tensor(attr_shape, &c.attributes.data),
             );
-            let attr_shape = vec![n, *num_attributes, attributes.cols];
-            tensors.insert("text_attributes", f32_tensor(attr_shape, &attributes.data));
-            if let Some(b) = base {
+            if let Some(b) = &c.base {
                 tensors.insert("text_base", f32_tensor(vec![b.len()], b));
             }
         }
@@ -119,8 +114,14 @@ pub fn bundle_to_bytes_with(ds: &Dataset, extra: &[(&str, String)]) -> Result<Ve
         ("class_names", json(&ds.class_names)),
         ("sample_ids", json(&ds.sample_ids)),
     ];
-    if let Some((key, _)) = extra.iter().find(|(k, _)| metadata.iter().any(|(m, _)| m == k)) {
-        return Err(DataError::invalid("metadata", format!("`{key}` is the format's own key")));
+    if let Some((key, _)) = extra
+        .iter()
+        .find(|(k, _)| metadata.iter().any(|(m, _)| m == k))
+    {
+        return Err(DataError::invalid(
+            "metadata",
+            format!("`{key}` is the format's own key"),
+        ));
     }
     let views = tensors
         .iter()

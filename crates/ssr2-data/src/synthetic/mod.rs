@@ -11,7 +11,7 @@ pub use self::config::SyntheticConfig;
 use self::config::check_config;
 use crate::rng::{DataRng, normal, seeded};
 use crate::split::generator_split;
-use crate::{DataError, Dataset, Matrix, TextFeatures};
+use crate::{CandidateFeatures, DataError, Dataset, Matrix, TextFeatures};
 
 /// Std of the per-candidate perturbation of the latent coefficients, so a sample's candidates
 /// are close to its true text direction but not identical (even at `noise = 0`).
@@ -73,13 +73,13 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<Dataset, DataError> {
         image: Matrix::new(n, cfg.image_dim, image),
         image_views: None,
         image_pooled: None,
-        text: Some(TextFeatures::Candidates {
+        text: Some(TextFeatures::Candidates(CandidateFeatures {
             tags: Matrix::new(n * cfg.num_tags, cfg.text_dim, tags),
             num_tags: cfg.num_tags,
             attributes: Matrix::new(n * cfg.num_attributes, cfg.text_dim, attributes),
             num_attributes: cfg.num_attributes,
             base: None,
-        }),
+        })),
         // Old classes are already 0..num_old, so the remap is the identity.
         labels,
         labelled: split.labelled,
@@ -169,13 +169,9 @@ mod tests {
 
     fn candidates_of(ds: &Dataset) -> (&Matrix, usize, &Matrix, usize) {
         match ds.text.as_ref().unwrap() {
-            TextFeatures::Candidates {
-                tags,
-                num_tags,
-                attributes,
-                num_attributes,
-                base: None,
-            } => (tags, *num_tags, attributes, *num_attributes),
+            TextFeatures::Candidates(c) if c.base.is_none() => {
+                (&c.tags, c.num_tags, &c.attributes, c.num_attributes)
+            }
             other => panic!("expected candidates without base, got {other:?}"),
         }
     }

@@ -43,7 +43,7 @@ impl Loaded {
         let size = clip.vision.image_size;
         let dims = clip.vision.positions.dims();
         let (frozen, mut trainable) = split(clip, classes, use_text, 0, device);
-        checkpoint::load_heads(weights, &mut trainable)?;
+        checkpoint::load_heads(weights, &mut trainable).map_err(|e| e.to_string())?;
         Ok(Loaded {
             frozen,
             trainable,

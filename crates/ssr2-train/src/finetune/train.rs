@@ -8,17 +8,17 @@ use super::forward::{image_features_from_pixels, row_texts, text_features};
 use super::loader::{ImageLoader, Job, Prefetch};
 use super::model::{Frozen, Trainable, split};
 use super::views::{pool_seed, view_seed};
+use crate::TrainError;
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::epochs::{Mode, Run, run_epochs};
+use crate::epochs::{Progress, RunDir};
 use crate::eval::{Embedded, Evaluation, rta_config, score};
 use crate::objective::ModalityOut;
-use crate::report::RunReport;
-use crate::rng::Rng;
 use crate::replicas::Devices;
-use crate::trainer::{
-    Progress, RunDir, build_report, check_devices, provenance, scores, write_run,
-};
+use crate::report::RunReport;
+use crate::report::{build_report, provenance, scores, write_run};
+use crate::rng::Rng;
 use burn::prelude::*;
 use ssr2_clip::{Clip, ClipTokenizer};
 use ssr2_core::rta::RtaConfig;
@@ -345,7 +345,7 @@ pub fn finetune(
     device: &Device,
     run_dir: Option<RunDir>,
     progress: &mut dyn Progress,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, TrainError> {
     finetune_on(inputs, cfg, seed, &Devices::one(device), run_dir, progress)
 }
 
@@ -358,11 +358,9 @@ pub fn finetune_on(
     devices: &Devices,
     run_dir: Option<RunDir>,
     progress: &mut dyn Progress,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, TrainError> {
     let device = devices.main();
-    cfg.validate()?;
-    check_devices(cfg, devices)?;
-    let use_text = inputs.check_texts()?;
+    let use_text = check_run(cfg, &inputs, devices)?;
     let ds = inputs.meta_dataset();
     let Inputs {
         clip,
@@ -371,20 +369,8 @@ pub fn finetune_on(
         candidates,
         test,
     } = inputs;
-    ds.validate().map_err(|e| e.to_string())?;
     let unlabelled = ds.unlabelled_indices();
-    if unlabelled.is_empty() {
-        return Err(format!("dataset `{}` has no unlabelled samples", ds.name));
-    }
-    let o = &cfg.optim;
-    let b = o.batch_size;
-    if ds.len() < b {
-        return Err(format!(
-            "optim.batch_size = {b} exceeds the {} images of `{}`",
-            ds.len(),
-            ds.name
-        ));
-    }
+    let b = cfg.optim.batch_size;
     let config_toml = cfg.to_toml();
     let data_sha256 = ssr2_data::dataset_sha256(&ds);
     let id = checkpoint::Identity {
@@ -396,7 +382,7 @@ pub fn finetune_on(
     let size = clip.vision.image_size;
     let [tokens, hidden] = clip.vision.positions.dims();
     let clip = clip.fork(&ad);
-    let (classes, _) = crate::clusters::resolve(cfg, &ds, seed)?;
+    let (classes, _) = crate::clusters::resolve(cfg, &ds, seed).map_err(TrainError::Config)?;
     // No draw from the device's generator: the classifiers come from `seed` through our own
     // generator and the rest is the loaded CLIP, so every device starts from the same weights.
     let (frozen, trainable) = split(clip, classes, use_text, seed, &ad);
@@ -413,14 +399,10 @@ pub fn finetune_on(
     let mut cache = None;
     if ft.cache {
         let t = Instant::now();
-        cache = Some(fill_cache(
-            &ctx,
-            &frozen.valid(),
-            seed,
-            ds.len(),
-            &unlabelled,
-            device,
-        )?);
+        cache = Some(
+            fill_cache(&ctx, &frozen.valid(), seed, ds.len(), &unlabelled, device)
+                .map_err(TrainError::Input)?,
+        );
         stats.cache_seconds = t.elapsed().as_secs_f64();
     }
     let run = Run {
@@ -460,12 +442,13 @@ pub fn finetune_on(
             model,
             [size, tokens, hidden],
             device,
-        )?;
+        )
+        .map_err(TrainError::Input)?;
         report.test_scores = Some(scores(&ev));
     }
     let mut prov = provenance(&id, device);
-    prov.clip_sha256 = clip_sha256(cfg)?;
-    prov.candidates_sha256 = candidates_sha256(cfg)?;
+    prov.clip_sha256 = clip_sha256(cfg).map_err(TrainError::Input)?;
+    prov.candidates_sha256 = candidates_sha256(cfg).map_err(TrainError::Input)?;
     report.provenance = Some(prov);
     if let Some(dir) = &run_dir {
         write_run(dir.path, &report, &config_toml, &trainable.valid())?;
@@ -481,6 +464,31 @@ pub fn finetune_on(
         epoch_losses: trained.epoch_losses,
         step_losses: trained.step_losses,
     })
+}
+
+/// What fine-tune mode refuses before training (its settings, devices, texts without a
+/// tokenizer, inconsistent or too small data); with texts or not.
+fn check_run(cfg: &TrainConfig, inputs: &Inputs, devices: &Devices) -> Result<bool, TrainError> {
+    cfg.validate().map_err(TrainError::Config)?;
+    devices.check(cfg).map_err(TrainError::Config)?;
+    let use_text = inputs.check_texts().map_err(TrainError::Config)?;
+    let ds = inputs.meta_dataset();
+    ds.validate().map_err(|e| TrainError::Data(e.to_string()))?;
+    if ds.unlabelled_indices().is_empty() {
+        return Err(TrainError::Data(format!(
+            "dataset `{}` has no unlabelled samples",
+            ds.name
+        )));
+    }
+    if ds.len() < cfg.optim.batch_size {
+        return Err(TrainError::Config(format!(
+            "optim.batch_size = {} exceeds the {} images of `{}`",
+            cfg.optim.batch_size,
+            ds.len(),
+            ds.name
+        )));
+    }
+    Ok(use_text)
 }
 
 /// One batch of fine-tune mode: its `B` samples' image keys and pixels (none when they come from
@@ -531,13 +539,14 @@ struct Finetune<'a> {
 impl Mode for Finetune<'_> {
     type Model = Trainable;
 
-    fn embed_unlabelled(&mut self, model: &Trainable) -> Result<Embedded, String> {
+    fn embed_unlabelled(&mut self, model: &Trainable) -> Result<Embedded, TrainError> {
         let (f, t) = (self.frozen.valid(), model.valid());
         self.ctx
             .embed(&f, &t, self.unlabelled, self.cache.as_mut(), self.device)
+            .map_err(TrainError::Input)
     }
 
-    fn start_epoch(&mut self, epoch: usize, batches: &[Vec<usize>]) -> Result<(), String> {
+    fn start_epoch(&mut self, epoch: usize, batches: &[Vec<usize>]) -> Result<(), TrainError> {
         let (seed, b, views) = (
             self.seed,
             self.ctx.cfg.optim.batch_size,
@@ -575,9 +584,9 @@ impl Mode for Finetune<'_> {
 
     type Batch = TuneBatch;
 
-    fn batch(&mut self, bi: usize, idx: &[usize]) -> Result<TuneBatch, String> {
+    fn batch(&mut self, bi: usize, idx: &[usize]) -> Result<TuneBatch, TrainError> {
         let pixels = match self.prefetch.as_mut() {
-            Some(p) => Some(p.next_batch()?),
+            Some(p) => Some(p.next_batch().map_err(TrainError::Input)?),
             None => None,
         };
         // Every text of both views, typos drawn for the whole batch.
@@ -602,7 +611,7 @@ impl Mode for Finetune<'_> {
         rows: Range<usize>,
         replica: usize,
         device: &Device,
-    ) -> Result<(ModalityOut, Option<ModalityOut>), String> {
+    ) -> Result<(ModalityOut, Option<ModalityOut>), TrainError> {
         let frozen = match replica {
             0 => self.frozen,
             r => &self.frozen_copies[r - 1],
@@ -630,14 +639,17 @@ impl Mode for Finetune<'_> {
             (Some(head), Some(texts)) => {
                 let c = self.ctx.candidates.expect("text branch has candidates");
                 let mine = shard_texts(texts, 2 * b, c, &picked);
-                let z = self.ctx.encode_texts(
-                    frozen,
-                    model,
-                    picked.len(),
-                    &mine,
-                    self.cache.as_mut(),
-                    device,
-                )?;
+                let z = self
+                    .ctx
+                    .encode_texts(
+                        frozen,
+                        model,
+                        picked.len(),
+                        &mine,
+                        self.cache.as_mut(),
+                        device,
+                    )
+                    .map_err(TrainError::Input)?;
                 Some(ModalityOut {
                     logits: head.forward(z.clone()),
                     z,
@@ -660,7 +672,7 @@ impl Mode for Finetune<'_> {
         path.starts_with("image_head") || path.starts_with("text_head")
     }
 
-    fn evaluate(&mut self, model: &Trainable) -> Result<Evaluation, String> {
+    fn evaluate(&mut self, model: &Trainable) -> Result<Evaluation, TrainError> {
         let emb = self.embed_unlabelled(model)?;
         Ok(score(emb, self.ds, &self.ctx.cfg.eval))
     }

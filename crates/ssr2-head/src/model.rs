@@ -1,9 +1,8 @@
 //! The features-mode model: per modality a trainable adapter producing L2-normalised features,
 //! and a cosine classifier (SPEC §5). Text with RTA candidates is aggregated online (SPEC §7).
 
-use crate::augment::image_side;
 use crate::config::{AdapterKind, ModelConfig};
-use crate::conv::ConvStem;
+use crate::conv::{ConvStem, image_side};
 use burn::module::Param;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -11,7 +10,6 @@ use burn::tensor::activation::relu;
 use ssr2_core::classifier::CosineClassifier;
 use ssr2_core::ops::l2_normalize;
 use ssr2_core::rta::{RtaConfig, aggregate};
-use ssr2_data::Dataset;
 
 /// Fixed per-coordinate standardisation `(x - mean) / std` of raw inputs, measured on the
 /// training set and saved with the weights (not trained).
@@ -220,19 +218,6 @@ impl HeadModel {
             model.image.adapter.norm = Some(InputNorm::fit(&vec![0.0; d_img], d_img, device));
         }
         Ok(model)
-    }
-
-    /// Heads for `ds`'s image dimension with `classes` clusters, and a text branch when
-    /// `use_text` and the data has text.
-    pub fn for_dataset(
-        cfg: &ModelConfig,
-        ds: &Dataset,
-        classes: usize,
-        use_text: bool,
-        device: &Device,
-    ) -> Result<Self, String> {
-        let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| t.dim());
-        Self::new(cfg, ds.image.cols, d_txt, classes, device)
     }
 
     /// Measure the image standardisation on the training inputs (`n x d_img`, row-major).

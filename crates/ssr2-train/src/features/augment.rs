@@ -6,6 +6,7 @@
 
 use crate::config::AugmentConfig;
 use crate::rng::Rng;
+use ssr2_head::image_side;
 
 /// One augmented copy of the rows `idx` of a row-major `n x d` matrix.
 pub fn augment_rows(
@@ -60,12 +61,6 @@ pub fn crop_flip(
         }
     }
     out
-}
-
-/// The side of a square single-channel image of `d` pixels (at least 4x4), if `d` is one.
-pub fn image_side(d: usize) -> Option<usize> {
-    let side = (d as f64).sqrt().round() as usize;
-    (side * side == d && side >= 4).then_some(side)
 }
 
 /// Crop and flip read the image inputs (`d_img` values each) as square images: refuse others.

@@ -1,12 +1,12 @@
 //! Turning dataset rows into device tensors: the two augmented views for training and the plain
 //! rows for evaluation.
 
-use crate::augment::{augment_rows, crop_flip, gather_rows};
+use super::augment::{augment_rows, crop_flip, gather_rows};
 use crate::config::AugmentConfig;
-use crate::model::TextInput;
 use crate::rng::Rng;
 use burn::prelude::*;
-use ssr2_data::{Dataset, Matrix, TextFeatures};
+use ssr2_data::{CandidateFeatures, Dataset, Matrix, TextFeatures};
+use ssr2_head::{HeadModel, ModelConfig, TextInput};
 use std::ops::Range;
 
 fn rows(m: &Matrix, idx: &[usize], aug: Option<(&AugmentConfig, &mut Rng)>) -> Vec<f32> {
@@ -38,7 +38,11 @@ pub fn image_input(
 }
 
 /// The values of [`image_input`] on the host, `len(idx) x d_img` row-major.
-pub fn image_rows(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut Rng)>) -> Vec<f32> {
+pub fn image_rows(
+    ds: &Dataset,
+    idx: &[usize],
+    aug: Option<(&AugmentConfig, &mut Rng)>,
+) -> Vec<f32> {
     match (aug, &ds.image_views) {
         (Some((_, rng)), Some(views)) => {
             let picked: Vec<usize> = idx
@@ -48,7 +52,7 @@ pub fn image_rows(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut
             gather_rows(&views.data.data, views.data.cols, &picked)
         }
         (Some((cfg, rng)), None) if cfg.crop_pad > 0 || cfg.flip => {
-            let side = crate::augment::image_side(ds.image.cols).unwrap_or(0);
+            let side = ssr2_head::image_side(ds.image.cols).unwrap_or(0);
             let m = &ds.image;
             let cropped = crop_flip(&m.data, side, idx, cfg.crop_pad, cfg.flip, rng);
             let all: Vec<usize> = (0..idx.len()).collect();
@@ -92,15 +96,14 @@ pub fn text_rows(ds: &Dataset, idx: &[usize], aug: Option<(&AugmentConfig, &mut 
             data: rows(m, idx, aug),
             d: m.cols,
         },
-        TextFeatures::Candidates {
-            tags,
-            num_tags,
-            attributes,
-            num_attributes,
-            base,
-        } => {
-            let d = tags.cols;
-            let (t, a) = (*num_tags, *num_attributes);
+        TextFeatures::Candidates(c) => {
+            let CandidateFeatures {
+                tags,
+                attributes,
+                base,
+                ..
+            } = c;
+            let (d, t, a) = (c.dim(), c.num_tags, c.num_attributes);
             let (tag_rows, attr_rows) = match aug {
                 Some((cfg, rng)) => {
                     let tr = augment_rows(&tags.data, d, &candidate_rows(idx, t), cfg, rng);
@@ -181,3 +184,15 @@ impl TextRows {
     }
 }
 
+/// Fresh heads for `ds`'s image dimension with `classes` clusters, and a text branch when
+/// `use_text` and the data has text.
+pub fn heads_for(
+    cfg: &ModelConfig,
+    ds: &Dataset,
+    classes: usize,
+    use_text: bool,
+    device: &Device,
+) -> Result<HeadModel, String> {
+    let d_txt = ds.text.as_ref().filter(|_| use_text).map(|t| t.dim());
+    HeadModel::new(cfg, ds.image.cols, d_txt, classes, device)
+}

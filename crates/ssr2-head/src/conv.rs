@@ -67,3 +67,9 @@ impl ConvStem {
         h.flatten(1, 3)
     }
 }
+
+/// The side of a square single-channel image of `d` pixels (at least 4x4), if `d` is one.
+pub fn image_side(d: usize) -> Option<usize> {
+    let side = (d as f64).sqrt().round() as usize;
+    (side * side == d && side >= 4).then_some(side)
+}
