@@ -1,6 +1,7 @@
 //! `ssr2 bench`: time the SSR2 loss forward + backward at paper shape on a device.
 //! A benchmark, not a test: `bench/ssr2_loss.py` runs it next to the PyTorch reference formula.
 
+use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -31,9 +32,8 @@ pub struct BenchArgs {
     /// wgpu/CUDA device; host on the CPU).
     #[arg(long, default_value = "auto", value_parser = ["auto", "host", "tensor", "kernel"])]
     route: String,
-    /// Device: cpu, wgpu or cuda (when built with those features).
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -51,7 +51,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "kernel" => LogdetRoute::Kernel,
         _ => LogdetRoute::Auto,
     };
-    let device = crate::cmd_train::device(&args.device)?.autodiff();
+    let device = args.device.open()?.autodiff();
     device.seed(0);
     let (b, d, k) = (args.batch, args.dim, args.classes);
     let batch = BatchLabels {
@@ -96,7 +96,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"rows": 2 * b, "d": d, "K": k, "route": route_name, "device": args.device,
+            serde_json::json!({"rows": 2 * b, "d": d, "K": k, "route": route_name, "device": args.device.device,
                 "median_ms": median, "min_ms": times[0], "reps": args.reps, "loss": loss})
         );
     } else {
@@ -110,7 +110,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         );
         println!(
             "{:<12} {:<10} {:>10.2} {:>10.2}",
-            args.device, route_name, median, times[0]
+            args.device.device, route_name, median, times[0]
         );
     }
     Ok(())

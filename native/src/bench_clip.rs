@@ -1,6 +1,7 @@
 //! `ssr2 bench-clip`: image-encoding throughput of the CLIP vision tower (random weights).
 //! `bench/clip_images.py` runs it next to transformers/PyTorch at the same shape.
 
+use crate::device::DeviceArgs;
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -24,9 +25,8 @@ pub struct BenchClipArgs {
     /// Vision layers (12 = ViT-B/16; fewer for a quick run).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=48), default_value_t = 12)]
     layers: usize,
-    /// Device: cpu, wgpu or cuda (when built with those features).
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -64,7 +64,7 @@ pub fn run(args: &BenchClipArgs) -> Result<()> {
             "bench-clip needs --batch, --reps and --layers >= 1",
         ));
     }
-    let device = crate::cmd_train::device(&args.device)?;
+    let device = args.device.open()?;
     let cfg = vit_b16(args.layers);
     let model = Clip::random(&cfg, 0, &device);
     device.seed(0);
@@ -89,13 +89,13 @@ pub fn run(args: &BenchClipArgs) -> Result<()> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"batch": b, "layers": args.layers, "device": args.device,
+            serde_json::json!({"batch": b, "layers": args.layers, "device": args.device.device,
                 "median_s": median, "images_per_s": per_sec})
         );
     } else {
         println!(
             "CLIP ViT-B/16 image encoding ({} layers, batch {b}, {}): {:.3} s per batch, {per_sec:.1} images/s",
-            args.layers, args.device, median
+            args.layers, args.device.device, median
         );
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! `ssr2 embed-images` and `ssr2 embed-text`: CLIP embeddings as .npy, for other tools.
 
+use crate::device::DeviceArgs;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -7,7 +8,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ssr2_data::ImageSource;
 
 use crate::clip_io::{Model, list_images};
-use crate::cmd_train::device;
 use crate::fail::{Fail, Result};
 use crate::npy::write_f32;
 
@@ -30,9 +30,8 @@ pub struct EmbedImagesArgs {
     /// Images per forward pass.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096), default_value_t = 32)]
     batch: usize,
-    /// cpu, or wgpu/cuda in builds with that feature.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -55,8 +54,8 @@ pub struct EmbedTextArgs {
     /// Texts per forward pass.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65536), default_value_t = 256)]
     batch: usize,
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     #[arg(long)]
     quiet: bool,
 }
@@ -77,7 +76,7 @@ pub fn bar(len: usize, what: &str, quiet: bool) -> ProgressBar {
 
 pub fn run_images(args: &EmbedImagesArgs) -> Result<()> {
     let paths = list_images(&args.images)?;
-    let model = Model::open(&args.model, device(&args.device)?)?;
+    let model = Model::open(&args.model, args.device.open()?)?;
     let sources: Vec<ImageSource> = paths.into_iter().map(ImageSource::File).collect();
     let bar = bar(sources.len(), "images", args.quiet);
     let mut out = Vec::new();
@@ -100,7 +99,7 @@ pub fn run_images(args: &EmbedImagesArgs) -> Result<()> {
 
 pub fn run_text(args: &EmbedTextArgs) -> Result<()> {
     let texts = read_lines(&args.texts)?;
-    let model = Model::open_for_text(&args.model, device(&args.device)?)?;
+    let model = Model::open_for_text(&args.model, args.device.open()?)?;
     let bar = bar(texts.len(), "texts", args.quiet);
     let out = model.embed_texts(&texts, args.batch, |k| bar.inc(k as u64))?;
     bar.finish_and_clear();

@@ -1,6 +1,7 @@
 //! `ssr2 eval`: re-evaluate a run's saved heads on its data and print the table.
 
-use crate::cmd_train::{Split, device, load_dataset, print_scores};
+use crate::cmd_train::{Split, load_dataset, print_scores};
+use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result};
 use clap::Args;
 use ssr2_head::HeadModel;
@@ -27,9 +28,8 @@ pub struct EvalArgs {
     /// both. Default: both where the run has a test split.
     #[arg(long, value_enum, value_name = "SPLIT")]
     split: Option<SplitArg>,
-    /// Device: cpu, wgpu or cuda (when built with those features).
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 fn run_dirs(root: &PathBuf) -> Result<Vec<PathBuf>> {
@@ -61,7 +61,7 @@ enum SplitArg {
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let device = device(&args.device)?;
+    let device = args.device.open()?;
     let splits = match args.split {
         Some(SplitArg::Transductive) => vec![Split::Transductive],
         Some(SplitArg::Inductive) => vec![Split::Inductive],

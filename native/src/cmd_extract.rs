@@ -2,6 +2,7 @@
 //! bundle.
 //! Resumable: finished batches are kept in `OUT.parts/` until the bundle is written.
 
+use crate::device::DeviceArgs;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,6 @@ use ssr2_data::{
 
 use crate::clip_io::Model;
 use crate::cmd_embed::bar;
-use crate::cmd_train::device;
 use crate::fail::{Fail, Result, write_atomic};
 
 /// Extract CLIP image features for every training image of a dataset into a feature bundle
@@ -58,9 +58,8 @@ pub struct ExtractArgs {
     /// Images per forward pass.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096), default_value_t = 32)]
     batch: usize,
-    /// cpu, or wgpu/cuda in builds with that feature.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Discard the progress of an interrupted run instead of continuing it.
     #[arg(long)]
     restart: bool,
@@ -125,7 +124,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     let list =
         open_image_dataset(&args.dataset, &args.root, &opts).map_err(|e| Fail(e.to_string()))?;
     let test = test_split(args, &list)?;
-    let model = Model::open(&args.model, device(&args.device)?)?;
+    let model = Model::open(&args.model, args.device.open()?)?;
     let batch = args.batch.max(1);
     let n_test = test.as_ref().map_or(0, |t| t.items.len());
     // Training images first, then the test split's: one list for the batches and their parts.
@@ -304,7 +303,10 @@ fn prepare_parts(dir: &Path, manifest: &Manifest, restart: bool) -> Result<(Path
     let path = dir.join("manifest.json");
     if restart {
         // Everything but the lock this process holds.
-        for entry in std::fs::read_dir(dir).map_err(|e| Fail::input(dir, e))?.flatten() {
+        for entry in std::fs::read_dir(dir)
+            .map_err(|e| Fail::input(dir, e))?
+            .flatten()
+        {
             let p = entry.path();
             if p.file_name().is_some_and(|n| n != ".lock") {
                 std::fs::remove_file(&p).map_err(|e| Fail::output(&p, e))?;
@@ -334,7 +336,6 @@ fn prepare_parts(dir: &Path, manifest: &Manifest, restart: bool) -> Result<(Path
     write_atomic(&path, text.as_bytes())?;
     Ok((dir.to_path_buf(), lock))
 }
-
 
 /// Hex digits of the SHA-256 that ends every part file.
 const DIGEST_LEN: usize = 64;

@@ -3,7 +3,8 @@
 
 use crate::cmd_embed::bar;
 use crate::cmd_eval::{check_hash, read_run, trained_heads};
-use crate::cmd_train::{device, load_dataset};
+use crate::cmd_train::load_dataset;
+use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result, write_atomic};
 use clap::Args;
 use ssr2_clip::ClipFolder;
@@ -61,9 +62,8 @@ pub struct PredictArgs {
     /// Write to this file (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Device: cpu, wgpu or cuda (when built with those features).
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -83,7 +83,7 @@ struct Row {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     let (report, cfg) = read_run(&args.run)?;
-    let device = device(&args.device)?;
+    let device = args.device.open()?;
     let (ids, e, tags) = if cfg.finetune.enabled() {
         finetuned(args, &report, &cfg, &device)?
     } else {

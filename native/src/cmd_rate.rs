@@ -1,5 +1,6 @@
 //! `ssr2 rate`: coding rates of a feature matrix, and optionally their gradients.
 
+use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result};
 use crate::npy::{self, Matrix};
 use burn::prelude::*;
@@ -32,10 +33,8 @@ pub struct RateArgs {
     /// directory (float32, created if missing).
     #[arg(long, value_name = "DIR")]
     grads: Option<PathBuf>,
-    /// Device: cpu, wgpu or cuda (when built with those features). The log-determinants run in
-    /// f64 on the host either way; the products that build the matrices run on the device.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 enum Members {
@@ -91,7 +90,7 @@ pub fn run(args: &RateArgs) -> Result<()> {
     if let Some(dir) = grads {
         std::fs::create_dir_all(dir).map_err(|e| Fail::output(dir, e))?;
     }
-    let device = crate::cmd_train::device(&args.device)?;
+    let device = args.device.open()?;
     let device = if grads.is_some() {
         device.autodiff()
     } else {

@@ -2,6 +2,7 @@
 //! content), keeps each image's top tags and attributes by cosine similarity, and stores their
 //! embeddings (and the base prompt's) in the bundle for the trainer to aggregate.
 
+use crate::device::DeviceArgs;
 use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
@@ -17,7 +18,6 @@ use ssr2_train::finetune::data::strip_tag;
 
 use crate::clip_io::{Model, content_hash, values};
 use crate::cmd_embed::{bar, read_lines};
-use crate::cmd_train::device;
 use crate::fail::{Fail, Result};
 use crate::leak::{describe, find_leaks};
 use crate::npy::{read_matrix, write_f32};
@@ -90,8 +90,8 @@ pub struct RetrieveArgs {
     /// Texts (and images) per forward pass.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65536), default_value_t = 256)]
     batch: usize,
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     #[arg(long)]
     quiet: bool,
 }
@@ -278,7 +278,7 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
     let (mut ds, is_test) = read_bundle(&args.bundle)
         .map_err(|e| Fail(e.to_string()))?
         .with_test_appended();
-    let dev = device(&args.device)?;
+    let dev = args.device.open()?;
     let retrieval = Model::open_for_text(&args.model, dev.clone())?;
     let trained = match &args.train_model {
         Some(dir) => Some(Model::open_for_text(dir, dev)?),

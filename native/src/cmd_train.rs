@@ -1,7 +1,7 @@
 //! `ssr2 train`: train SSR2-GCD on features and print All / Old / New per seed.
 
+use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result};
-use burn::prelude::*;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ssr2_data::Dataset;
@@ -69,16 +69,20 @@ pub struct TrainArgs {
     /// Loss between modalities: none (SSR2-GCD) or clip (image-to-text, the ablation).
     #[arg(long, value_parser = ["none", "clip"])]
     inter_modal: Option<String>,
-    /// Device: cpu (always available), wgpu or cuda (when built with those features).
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Split every batch over several devices of this process, comma-separated: cuda:0,cuda:1,
     /// wgpu:0,wgpu:1 (discrete GPUs by index), or one device repeated (cpu,cpu or wgpu,wgpu:
     /// copies on one device, for testing). The first holds the model; each device encodes its
     /// shard of the batch and the loss is computed on the whole batch, so the run is the
     /// one-device run up to float rounding (docs/SCALE.md). Not with the cnn adapter (its batch
     /// norm normalises per batch).
-    #[arg(long, value_delimiter = ',', value_name = "DEV,DEV,..", conflicts_with = "device")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "DEV,DEV,..",
+        conflicts_with = "device"
+    )]
     devices: Option<Vec<String>>,
     /// Output directory; each seed writes OUT/seed-N. Default runs/latest, which each new run
     /// replaces; a directory given here that already holds a run is refused (see --overwrite).
@@ -147,109 +151,13 @@ pub struct TrainArgs {
 /// The devices of `--devices` (or the one of `--device`), each started.
 fn devices(args: &TrainArgs) -> Result<Devices> {
     let Some(names) = &args.devices else {
-        return Ok(Devices::one(&device(&args.device)?));
+        return Ok(Devices::one(&args.device.open()?));
     };
     let list = names
         .iter()
-        .map(|n| device(n.trim()))
+        .map(|n| crate::device::device(n.trim()))
         .collect::<Result<Vec<_>>>()?;
     Devices::new(list).map_err(|e| Fail::arg(format!("--devices: {e}")))
-}
-
-/// The device index after `kind:` in `name` (`kind` alone is index 0).
-fn device_index(name: &str, kind: &str) -> Result<Option<usize>> {
-    let Some(rest) = name.strip_prefix(kind) else {
-        return Ok(None);
-    };
-    match rest.strip_prefix(':') {
-        None if rest.is_empty() => Ok(Some(0)),
-        Some(i) => i.parse().map(Some).map_err(|_| {
-            Fail::arg(format!("--device {name}: expected {kind}:N with N a device index"))
-        }),
-        None => Ok(None),
-    }
-}
-
-/// A device by name: cpu, cuda, cuda:N, wgpu (the default adapter) or wgpu:N (discrete GPU N).
-pub fn device(name: &str) -> Result<Device> {
-    #[cfg(feature = "cuda")]
-    if let Some(i) = device_index(name, "cuda")? {
-        return started(
-            Device::cuda(i),
-            name,
-            "it needs an NVIDIA driver (libcuda.so.1), NVRTC (libnvrtc.so on the library path) \
-             and the CUDA headers (CUDA_PATH, default /usr/local/cuda)",
-        );
-    }
-    #[cfg(feature = "wgpu")]
-    if let Some(i) = device_index(name, "wgpu")? {
-        let kind = match name {
-            "wgpu" => burn::tensor::DeviceKind::default(),
-            _ => burn::tensor::DeviceKind::DiscreteGpu(i),
-        };
-        return started(
-            Device::wgpu(kind),
-            name,
-            "it needs a Vulkan, Metal or DX12 driver (`vulkaninfo` lists what Vulkan sees)",
-        );
-    }
-    let _ = device_index;
-    match name {
-        "cpu" => Ok(Device::flex()),
-        other if other.starts_with("cuda") || other.starts_with("wgpu") => {
-            let kind = &other[..4];
-            Err(Fail::arg(format!(
-                "--device {other}: this build has no {kind} support (rebuild with `--features {kind}`)"
-            )))
-        }
-        other => Err(Fail::arg(format!(
-            "--device {other}: expected cpu, cuda, cuda:N, wgpu or wgpu:N"
-        ))),
-    }
-}
-
-/// Runs one tiny kernel so that a GPU which cannot start is a one-line error here instead of a
-/// panic deep inside a run (Burn starts devices lazily and panics on failure, often on its own
-/// device thread, so the first panic message from any thread is the one that says why).
-#[cfg(any(feature = "cuda", feature = "wgpu"))]
-fn started(device: Device, name: &str, needs: &str) -> Result<Device> {
-    use std::sync::{Arc, Mutex};
-    let first: Arc<Mutex<Option<String>>> = Arc::default();
-    let seen = first.clone();
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let text = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
-        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.is_none() {
-            *seen = text;
-        }
-    }));
-    let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // A computed value, not a fill: the kernel compiler (NVRTC/LLVM, WGSL) must work too.
-        Tensor::<1>::ones([2], &device)
-            .add_scalar(1.0)
-            .sum()
-            .into_data()
-    }));
-    std::panic::set_hook(hook);
-    if probe.is_ok() {
-        return Ok(device);
-    }
-    let why = first.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let why = why.unwrap_or_else(|| "unknown error".into());
-    let why: Vec<&str> = why
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    Err(Fail::arg(format!(
-        "--device {name}: the device did not start ({}); {needs}",
-        why.join(" ")
-    )))
 }
 
 fn read_config(path: &PathBuf) -> Result<TrainConfig> {
@@ -404,13 +312,16 @@ fn check_usable(ds: &Dataset, cfg: &TrainConfig) -> Result<()> {
         (DataSource::Bundle, Some(path)) => path.clone(),
         _ => format!("dataset `{}`", ds.name),
     };
-    Err(Fail(format!("{origin}: {what}: nothing to train or cluster on")))
+    Err(Fail(format!(
+        "{origin}: {what}: nothing to train or cluster on"
+    )))
 }
 
 /// A flag the run would not use is refused, so that no run silently differs from its command
 /// line (a features run given --candidates, a fine-tune run given --features, ...).
 fn refuse_ignored(args: &TrainArgs, cfg: &TrainConfig) -> Result<()> {
-    let first = |flags: &[(&'static str, bool)]| flags.iter().find(|(_, given)| *given).map(|f| f.0);
+    let first =
+        |flags: &[(&'static str, bool)]| flags.iter().find(|(_, given)| *given).map(|f| f.0);
     if cfg.finetune.enabled() {
         let features_only = [
             ("--features", args.features.is_some()),
@@ -435,13 +346,20 @@ fn refuse_ignored(args: &TrainArgs, cfg: &TrainConfig) -> Result<()> {
         ("--workers", args.workers.is_some()),
         ("--tokenizer", args.tokenizer.is_some()),
         ("--synthetic-images", args.synthetic_images.is_some()),
-        ("--root", args.root.is_some() && cfg.data.source != DataSource::FashionMnist),
+        (
+            "--root",
+            args.root.is_some() && cfg.data.source != DataSource::FashionMnist,
+        ),
     ];
     if let Some(flag) = first(&finetune_only) {
         return Err(Fail::arg(format!(
             "{flag}: only used by fine-tune runs (--mode finetune --model CLIPDIR --dataset NAME \
              --root PATH{}); this features run would ignore it",
-            if flag == "--root" { ", or --data fashion-mnist" } else { "" }
+            if flag == "--root" {
+                ", or --data fashion-mnist"
+            } else {
+                ""
+            }
         )));
     }
     if args.split_seed.is_some() && cfg.data.source == DataSource::Bundle {
@@ -605,7 +523,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if cfg.finetune.enabled() {
         let name = match &args.devices {
             Some(list) => list.join(","),
-            None => args.device.clone(),
+            None => args.device.device.clone(),
         };
         return crate::cmd_finetune::run(
             &cfg,

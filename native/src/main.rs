@@ -17,6 +17,7 @@ mod cmd_predict;
 mod cmd_rate;
 mod cmd_retrieve;
 mod cmd_train;
+mod device;
 mod fail;
 mod leak;
 mod lock;
