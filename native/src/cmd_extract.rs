@@ -4,6 +4,7 @@
 
 use crate::device::DeviceArgs;
 use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -108,63 +109,30 @@ fn parts_dir(out: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-pub fn run(args: &ExtractArgs) -> Result<()> {
-    if !image_dataset_names().contains(&args.dataset.as_str()) {
-        return Err(Fail::arg(format!(
-            "--dataset {}: unknown, expected one of {}",
-            args.dataset,
-            image_dataset_names().join(", ")
-        )));
-    }
-    let opts = OpenOptions {
-        num_old: args.old,
-        split_seed: args.split_seed,
-        ..OpenOptions::default()
-    };
-    let list =
-        open_image_dataset(&args.dataset, &args.root, &opts).map_err(|e| Fail(e.to_string()))?;
-    let test = test_split(args, &list)?;
-    let model = Model::open(&args.model, args.device.open()?)?;
-    let batch = args.batch.max(1);
-    let n_test = test.as_ref().map_or(0, |t| t.items.len());
-    // Training images first, then the test split's: one list for the batches and their parts.
-    let items: Vec<&ssr2_data::ImageItem> = list
-        .items
-        .iter()
-        .chain(test.iter().flat_map(|t| &t.items))
-        .collect();
-    let n_all = items.len();
-    // This shard's rows: whole batches of the unsharded run, so every row is computed exactly
-    // as there. Saturating: an index near usize::MAX gives an empty shard, never a wrapped one.
-    let rows = match args.shard {
+/// This shard's rows of `n_all`: whole batches of the unsharded run, so every row is computed
+/// exactly as there. Saturating: an index near usize::MAX gives an empty shard, never a wrapped
+/// one.
+fn shard_rows(n_all: usize, batch: usize, shard: Option<(usize, usize)>) -> Range<usize> {
+    match shard {
         None => 0..n_all,
         Some((i, shards)) => {
             let per = n_all.div_ceil(batch).div_ceil(shards).saturating_mul(batch);
             i.saturating_mul(per).min(n_all)..(i.saturating_add(1)).saturating_mul(per).min(n_all)
         }
-    };
-    // One read of the weights: the CLIP's SHA-256 keys the manifest, the extraction's identity
-    // and the bundle's `clip_sha256`.
-    let model_hash = crate::clip_io::clip_sha256(&args.model)?;
-    let extraction = extraction_id(args, &model_hash, &list, &items, n_test, batch);
-    let items = &items[rows.clone()];
-    let n = items.len();
-    let manifest = Manifest {
-        model_hash,
-        dataset: args.dataset.clone(),
-        root: args.root.display().to_string(),
-        samples: n,
-        test_samples: n_test,
-        batch,
-        shard: args.shard,
-        extraction: extraction.clone(),
-    };
-    let (parts, _lock) = prepare_parts(&parts_dir(&args.out), &manifest, args.restart)?;
+    }
+}
 
-    let (d, h) = (
-        model.folder.config.projection_dim,
-        model.folder.config.vision.tower.hidden,
-    );
+/// The embeddings (`d` each) and pre-projection features (`h`) of `items`, `batch` images at a
+/// time; a batch whose part file is in `parts` (an interrupted run's) is read back, each new one
+/// written there.
+fn embed_items(
+    model: &Model,
+    items: &[&ssr2_data::ImageItem],
+    parts: &Path,
+    [batch, d, h]: [usize; 3],
+    args: &ExtractArgs,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let n = items.len();
     let bar = bar(n, "images", args.quiet);
     let mut image = Vec::with_capacity(n * d);
     let mut pooled = Vec::with_capacity(n * h);
@@ -193,6 +161,60 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         bar.inc(rows as u64);
     }
     bar.finish_and_clear();
+    Ok((image, pooled))
+}
+
+pub fn run(args: &ExtractArgs) -> Result<()> {
+    if !image_dataset_names().contains(&args.dataset.as_str()) {
+        return Err(Fail::arg(format!(
+            "--dataset {}: unknown, expected one of {}",
+            args.dataset,
+            image_dataset_names().join(", ")
+        )));
+    }
+    let opts = OpenOptions {
+        num_old: args.old,
+        split_seed: args.split_seed,
+        ..OpenOptions::default()
+    };
+    let list =
+        open_image_dataset(&args.dataset, &args.root, &opts).map_err(|e| Fail(e.to_string()))?;
+    let test = test_split(args, &list)?;
+    let model = Model::open(&args.model, args.device.open()?)?;
+    let batch = args.batch.max(1);
+    let n_test = test.as_ref().map_or(0, |t| t.items.len());
+    // Training images first, then the test split's: one list for the batches and their parts.
+    let items: Vec<&ssr2_data::ImageItem> = list
+        .items
+        .iter()
+        .chain(test.iter().flat_map(|t| &t.items))
+        .collect();
+    let n_all = items.len();
+    let rows = shard_rows(n_all, batch, args.shard);
+    // One read of the weights: the CLIP's SHA-256 keys the manifest, the extraction's identity
+    // and the bundle's `clip_sha256`.
+    let model_hash = crate::clip_io::clip_sha256(&args.model)?;
+    let extraction = extraction_id(args, &model_hash, &list, &items, n_test, batch);
+    let items = &items[rows.clone()];
+    let n = items.len();
+    let manifest = Manifest {
+        model_hash,
+        dataset: args.dataset.clone(),
+        root: args.root.display().to_string(),
+        samples: n,
+        test_samples: n_test,
+        batch,
+        shard: args.shard,
+        extraction: extraction.clone(),
+    };
+    let (parts, _lock) = prepare_parts(&parts_dir(&args.out), &manifest, args.restart)?;
+
+    // Widths from the model, so that an empty shard has its bundle's columns too.
+    let (d, h) = (
+        model.folder.config.projection_dim,
+        model.folder.config.vision.tower.hidden,
+    );
+    let (image, pooled) = embed_items(&model, items, &parts, [batch, d, h], args)?;
 
     let mut labelled = list.labelled.clone();
     labelled.resize(n_all, false);

@@ -43,6 +43,36 @@ enum Members {
     Soft(Matrix),
 }
 
+/// The class memberships of `--labels` (hard) or `--probs` (soft), checked against `Z`'s rows.
+fn read_members(args: &RateArgs, z: &Matrix) -> Result<Members> {
+    Ok(match (&args.labels, &args.probs) {
+        (Some(p), _) => {
+            let y = npy::read_labels(p, "labels")?;
+            same_rows(p, y.len(), z, &args.z)?;
+            Members::Hard(y)
+        }
+        (_, Some(p)) => {
+            let probs = npy::read_matrix(p, "P")?;
+            same_rows(p, probs.rows, z, &args.z)?;
+            if let Some(i) = probs.data.iter().position(|&v| v < 0.0) {
+                return Err(Fail::input(
+                    p,
+                    format!(
+                        "P must be non-negative, got {} at row {}",
+                        probs.data[i],
+                        i / probs.cols
+                    ),
+                ));
+            }
+            if probs.cols == 0 {
+                return Err(Fail::input(p, "P needs at least one column (class)"));
+            }
+            Members::Soft(probs)
+        }
+        _ => Members::None,
+    })
+}
+
 pub fn run(args: &RateArgs) -> Result<()> {
     if !(args.eps2.is_finite() && args.eps2 > 0.0) {
         return Err(Fail::arg(format!(
@@ -60,32 +90,7 @@ pub fn run(args: &RateArgs) -> Result<()> {
             ),
         ));
     }
-    let members = match (&args.labels, &args.probs) {
-        (Some(p), _) => {
-            let y = npy::read_labels(p, "labels")?;
-            same_rows(p, y.len(), &z, &args.z)?;
-            Members::Hard(y)
-        }
-        (_, Some(p)) => {
-            let probs = npy::read_matrix(p, "P")?;
-            same_rows(p, probs.rows, &z, &args.z)?;
-            if let Some(i) = probs.data.iter().position(|&v| v < 0.0) {
-                return Err(Fail::input(
-                    p,
-                    format!(
-                        "P must be non-negative, got {} at row {}",
-                        probs.data[i],
-                        i / probs.cols
-                    ),
-                ));
-            }
-            if probs.cols == 0 {
-                return Err(Fail::input(p, "P needs at least one column (class)"));
-            }
-            Members::Soft(probs)
-        }
-        _ => Members::None,
-    };
+    let members = read_members(args, &z)?;
     let grads = args.grads.as_deref();
     if let Some(dir) = grads {
         std::fs::create_dir_all(dir).map_err(|e| Fail::output(dir, e))?;

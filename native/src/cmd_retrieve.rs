@@ -270,6 +270,37 @@ fn embed_kept(
     Ok(Matrix::new(distinct.len(), d, emb).select_rows(&rows))
 }
 
+/// Kept candidates that name a new class (SPEC §7 forbids them): a warning, or with `--strict`
+/// an error. Returns how many there are.
+fn check_leaks(
+    ds: &Dataset,
+    kept_tags: &[Vec<String>],
+    kept_attrs: &[Vec<String>],
+    args: &RetrieveArgs,
+) -> Result<usize> {
+    let new_classes = &ds.class_names[ds.num_old.min(ds.class_names.len())..];
+    let kept = kept_tags
+        .iter()
+        .chain(kept_attrs)
+        .flatten()
+        .map(String::as_str);
+    let leaks = find_leaks(kept, new_classes);
+    if !leaks.is_empty() {
+        let what = format!(
+            "{} kept candidates name a new class of `{}`: {}; use a leak-free lexicon \
+             (e.g. Lexicon_tags_deduplicated.csv)",
+            leaks.len(),
+            ds.name,
+            describe(&leaks, 5)
+        );
+        if args.strict {
+            return Err(Fail::input(&args.tags, format!("--strict: {what}")));
+        }
+        eprintln!("warning: {what}");
+    }
+    Ok(leaks.len())
+}
+
 pub fn run(args: &RetrieveArgs) -> Result<()> {
     if args.top == 0 {
         return Err(Fail::arg("--top must be at least 1"));
@@ -320,26 +351,7 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
             .collect()
     };
     let (kept_tags, kept_attrs) = (names(&tag_names, &top_tags), names(&attr_names, &top_attrs));
-    let new_classes = &ds.class_names[ds.num_old.min(ds.class_names.len())..];
-    let kept = kept_tags
-        .iter()
-        .chain(&kept_attrs)
-        .flatten()
-        .map(String::as_str);
-    let leaks = find_leaks(kept, new_classes);
-    if !leaks.is_empty() {
-        let what = format!(
-            "{} kept candidates name a new class of `{}`: {}; use a leak-free lexicon \
-             (e.g. Lexicon_tags_deduplicated.csv)",
-            leaks.len(),
-            ds.name,
-            describe(&leaks, 5)
-        );
-        if args.strict {
-            return Err(Fail::input(&args.tags, format!("--strict: {what}")));
-        }
-        eprintln!("warning: {what}");
-    }
+    let leaks = check_leaks(&ds, &kept_tags, &kept_attrs, args)?;
     // What the trainable encoder sees (SPEC §7): tags without "a photo of a ", attributes trimmed.
     let stripped: Vec<String> = tag_names.iter().map(|t| strip_tag(t)).collect();
     let tag_emb = embed_kept(text_model, &stripped, &top_tags, args.batch)?;
@@ -381,7 +393,7 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
                             "content_hash": format!("{retrieval_hash:016x}")},
         "text_model": {"path": text_dir.display().to_string(),
                        "content_hash": format!("{text_hash:016x}")},
-        "leaks": leaks.len(),
+        "leaks": leaks,
         "sample_ids": sample_ids,
         "tags": kept_tags,
         "attributes": kept_attrs,

@@ -6,6 +6,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
 /// quick_gelu(x) = x * sigmoid(1.702 x) (OpenAI CLIP).
+// transformers 5.24.0 activations.py:117 QuickGELUActivation (:123)
 pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
     if !x.is_tracked() && x.device() == Device::flex() {

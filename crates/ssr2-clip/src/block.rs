@@ -1,4 +1,6 @@
-//! The pre-norm transformer block shared by both CLIP towers.
+//! The pre-norm transformer block shared by both CLIP towers. Sources are cited by line in
+//! Hugging Face transformers 5.24.0, `models/clip/modeling_clip.py` (the version of the
+//! reference checkpoints in tests/reference/clip-tiny).
 
 use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
@@ -24,6 +26,7 @@ pub fn per_token(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
 }
 
 /// Multi-head self-attention with separate q/k/v projections (Hugging Face layout).
+// modeling_clip.py:280 CLIPAttention (scale head_dim^-0.5 at :289, forward at :298)
 #[derive(Module, Debug)]
 pub struct SelfAttention {
     pub q: Linear,
@@ -55,6 +58,8 @@ impl SelfAttention {
     }
 }
 
+/// fc1, activation, fc2.
+// modeling_clip.py:338 CLIPMLP (forward at :346)
 #[derive(Module, Debug)]
 pub struct Mlp {
     pub fc1: Linear,
@@ -76,6 +81,7 @@ impl Mlp {
 }
 
 /// `x + attn(ln1(x))`, then `x + mlp(ln2(x))`.
+// modeling_clip.py:353 CLIPEncoderLayer (the two residuals at :368-381)
 #[derive(Module, Debug)]
 pub struct Block {
     pub ln1: LayerNorm,

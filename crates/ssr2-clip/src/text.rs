@@ -1,4 +1,5 @@
 //! CLIP's text transformer: causal pre-norm blocks, pooling at the end-of-text token.
+//! Cited by line in transformers 5.24.0 `models/clip/modeling_clip.py` (CLIPTextModel, :484).
 
 use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
@@ -70,6 +71,7 @@ impl TextTower {
     }
 
     /// Token + position embeddings of `tokens.ids` (`[batch, length]`).
+    // modeling_clip.py:232 CLIPTextEmbeddings.forward (position embeddings added at :253-254)
     pub fn embed(&self, tokens: &Tokens, device: &Device) -> Tensor<3> {
         let (b, l) = (tokens.batch(), tokens.length);
         let ids = Tensor::<1, Int>::from_data(TensorData::new(tokens.ids.clone(), [b * l]), device);
@@ -83,6 +85,8 @@ impl TextTower {
         x + pos.unsqueeze::<3>()
     }
 
+    /// Runs blocks `from..to` on `x`, causally.
+    // modeling_clip.py:533-544 (causal mask, is_causal=True)
     pub fn run_blocks(&self, mut x: Tensor<3>, from: usize, to: usize) -> Tensor<3> {
         for block in &self.blocks[from..to] {
             x = block.forward(x, true);
@@ -97,6 +101,7 @@ impl TextTower {
     }
 
     /// Last block, `final_layer_norm` at each sequence's end token, projection.
+    // modeling_clip.py:549 final_layer_norm, :551-570 end-token pooling, :703 text_projection
     pub fn finish(&self, before_last: Tensor<3>, tokens: &Tokens) -> (Tensor<2>, Tensor<2>) {
         let n = self.blocks.len();
         let x = self.run_blocks(before_last, n - 1, n);

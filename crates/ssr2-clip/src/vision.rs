@@ -1,4 +1,5 @@
 //! CLIP's vision transformer: patches + class token, pre-norm blocks, class-token pooling.
+//! Cited by line in transformers 5.24.0 `models/clip/modeling_clip.py` (CLIPVisionModel, :584).
 
 use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
@@ -88,6 +89,8 @@ impl VisionTower {
     }
 
     /// Token embeddings after `pre_layrnorm` (the input of block 0). `pixels`: `[b, 3, s, s]`.
+    // modeling_clip.py:202 CLIPVisionEmbeddings.forward (class token first, positions added),
+    // then :632 pre_layrnorm
     pub fn embed(&self, pixels: Tensor<4>) -> Tensor<3> {
         let [b, c, hh, ww] = pixels.dims();
         let p = self.patch_size;
@@ -128,6 +131,7 @@ impl VisionTower {
     }
 
     /// Last block, class-token pooling, `post_layernorm`, projection: `(pooled, projected)`.
+    // modeling_clip.py:640-641 (class token, post_layernorm), :741 visual_projection
     pub fn finish(&self, before_last: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
         let n = self.blocks.len();
         let x = self.run_blocks(before_last, n - 1, n);
