@@ -25,12 +25,19 @@ enum Expect {
 use Expect::{Ok as Fine, Refused};
 
 fn check(args: &[String], expect: &Expect) -> Result<(), String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_ssr2")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ssr2"))
+        .args(args)
+        .output()
+        .unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    let said = format!("ssr2 {}: status {:?}, stderr {stderr:?}", args.join(" "), out.status.code());
+    let said = format!(
+        "ssr2 {}: status {:?}, stderr {stderr:?}",
+        args.join(" "),
+        out.status.code()
+    );
     if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
         return Err(format!("panic: {said}"));
     }
@@ -51,7 +58,9 @@ fn check(args: &[String], expect: &Expect) -> Result<(), String> {
                 && !stdout.contains("NaN")
                 && !stdout.to_lowercase().contains("nan ");
             if !fits {
-                return Err(format!("expected success with {words:?}: {said}, stdout {stdout:?}"));
+                return Err(format!(
+                    "expected success with {words:?}: {said}, stdout {stdout:?}"
+                ));
             }
         }
     }
@@ -68,37 +77,257 @@ fn every_adversarial_input_is_refused_in_one_line_or_answered_correctly() {
     let cases: Vec<(Vec<String>, Expect)> = vec![
         // Feature bundles of degenerate shape, to every command that trains or clusters on one.
         // One class, or no new class: a valid (if odd) GCD problem, scored with New as "-".
-        (vec!["train".into(), "--features".into(), at("bundles/d0.safetensors"), "--out".into(), out("d0")], Refused(&["d0.safetensors", "d = 0"])),
-        (vec!["train".into(), "--features".into(), at("bundles/n0.safetensors"), "--out".into(), out("n0")], Refused(&["n0.safetensors", "no samples"])),
-        (vec!["train".into(), "--features".into(), at("bundles/k0.safetensors"), "--out".into(), out("k0")], Refused(&["k0.safetensors"])),
-        (vec!["train".into(), "--features".into(), at("bundles/num-old-beyond-k.safetensors"), "--out".into(), out("old")], Refused(&["num_old"])),
-        (vec!["train".into(), "--features".into(), at("bundles/huge-values.safetensors"), "--out".into(), out("huge")], Refused(&["huge-values.safetensors"])),
-        (vec!["train".into(), "--features".into(), at("bundles/duplicate-ids.safetensors"), "--out".into(), out("dup")], Refused(&["appears twice"])),
-        (vec!["train".into(), "--features".into(), at("bundles/label-beyond-k.safetensors"), "--out".into(), out("lab")], Refused(&["label-beyond-k.safetensors", "value 7"])),
-        (vec!["kmeans".into(), "--features".into(), at("bundles/d0.safetensors")], Refused(&["d0.safetensors", "d = 0"])),
-        (vec!["train".into(), "--features".into(), at("bundles/one-class.safetensors"), "--batch".into(), "4".into(), "--epochs".into(), "1".into(), "--out".into(), out("one")], Fine(&["100.0   100.0       -"])),
-        (vec!["train".into(), "--features".into(), at("bundles/no-new-class.safetensors"), "--batch".into(), "4".into(), "--epochs".into(), "1".into(), "--out".into(), out("nonew")], Fine(&["All     Old     New"])),
-        (vec!["kmeans".into(), "--features".into(), at("bundles/n0.safetensors")], Refused(&["n0.safetensors"])),
-        (vec!["kmeans".into(), "--features".into(), at("bundles/k0.safetensors")], Refused(&["k0.safetensors"])),
-        (vec!["estimate-k".into(), "--features".into(), at("bundles/d0.safetensors")], Refused(&["d0.safetensors"])),
-        (vec!["estimate-k".into(), "--features".into(), at("bundles/n0.safetensors")], Refused(&["n0.safetensors"])),
-        (vec!["estimate-k".into(), "--features".into(), at("bundles/k0.safetensors")], Refused(&["k0.safetensors"])),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/d0.safetensors"),
+                "--out".into(),
+                out("d0"),
+            ],
+            Refused(&["d0.safetensors", "d = 0"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/n0.safetensors"),
+                "--out".into(),
+                out("n0"),
+            ],
+            Refused(&["n0.safetensors", "no samples"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/k0.safetensors"),
+                "--out".into(),
+                out("k0"),
+            ],
+            Refused(&["k0.safetensors"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/num-old-beyond-k.safetensors"),
+                "--out".into(),
+                out("old"),
+            ],
+            Refused(&["num_old"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/huge-values.safetensors"),
+                "--out".into(),
+                out("huge"),
+            ],
+            Refused(&["huge-values.safetensors"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/duplicate-ids.safetensors"),
+                "--out".into(),
+                out("dup"),
+            ],
+            Refused(&["appears twice"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/label-beyond-k.safetensors"),
+                "--out".into(),
+                out("lab"),
+            ],
+            Refused(&["label-beyond-k.safetensors", "value 7"]),
+        ),
+        (
+            vec![
+                "kmeans".into(),
+                "--features".into(),
+                at("bundles/d0.safetensors"),
+            ],
+            Refused(&["d0.safetensors", "d = 0"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/one-class.safetensors"),
+                "--batch".into(),
+                "4".into(),
+                "--epochs".into(),
+                "1".into(),
+                "--out".into(),
+                out("one"),
+            ],
+            Fine(&["100.0   100.0       -"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--features".into(),
+                at("bundles/no-new-class.safetensors"),
+                "--batch".into(),
+                "4".into(),
+                "--epochs".into(),
+                "1".into(),
+                "--out".into(),
+                out("nonew"),
+            ],
+            Fine(&["All     Old     New"]),
+        ),
+        (
+            vec![
+                "kmeans".into(),
+                "--features".into(),
+                at("bundles/n0.safetensors"),
+            ],
+            Refused(&["n0.safetensors"]),
+        ),
+        (
+            vec![
+                "kmeans".into(),
+                "--features".into(),
+                at("bundles/k0.safetensors"),
+            ],
+            Refused(&["k0.safetensors"]),
+        ),
+        (
+            vec![
+                "estimate-k".into(),
+                "--features".into(),
+                at("bundles/d0.safetensors"),
+            ],
+            Refused(&["d0.safetensors"]),
+        ),
+        (
+            vec![
+                "estimate-k".into(),
+                "--features".into(),
+                at("bundles/n0.safetensors"),
+            ],
+            Refused(&["n0.safetensors"]),
+        ),
+        (
+            vec![
+                "estimate-k".into(),
+                "--features".into(),
+                at("bundles/k0.safetensors"),
+            ],
+            Refused(&["k0.safetensors"]),
+        ),
         // Coding rates and metrics on empty or odd arrays.
-        (vec!["rate".into(), "--z".into(), at("npy/z-n0.npy")], Refused(&["z-n0.npy"])),
-        (vec!["rate".into(), "--z".into(), at("npy/z-d0.npy")], Refused(&["z-d0.npy"])),
-        (vec!["rate".into(), "--z".into(), at("npy/z-5x4.npy"), "--labels".into(), at("npy/labels-huge-ids.npy")], Fine(&["\"R\""])),
-        (vec!["rate".into(), "--z".into(), at("npy/z-5x4.npy"), "--labels".into(), at("npy/labels-4.npy")], Refused(&["labels-4.npy"])),
-        (vec!["metrics".into(), "--true".into(), at("npy/labels-empty.npy"), "--pred".into(), at("npy/labels-empty.npy"), "--num-old".into(), "1".into()], Refused(&["labels-empty.npy"])),
-        (vec!["metrics".into(), "--true".into(), at("npy/labels-5.npy"), "--pred".into(), at("npy/labels-4.npy"), "--num-old".into(), "1".into()], Refused(&["labels-4.npy"])),
+        (
+            vec!["rate".into(), "--z".into(), at("npy/z-n0.npy")],
+            Refused(&["z-n0.npy"]),
+        ),
+        (
+            vec!["rate".into(), "--z".into(), at("npy/z-d0.npy")],
+            Refused(&["z-d0.npy"]),
+        ),
+        (
+            vec![
+                "rate".into(),
+                "--z".into(),
+                at("npy/z-5x4.npy"),
+                "--labels".into(),
+                at("npy/labels-huge-ids.npy"),
+            ],
+            Fine(&["\"R\""]),
+        ),
+        (
+            vec![
+                "rate".into(),
+                "--z".into(),
+                at("npy/z-5x4.npy"),
+                "--labels".into(),
+                at("npy/labels-4.npy"),
+            ],
+            Refused(&["labels-4.npy"]),
+        ),
+        (
+            vec![
+                "metrics".into(),
+                "--true".into(),
+                at("npy/labels-empty.npy"),
+                "--pred".into(),
+                at("npy/labels-empty.npy"),
+                "--num-old".into(),
+                "1".into(),
+            ],
+            Refused(&["labels-empty.npy"]),
+        ),
+        (
+            vec![
+                "metrics".into(),
+                "--true".into(),
+                at("npy/labels-5.npy"),
+                "--pred".into(),
+                at("npy/labels-4.npy"),
+                "--num-old".into(),
+                "1".into(),
+            ],
+            Refused(&["labels-4.npy"]),
+        ),
         // Decompression bombs in the Fashion-MNIST reader.
-        (vec!["train".into(), "--data".into(), "fashion-mnist".into(), "--root".into(), at("fashion-announces-too-much"), "--out".into(), out("f1")], Refused(&["train-images-idx3-ubyte.gz", "decompression bomb"])),
-        (vec!["train".into(), "--data".into(), "fashion-mnist".into(), "--root".into(), at("fashion-inflates-past-header"), "--out".into(), out("f2")], Refused(&["train-images-idx3-ubyte.gz", "inflates to more than"])),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                "fashion-mnist".into(),
+                "--root".into(),
+                at("fashion-announces-too-much"),
+                "--out".into(),
+                out("f1"),
+            ],
+            Refused(&["train-images-idx3-ubyte.gz", "decompression bomb"]),
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                "fashion-mnist".into(),
+                "--root".into(),
+                at("fashion-inflates-past-header"),
+                "--out".into(),
+                out("f2"),
+            ],
+            Refused(&["train-images-idx3-ubyte.gz", "inflates to more than"]),
+        ),
         // An image header beyond the pixel budget, refused before decoding.
-        (vec!["extract".into(), "--model".into(), clip.clone(), "--dataset".into(), "imagefolder".into(), "--root".into(), at("images-huge"), "--no-test".into(), "--out".into(), out("x.safetensors"), "--quiet".into()], Refused(&["huge", "9000 x 9000"])),
+        (
+            vec![
+                "extract".into(),
+                "--model".into(),
+                clip.clone(),
+                "--dataset".into(),
+                "imagefolder".into(),
+                "--root".into(),
+                at("images-huge"),
+                "--no-test".into(),
+                "--out".into(),
+                out("x.safetensors"),
+                "--quiet".into(),
+            ],
+            Refused(&["huge", "9000 x 9000"]),
+        ),
     ];
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|(args, expect)| check(args, expect).err())
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

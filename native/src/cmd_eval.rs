@@ -287,6 +287,21 @@ pub fn trained_heads(
     ds: &ssr2_data::Dataset,
     device: &burn::prelude::Device,
 ) -> Result<HeadModel> {
+    if let Some(d) = report.dataset.image_dim
+        && d != ds.image.cols
+    {
+        let image = match ssr2_head::image_side(d) {
+            Some(s) if cfg.model.adapter == ssr2_head::AdapterKind::Cnn => {
+                format!(" (a {s}x{s} image for its cnn adapter)")
+            }
+            _ => String::new(),
+        };
+        return Err(Fail(format!(
+            "{}: the run's heads read {d} values per image{image}, these samples have {}",
+            dir.join("report.json").display(),
+            ds.image.cols
+        )));
+    }
     let use_text = report.dataset.modalities.iter().any(|m| m == "text");
     let mut model =
         ssr2_train::features::heads_for(&cfg.model, ds, report.head_clusters(), use_text, device)

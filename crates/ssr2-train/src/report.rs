@@ -161,6 +161,7 @@ pub(crate) fn build_report(
             n_unlabelled: n,
             n_test: ds.test.as_ref().map_or(0, |t| t.len()),
             modalities,
+            image_dim: None,
         },
         config: serde_json::to_value(cfg).expect("config serialises"),
         history,

@@ -27,6 +27,11 @@ pub struct DatasetInfo {
     pub n_test: usize,
     /// "image", and "text" when the text branch trained.
     pub modalities: Vec<String>,
+    /// Features-mode runs: values per image input the heads read (a CNN adapter reads them as a
+    /// square image of this many pixels), so that other data of another width is refused even
+    /// where the weights' shapes would fit it. Absent in older reports and fine-tune runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_dim: Option<usize>,
 }
 
 /// All/Old/New as fractions in [0, 1]; `None` where a part has no samples.

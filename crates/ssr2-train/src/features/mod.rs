@@ -86,6 +86,7 @@ pub fn train_on(
     let trained = run_epochs(&mut mode, model, &run, progress)?;
     let (model, ev) = (trained.model, trained.eval);
     let mut report = build_report(ds, cfg, seed, use_text, trained.history, &ev);
+    report.dataset.image_dim = Some(ds.image.cols);
     // Inductive: the final model on the held-out samples, never seen in training.
     report.test_scores = ds
         .test
