@@ -48,6 +48,9 @@ pub struct EstimateKArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// No progress line (each K tried, on stderr).
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn run(args: &EstimateKArgs) -> Result<()> {
@@ -97,8 +100,22 @@ pub fn run(args: &EstimateKArgs) -> Result<()> {
             }
         },
     };
-    let gcd = (args.method != "coding-length").then(|| gcd_accuracy(&data, lo, hi, args.seed));
-    let rate = (args.method != "gcd").then(|| coding_length(&data, lo, hi, eps2, 12, args.seed));
+    let progress = tried_bar(args.quiet);
+    let reporter = |method: &str| {
+        let bar = progress.clone();
+        let mut count = 0;
+        let method = method.to_string();
+        move |k: usize, v: f64| {
+            count += 1;
+            bar.set_message(format!("{method}: K = {k} gives {v:.4} ({count} K tried)"));
+            bar.tick();
+        }
+    };
+    let gcd = (args.method != "coding-length")
+        .then(|| gcd_accuracy(&data, lo, hi, args.seed, &mut reporter("gcd")));
+    let rate = (args.method != "gcd")
+        .then(|| coding_length(&data, [lo, hi], eps2, 12, args.seed, &mut reporter("coding-length")));
+    progress.finish_and_clear();
     if args.json {
         let curve = |c: &Option<KCurve>| {
             c.as_ref()
@@ -124,6 +141,21 @@ pub fn run(args: &EstimateKArgs) -> Result<()> {
     }
     println!("true K of the data (not used): {}", ds.num_classes());
     Ok(())
+}
+
+/// A spinner line naming the last K tried (each one runs k-means with restarts over all samples,
+/// which takes minutes on large bundles); hidden with --quiet or when stderr is not a terminal.
+fn tried_bar(quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("estimate-k {spinner} {msg} [{elapsed}]")
+            .expect("template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 fn print_curve(name: &str, c: &KCurve) {

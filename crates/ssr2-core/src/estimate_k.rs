@@ -88,7 +88,14 @@ pub fn labelled_distortion(data: &Data) -> Option<f64> {
 
 /// (a) The GCD estimate: Brent's method over `K` in `[lo, hi]` maximising the labelled
 /// accuracy of k-means on all the data; `best` is where the search converged (as theirs).
-pub fn gcd_accuracy(data: &Data, lo: usize, hi: usize, seed: u64) -> KCurve {
+/// `on_k(K, accuracy)` is called after each K tried (progress).
+pub fn gcd_accuracy(
+    data: &Data,
+    lo: usize,
+    hi: usize,
+    seed: u64,
+    on_k: &mut dyn FnMut(usize, f64),
+) -> KCurve {
     let labels = data.dense_labels();
     let labelled: Vec<usize> = (0..data.n).filter(|&i| labels[i].is_some()).collect();
     let truth: Vec<usize> = labelled
@@ -96,7 +103,7 @@ pub fn gcd_accuracy(data: &Data, lo: usize, hi: usize, seed: u64) -> KCurve {
         .map(|&i| labels[i].expect("labelled"))
         .collect();
     let free = vec![None; data.n];
-    let score = |k: usize| {
+    let mut score = |k: usize| {
         let p = Problem {
             x: data.x,
             n: data.n,
@@ -106,7 +113,9 @@ pub fn gcd_accuracy(data: &Data, lo: usize, hi: usize, seed: u64) -> KCurve {
         let assign = ss_kmeans_best(&p, k, seed, RESTARTS);
         let pred: Vec<usize> = labelled.iter().map(|&i| assign[i]).collect();
         let acc = cluster_accuracy(&truth, &pred, usize::MAX).all;
-        if acc.is_nan() { 0.0 } else { acc }
+        let acc = if acc.is_nan() { 0.0 } else { acc };
+        on_k(k, acc);
+        acc
     };
     let (points, best) = brent_integer(|k| -score(k), lo, hi);
     let points = points.into_iter().map(|(k, v)| (k, -v)).collect();
@@ -115,23 +124,26 @@ pub fn gcd_accuracy(data: &Data, lo: usize, hi: usize, seed: u64) -> KCurve {
 
 /// (b) Ours: the total coding length over the candidate `K`s (a grid of at most `steps`
 /// values in `[lo, hi]`, then Brent's method around the grid's minimum); `K` minimises it.
+/// `on_k(K, length)` is called after each K tried (progress).
 pub fn coding_length(
     data: &Data,
-    lo: usize,
-    hi: usize,
+    [lo, hi]: [usize; 2],
     eps2: f64,
     steps: usize,
     seed: u64,
+    on_k: &mut dyn FnMut(usize, f64),
 ) -> KCurve {
     let fixed = data.dense_labels();
-    let length = |k: usize| {
+    let mut length = |k: usize| {
         let p = Problem {
             x: data.x,
             n: data.n,
             d: data.d,
             fixed: &fixed,
         };
-        segmentation_length(data, &ss_kmeans_best(&p, k, seed, RESTARTS), k, eps2)
+        let v = segmentation_length(data, &ss_kmeans_best(&p, k, seed, RESTARTS), k, eps2);
+        on_k(k, v);
+        v
     };
     let grid = grid(lo, hi, steps);
     let mut points: Vec<(usize, f64)> = grid.iter().map(|&k| (k, length(k))).collect();
@@ -147,7 +159,7 @@ pub fn coding_length(
         grid[at.saturating_sub(1)],
         grid[(at + 1).min(grid.len() - 1)],
     );
-    for (k, v) in brent_integer(length, a, b).0 {
+    for (k, v) in brent_integer(&mut length, a, b).0 {
         if !points.iter().any(|&(q, _)| q == k) {
             points.push((k, v));
         }
@@ -394,7 +406,9 @@ mod tests {
             d,
             labels: &labels,
         };
-        assert_eq!(gcd_accuracy(&data, 3, 20, 0).best, k_true);
-        assert_eq!(coding_length(&data, 3, 20, 0.5, 8, 0).best, k_true);
+        let mut tried = Vec::new();
+        assert_eq!(gcd_accuracy(&data, 3, 20, 0, &mut |k, _| tried.push(k)).best, k_true);
+        assert!(!tried.is_empty() && tried.iter().all(|k| (3..=20).contains(k)));
+        assert_eq!(coding_length(&data, [3, 20], 0.5, 8, 0, &mut |_, _| {}).best, k_true);
     }
 }

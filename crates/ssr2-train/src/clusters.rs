@@ -55,7 +55,7 @@ fn estimate(ds: &Dataset, seed: u64) -> Result<KEstimate, String> {
         return Err("model.num_classes = \"auto\" needs labelled samples".into());
     }
     let hi = (4 * lo).max(lo + 1).min(ds.len());
-    let curve = gcd_accuracy(&data, lo, hi, seed);
+    let curve = gcd_accuracy(&data, lo, hi, seed, &mut |_, _| {});
     Ok(KEstimate {
         method: "gcd: labelled accuracy of k-means, Brent's method".into(),
         min: lo,
