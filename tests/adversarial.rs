@@ -331,3 +331,145 @@ fn every_adversarial_input_is_refused_in_one_line_or_answered_correctly() {
         failures.join("\n")
     );
 }
+
+/// The commands that read features, texts or images beside training: `retrieve`, `predict`,
+/// `embed-text`, `embed-images` and `merge`, given no samples, empty lexicons, empty folders and
+/// bundles that are not shards.
+#[test]
+fn retrieve_predict_embed_and_merge_refuse_or_answer_degenerate_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus();
+    let at = |rel: &str| c.join(rel).display().to_string();
+    let out = |name: &str| tmp.path().join(name).display().to_string();
+    let clip = tiny_clip().display().to_string();
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+    // A digits run for `predict`.
+    let run = out("run");
+    let trained = s(&[
+        "train", "--epochs", "1", "--seeds", "0", "--out", &run, "--quiet",
+    ]);
+    check(&trained, &Fine(&[])).unwrap();
+    let seed0 = format!("{run}/seed-0");
+    std::fs::create_dir(tmp.path().join("no-images")).unwrap();
+    let retrieve = |bundle: &str, tags: &str, dest: &str| {
+        s(&[
+            "retrieve",
+            "--bundle",
+            &at(bundle),
+            "--model",
+            &clip,
+            "--tags",
+            &at(tags),
+            "--attributes",
+            &at("lexicon/attributes.txt"),
+            "--out",
+            &out(dest),
+        ])
+    };
+    let cases: Vec<(Vec<String>, Expect)> = vec![
+        // No samples (an empty shard): an empty bundle with the candidates' shapes.
+        (
+            retrieve(
+                "bundles/n0-d24.safetensors",
+                "lexicon/tags.txt",
+                "r0.safetensors",
+            ),
+            Fine(&[]),
+        ),
+        (
+            retrieve(
+                "bundles/n8-d24.safetensors",
+                "lexicon/empty.txt",
+                "r1.safetensors",
+            ),
+            Refused(&["empty.txt", "no lines"]),
+        ),
+        // Features of another width than the CLIP's projection.
+        (
+            retrieve(
+                "bundles/d0.safetensors",
+                "lexicon/tags.txt",
+                "r2.safetensors",
+            ),
+            Refused(&["d0.safetensors", "0 dimensions", "projects to 24"]),
+        ),
+        // Predictions for no samples: the header only.
+        (
+            s(&[
+                "predict",
+                "--run",
+                &seed0,
+                "--features",
+                &at("bundles/n0-d64.safetensors"),
+            ]),
+            Fine(&["id,cluster,class,old,confidence"]),
+        ),
+        (
+            s(&[
+                "predict",
+                "--run",
+                &seed0,
+                "--features",
+                &at("bundles/n0-d24.safetensors"),
+            ]),
+            Refused(&[
+                "report.json",
+                "64 values per image",
+                "these samples have 24",
+            ]),
+        ),
+        (
+            s(&[
+                "embed-text",
+                "--model",
+                &clip,
+                "--texts",
+                &at("lexicon/empty.txt"),
+                "--out",
+                &out("t.npy"),
+            ]),
+            Refused(&["empty.txt", "no lines"]),
+        ),
+        (
+            s(&[
+                "embed-images",
+                "--model",
+                &clip,
+                "--images",
+                &out("no-images"),
+                "--out",
+                &out("i.npy"),
+            ]),
+            Refused(&["no-images", "no images found"]),
+        ),
+        (
+            s(&[
+                "merge",
+                "--out",
+                &out("m.safetensors"),
+                &at("bundles/n0-d24.safetensors"),
+            ]),
+            Refused(&["n0-d24.safetensors", "not a shard bundle"]),
+        ),
+    ];
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(args, expect)| check(args, expect).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    // The empty shard's candidates: 0 samples of the top 2 tags and attributes, width 24.
+    let ds = ssr2_data::read_bundle(std::path::Path::new(&out("r0.safetensors"))).unwrap();
+    let Some(ssr2_data::TextFeatures::Candidates(c)) = &ds.text else {
+        panic!("retrieve stores candidates")
+    };
+    assert_eq!(
+        (ds.len(), c.num_tags, c.num_attributes, c.dim()),
+        (0, 2, 2, 24)
+    );
+}

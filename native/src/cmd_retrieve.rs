@@ -367,7 +367,9 @@ pub fn run(args: &RetrieveArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_base(&ds.name).to_string());
     let base = Some(text_model.embed_texts(&[base_text.as_str()], 1, |_| {})?);
-    let (t, a) = (top_tags[0].len(), top_attrs[0].len());
+    // Per sample: the top `--top` of each lexicon (fewer when a lexicon is smaller). From the
+    // lexicons, not the first sample's list: an empty shard has no samples and is still written.
+    let (t, a) = (args.top.min(tags.rows), args.top.min(attrs.rows));
     ds.text = Some(TextFeatures::Candidates(CandidateFeatures {
         tags: tag_emb,
         num_tags: t,

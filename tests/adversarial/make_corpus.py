@@ -86,6 +86,15 @@ def main():
     write("bundles/huge-values.safetensors", bundle(4, 2, ["a", "b"], 1, image=[1e30, 0, 0, 1, 1, 0, 0, 1]))
     write("bundles/duplicate-ids.safetensors", bundle(4, 2, ["a", "b"], 1, ids=["x", "y", "x", "z"]))
     write("bundles/label-beyond-k.safetensors", bundle(4, 2, ["a", "b"], 1, labels=[0, 1, 7, 0]))
+    # The tiny CLIP's width (24), for `retrieve`: no samples (an empty shard), and eight.
+    write("bundles/n0-d24.safetensors", bundle(0, 24, ["a", "b"], 1))
+    write("bundles/n8-d24.safetensors", bundle(8, 24, ["a", "b"], 1, labelled=[1, 0, 0, 0, 0, 0, 0, 0]))
+    # The digits' width (64), for `predict` with a digits run: no samples.
+    write("bundles/n0-d64.safetensors", bundle(0, 64, ["a", "b"], 1))
+    # Lexicons of `retrieve`: two entries each, and an empty file.
+    write("lexicon/tags.txt", b"a photo of a cat\na photo of a dog\n")
+    write("lexicon/attributes.txt", b"furry\nsmall\n")
+    write("lexicon/empty.txt", b"")
     # .npy inputs of `rate` and `metrics`.
     write("npy/z-n0.npy", npy([0, 4], "<f4", []))
     write("npy/z-d0.npy", npy([5, 0], "<f4", []))
