@@ -19,7 +19,7 @@ use ssr2_train::finetune::data::strip_tag;
 use crate::clip_io::{Model, content_hash, values};
 use crate::cmd_embed::{bar, read_lines};
 use crate::fail::{Fail, Result};
-use crate::leak::{describe, find_leaks};
+use ssr2_data::leak::{describe, find_leaks};
 use crate::npy::{read_matrix, write_f32};
 
 /// Retrieve text candidates for every image of a feature bundle (RTA, SPEC §7).

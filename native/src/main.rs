@@ -19,7 +19,6 @@ mod cmd_retrieve;
 mod cmd_train;
 mod device;
 mod fail;
-mod leak;
 mod lock;
 mod npy;
 

@@ -11,6 +11,7 @@ mod error;
 mod fashion;
 mod holdout;
 mod images;
+pub mod leak;
 pub mod mat;
 mod matrix;
 pub mod npy;

@@ -1,6 +1,6 @@
-//! Lexicon leak check for `ssr2 retrieve`: a kept candidate that names a new class hands the
-//! model the answer it should discover (SPEC §7: the public tag list holds benchmark class
-//! names; the authors ship a deduplicated variant without them).
+//! Lexicon leak check (`ssr2 retrieve`): a kept candidate that names a new class hands the model
+//! the answer it should discover (SPEC §7: the public tag list holds benchmark class names; the
+//! authors ship a deduplicated variant without them).
 
 /// Lower case; possessives dropped (`brewer's` -> `brewer`); every other non-alphanumeric
 /// character a space; each word singular (`albatrosses`, `cats`, `butterflies`); a leading
@@ -55,7 +55,7 @@ pub fn find_leaks<'a>(
     let names: Vec<(String, &String)> = new_classes
         .iter()
         .flat_map(|c| {
-            let words = ssr2_data::wnid_words(c).unwrap_or_else(|| vec![c.as_str()]);
+            let words = crate::wnid_words(c).unwrap_or_else(|| vec![c.as_str()]);
             words.into_iter().map(move |w| (format!(" {} ", normalise(w)), c))
         })
         .filter(|(n, _)| !n.trim().is_empty())
