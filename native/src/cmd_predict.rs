@@ -2,7 +2,7 @@
 //! each image (fine-tune mode: the run's own images or a folder of new ones).
 
 use crate::cmd_embed::bar;
-use crate::cmd_eval::{check_hash, read_run, trained_heads};
+use ssr2_train::run::{check_hash, read_run, trained_heads};
 use crate::cmd_train::load_dataset;
 use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result, write_atomic};

@@ -163,21 +163,7 @@ fn devices(args: &TrainArgs) -> Result<Devices> {
 fn read_config(path: &PathBuf) -> Result<TrainConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Fail::input(path, format!("cannot read: {e}")))?;
-    parse_config(path, &text)
-}
-
-/// A configuration's TOML, its error flattened to one line naming the key.
-pub fn parse_config(path: &Path, text: &str) -> Result<TrainConfig> {
-    TrainConfig::from_toml(text).map_err(|e| {
-        Fail::input(
-            path,
-            e.lines().next().unwrap_or("invalid").to_string()
-                + &e.lines()
-                    .skip(1)
-                    .map(|l| format!(" {}", l.trim()))
-                    .collect::<String>(),
-        )
-    })
+    Ok(ssr2_train::run::parse_config(path, &text)?)
 }
 
 /// The configuration the flags ask for.

@@ -26,6 +26,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
 }
 
+/// The library's failures are one line already.
+impl From<ssr2_train::TrainError> for Fail {
+    fn from(e: ssr2_train::TrainError) -> Self {
+        Fail(e.to_string())
+    }
+}
+
 impl fmt::Display for Fail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -16,6 +16,7 @@ pub mod optim;
 pub mod replicas;
 pub mod report;
 pub mod rng;
+pub mod run;
 pub mod sampler;
 mod selection;
 
