@@ -412,11 +412,7 @@ fn retrieve_predict_embed_and_merge_refuse_or_answer_degenerate_inputs() {
                 "--features",
                 &at("bundles/n0-d24.safetensors"),
             ]),
-            Refused(&[
-                "report.json",
-                "64 values per image",
-                "these samples have 24",
-            ]),
+            Refused(&["heads.safetensors", "feature dimensions"]),
         ),
         (
             s(&[
