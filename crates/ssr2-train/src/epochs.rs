@@ -167,6 +167,33 @@ fn step<M: Mode>(
     Ok((model, terms))
 }
 
+/// What every mode refuses before its first epoch: settings out of range, what several devices
+/// cannot train exactly, inconsistent data, no unlabelled samples, or fewer samples than a batch.
+pub(crate) fn check_run(
+    cfg: &TrainConfig,
+    ds: &Dataset,
+    devices: &Devices,
+) -> Result<(), TrainError> {
+    cfg.validate().map_err(TrainError::Config)?;
+    devices.check(cfg).map_err(TrainError::Config)?;
+    ds.validate().map_err(|e| TrainError::Data(e.to_string()))?;
+    if ds.unlabelled_indices().is_empty() {
+        return Err(TrainError::Data(format!(
+            "dataset `{}` has no unlabelled samples to discover classes in",
+            ds.name
+        )));
+    }
+    if ds.len() < cfg.optim.batch_size {
+        return Err(TrainError::Config(format!(
+            "optim.batch_size = {} exceeds the {} samples of `{}`",
+            cfg.optim.batch_size,
+            ds.len(),
+            ds.name
+        )));
+    }
+    Ok(())
+}
+
 /// Train `model` through `run`'s epochs (from its checkpoint when resuming).
 pub(crate) fn run_epochs<M: Mode>(
     mode: &mut M,

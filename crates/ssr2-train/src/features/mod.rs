@@ -48,7 +48,8 @@ pub fn train_on(
     progress: &mut dyn Progress,
 ) -> Result<RunReport, TrainError> {
     let device = devices.main();
-    check_run(cfg, ds, devices)?;
+    crate::epochs::check_run(cfg, ds, devices)?;
+    augment::check_pixel_augment(&cfg.augment, ds.image.cols).map_err(TrainError::Config)?;
     let config_toml = cfg.to_toml();
     let data_sha256 = ssr2_data::dataset_sha256(ds);
     let id = checkpoint::Identity {
@@ -99,30 +100,6 @@ pub fn train_on(
         write_run(dir.path, &report, &config_toml, &model.valid())?;
     }
     Ok(report)
-}
-
-/// What features mode refuses before training: settings out of range, what several devices
-/// cannot train exactly, inconsistent data, or data too small for the batch.
-fn check_run(cfg: &TrainConfig, ds: &Dataset, devices: &Devices) -> Result<(), TrainError> {
-    cfg.validate().map_err(TrainError::Config)?;
-    devices.check(cfg).map_err(TrainError::Config)?;
-    ds.validate().map_err(|e| TrainError::Data(e.to_string()))?;
-    augment::check_pixel_augment(&cfg.augment, ds.image.cols).map_err(TrainError::Config)?;
-    if ds.unlabelled_indices().is_empty() {
-        return Err(TrainError::Data(format!(
-            "dataset `{}` has no unlabelled samples to discover classes in",
-            ds.name
-        )));
-    }
-    if ds.len() < cfg.optim.batch_size {
-        return Err(TrainError::Config(format!(
-            "optim.batch_size = {} exceeds the {} samples of `{}`",
-            cfg.optim.batch_size,
-            ds.len(),
-            ds.name
-        )));
-    }
-    Ok(())
 }
 
 /// One batch of features mode: both views of the image rows and, with texts, of the text rows.

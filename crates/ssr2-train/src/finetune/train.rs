@@ -360,8 +360,9 @@ pub fn finetune_on(
     progress: &mut dyn Progress,
 ) -> Result<Outcome, TrainError> {
     let device = devices.main();
-    let use_text = check_run(cfg, &inputs, devices)?;
     let ds = inputs.meta_dataset();
+    crate::epochs::check_run(cfg, &ds, devices)?;
+    let use_text = inputs.check_texts().map_err(TrainError::Config)?;
     let Inputs {
         clip,
         tokenizer,
@@ -464,31 +465,6 @@ pub fn finetune_on(
         epoch_losses: trained.epoch_losses,
         step_losses: trained.step_losses,
     })
-}
-
-/// What fine-tune mode refuses before training (its settings, devices, texts without a
-/// tokenizer, inconsistent or too small data); with texts or not.
-fn check_run(cfg: &TrainConfig, inputs: &Inputs, devices: &Devices) -> Result<bool, TrainError> {
-    cfg.validate().map_err(TrainError::Config)?;
-    devices.check(cfg).map_err(TrainError::Config)?;
-    let use_text = inputs.check_texts().map_err(TrainError::Config)?;
-    let ds = inputs.meta_dataset();
-    ds.validate().map_err(|e| TrainError::Data(e.to_string()))?;
-    if ds.unlabelled_indices().is_empty() {
-        return Err(TrainError::Data(format!(
-            "dataset `{}` has no unlabelled samples",
-            ds.name
-        )));
-    }
-    if ds.len() < cfg.optim.batch_size {
-        return Err(TrainError::Config(format!(
-            "optim.batch_size = {} exceeds the {} images of `{}`",
-            cfg.optim.batch_size,
-            ds.len(),
-            ds.name
-        )));
-    }
-    Ok(use_text)
 }
 
 /// One batch of fine-tune mode: its `B` samples' image keys and pixels (none when they come from
