@@ -93,37 +93,35 @@ impl Adapter {
         d_out: usize,
         device: &Device,
     ) -> Self {
+        let layers = |first, hidden_norm, second| Self {
+            norm: None,
+            conv: None,
+            first,
+            hidden_norm,
+            second,
+        };
         match kind {
-            AdapterKind::Linear if d_in == d_out => Self {
-                norm: None,
-                conv: None,
-                first: identity_linear(d_in, device),
-                hidden_norm: None,
-                second: None,
-            },
-            AdapterKind::Linear => Self {
-                norm: None,
-                conv: None,
-                first: LinearConfig::new(d_in, d_out).init(device),
-                hidden_norm: None,
-                second: None,
-            },
-            AdapterKind::Mlp => Self {
-                norm: None,
-                conv: None,
-                first: LinearConfig::new(d_in, hidden).init(device),
-                hidden_norm: None,
-                second: Some(LinearConfig::new(hidden, d_out).init(device)),
-            },
+            AdapterKind::Linear if d_in == d_out => {
+                layers(identity_linear(d_in, device), None, None)
+            }
+            AdapterKind::Linear => layers(LinearConfig::new(d_in, d_out).init(device), None, None),
+            AdapterKind::Mlp => layers(
+                LinearConfig::new(d_in, hidden).init(device),
+                None,
+                Some(LinearConfig::new(hidden, d_out).init(device)),
+            ),
             AdapterKind::Cnn => {
                 let side = image_side(d_in).expect("HeadModel::new checks the side");
+                // The stem first: the layers draw their initial weights in this order.
+                let conv = Some(ConvStem::new(side, CNN_CHANNELS, device));
                 Self {
-                    norm: None,
-                    conv: Some(ConvStem::new(side, CNN_CHANNELS, device)),
-                    first: LinearConfig::new(ConvStem::out_dim(side, CNN_CHANNELS), hidden)
-                        .init(device),
-                    hidden_norm: Some(BatchNormConfig::new(hidden).init(device)),
-                    second: Some(LinearConfig::new(hidden, d_out).init(device)),
+                    conv,
+                    ..layers(
+                        LinearConfig::new(ConvStem::out_dim(side, CNN_CHANNELS), hidden)
+                            .init(device),
+                        Some(BatchNormConfig::new(hidden).init(device)),
+                        Some(LinearConfig::new(hidden, d_out).init(device)),
+                    )
                 }
             }
         }
