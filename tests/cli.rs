@@ -444,56 +444,20 @@ fn flags_a_run_would_ignore_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x");
     let o = p(&out);
-    assert_user_error(
-        &["train", "--candidates", "c.json", "--out", o],
-        "--candidates",
-        "fine-tune",
-    );
-    assert_user_error(
-        &["train", "--workers", "2", "--out", o],
-        "--workers",
-        "fine-tune",
-    );
-    assert_user_error(
-        &["train", "--root", "/tmp", "--out", o],
-        "--root",
-        "fine-tune",
-    );
+    assert_user_error(&["train", "--candidates", "c.json", "--out", o], "--candidates", "fine-tune");
+    assert_user_error(&["train", "--workers", "2", "--out", o], "--workers", "fine-tune");
+    assert_user_error(&["train", "--root", "/tmp", "--out", o], "--root", "fine-tune");
     let bundle = dir.path().join("digits.safetensors");
-    std::fs::write(
-        &bundle,
-        ssr2_data::bundle_to_bytes(&ssr2_data::digits(0)).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&bundle, ssr2_data::bundle_to_bytes(&ssr2_data::digits(0)).unwrap()).unwrap();
     assert_user_error(
-        &[
-            "train",
-            "--features",
-            p(&bundle),
-            "--split-seed",
-            "3",
-            "--out",
-            o,
-        ],
+        &["train", "--features", p(&bundle), "--split-seed", "3", "--out", o],
         "--split-seed",
         "bundle keeps",
     );
     let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/clip-tiny");
-    let ft = [
-        "train",
-        "--mode",
-        "finetune",
-        "--model",
-        p(&clip),
-        "--dataset",
-        "imagefolder",
-    ];
+    let ft = ["train", "--mode", "finetune", "--model", p(&clip), "--dataset", "imagefolder"];
     assert_user_error(
-        &[
-            &ft[..],
-            &["--root", p(dir.path()), "--limit", "5", "--out", o],
-        ]
-        .concat(),
+        &[&ft[..], &["--root", p(dir.path()), "--limit", "5", "--out", o]].concat(),
         "--limit",
         "fine-tune run",
     );
@@ -503,48 +467,21 @@ fn flags_a_run_would_ignore_are_refused() {
     let idx = dir.path().join("idx.npy");
     write_npy(&idx, &[3], &[0i64, 1, far as i64]);
     assert_user_error(
-        &[
-            "train",
-            "--labelled-indices",
-            p(&idx),
-            "--limit",
-            "100",
-            "--out",
-            o,
-            "--quiet",
-        ],
+        &["train", "--labelled-indices", p(&idx), "--limit", "100", "--out", o, "--quiet"],
         "idx.npy",
         &format!("labels sample {far}, beyond --limit 100"),
     );
     // 0.005 of each digit's ~180 samples rounds down to none: no test split.
     let none = dir.path().join("none");
     let table = ok_stdout(&[
-        "train",
-        "--test-fraction",
-        "0.005",
-        "--epochs",
-        "1",
-        "--seeds",
-        "0",
-        "--out",
-        p(&none),
+        "train", "--test-fraction", "0.005", "--epochs", "1", "--seeds", "0", "--out", p(&none),
         "--quiet",
     ]);
-    assert!(
-        !table.contains("inductive") && !table.contains("NaN"),
-        "{table}"
-    );
+    assert!(!table.contains("inductive") && !table.contains("NaN"), "{table}");
     let report = report_of(&none.join("seed-0"));
-    assert!(
-        report.get("test_scores").is_none_or(|t| t.is_null()),
-        "{report}"
-    );
+    assert!(report.get("test_scores").is_none_or(|t| t.is_null()), "{report}");
     let res = run(&["eval", "--run", p(&none.join("seed-0"))]);
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
 }
 
 /// One writer per run directory: a second `train --out X` while the first writes is refused in
@@ -557,21 +494,9 @@ fn a_second_writer_is_refused_and_one_run_stays_intact() {
     std::fs::create_dir_all(&out).unwrap();
     let held = std::fs::File::create(out.join(".lock")).unwrap();
     held.try_lock().unwrap();
-    let args = [
-        "train",
-        "--epochs",
-        "3",
-        "--seeds",
-        "0",
-        "--out",
-        p(&out),
-        "--quiet",
-    ];
+    let args = ["train", "--epochs", "3", "--seeds", "0", "--out", p(&out), "--quiet"];
     assert_user_error(&args, "run", "another ssr2 train is writing here");
-    assert!(
-        !out.join("config.toml").exists(),
-        "the refused run wrote nothing"
-    );
+    assert!(!out.join("config.toml").exists(), "the refused run wrote nothing");
     drop(held);
     // Two at once: whichever comes second is refused (by the lock, or, if the first has
     // already finished, because the directory holds a run).
@@ -587,11 +512,7 @@ fn a_second_writer_is_refused_and_one_run_stays_intact() {
         "{err}"
     );
     let res = run(&["eval", "--run", p(&out.join("seed-0"))]);
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     assert_user_error(
         &["train", "--resume", p(&out.join("seed-0")), "--quiet"],
         "seed-0",
@@ -606,22 +527,9 @@ fn a_second_writer_is_refused_and_one_run_stays_intact() {
 fn eval_and_predict_refuse_another_runs_files() {
     let dir = tempfile::tempdir().unwrap();
     let train = |epochs: &str, out: &Path| {
-        let args = [
-            "train",
-            "--epochs",
-            epochs,
-            "--seeds",
-            "0",
-            "--out",
-            p(out),
-            "--quiet",
-        ];
+        let args = ["train", "--epochs", epochs, "--seeds", "0", "--out", p(out), "--quiet"];
         let res = run(&args);
-        assert!(
-            res.status.success(),
-            "{}",
-            String::from_utf8_lossy(&res.stderr)
-        );
+        assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
         out.join("seed-0")
     };
     let a = train("1", &dir.path().join("a"));
@@ -629,10 +537,7 @@ fn eval_and_predict_refuse_another_runs_files() {
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(a.join("report.json")).unwrap()).unwrap();
     let heads = std::fs::read(a.join("heads.safetensors")).unwrap();
-    assert_eq!(
-        report["provenance"]["heads_sha256"],
-        ssr2_data::sha256_hex(&heads)
-    );
+    assert_eq!(report["provenance"]["heads_sha256"], ssr2_data::sha256_hex(&heads));
     let refused = |what: &str, name: &str, expect: &str| {
         for cmd in ["eval", "predict"] {
             assert_user_error(&[cmd, "--run", p(&a)], name, expect);
@@ -644,11 +549,7 @@ fn eval_and_predict_refuse_another_runs_files() {
     std::fs::copy(b.join("heads.safetensors"), a.join("heads.safetensors")).unwrap();
     let theirs = ssr2_data::sha256_hex(&std::fs::read(b.join("heads.safetensors")).unwrap());
     refused("heads", "heads.safetensors", &theirs[..12]);
-    refused(
-        "heads",
-        "heads.safetensors",
-        &ssr2_data::sha256_hex(&heads)[..12],
-    );
+    refused("heads", "heads.safetensors", &ssr2_data::sha256_hex(&heads)[..12]);
     restore("heads.safetensors", &heads);
     // Another run's config (it trained 2 epochs, not 1).
     let config = std::fs::read(a.join("config.toml")).unwrap();
@@ -657,14 +558,7 @@ fn eval_and_predict_refuse_another_runs_files() {
     restore("config.toml", &config);
     // A heads path outside the folder.
     let text = std::fs::read_to_string(a.join("report.json")).unwrap();
-    restore(
-        "report.json",
-        text.replace(
-            "\"heads.safetensors\"",
-            "\"../../b/seed-0/heads.safetensors\"",
-        )
-        .as_bytes(),
-    );
+    restore("report.json", text.replace("\"heads.safetensors\"", "\"../../b/seed-0/heads.safetensors\"").as_bytes());
     refused("heads path", "report.json", "in the run's folder");
     restore("report.json", text.as_bytes());
     assert!(run(&["eval", "--run", p(&a)]).status.success());
@@ -1647,29 +1541,18 @@ fn train_over_two_cpu_copies_is_the_one_device_run() {
     let (one, two) = (dir.path().join("one"), dir.path().join("two"));
     // One batch an epoch, so each epoch's loss is one step's (over many steps training
     // amplifies the float rounding of the gradient sum).
-    let common = [
-        "train", "--seeds", "0", "--epochs", "3", "--batch", "1000", "--quiet",
-    ];
+    let common = ["train", "--seeds", "0", "--epochs", "3", "--batch", "1000", "--quiet"];
     let a = ok_stdout(&[&common[..], &["--out", p(&one)]].concat());
     let b = ok_stdout(&[&common[..], &["--devices", "cpu,cpu", "--out", p(&two)]].concat());
     assert_eq!(a, b, "the tables of one device and two copies");
-    let (ra, rb) = (
-        report_of(&one.join("seed-0")),
-        report_of(&two.join("seed-0")),
-    );
+    let (ra, rb) = (report_of(&one.join("seed-0")), report_of(&two.join("seed-0")));
     for e in 0..3 {
         let la = ra["history"][e]["loss"]["total"].as_f64().unwrap();
         let lb = rb["history"][e]["loss"]["total"].as_f64().unwrap();
         assert!(rel(lb, la) < 1e-5, "epoch {e}: loss {la} vs {lb}");
     }
     // A device this build does not know, and --devices with --device, are one-line errors.
-    let bad = run(&[
-        "train",
-        "--devices",
-        "cpu,tpu",
-        "--out",
-        p(&dir.path().join("x")),
-    ]);
+    let bad = run(&["train", "--devices", "cpu,tpu", "--out", p(&dir.path().join("x"))]);
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("tpu") && err.lines().count() == 1, "{err}");

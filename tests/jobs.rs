@@ -17,15 +17,8 @@ fn p(path: &Path) -> &str {
 
 /// `ssr2` first on PATH, as on a cluster node.
 fn path_with_ssr2() -> String {
-    let bin = Path::new(env!("CARGO_BIN_EXE_ssr2"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
+    let bin = Path::new(env!("CARGO_BIN_EXE_ssr2")).parent().unwrap().to_path_buf();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
 }
 
 fn ok(cmd: &mut Command, what: &str) {
@@ -65,23 +58,11 @@ fn slurm_and_kubernetes_jobs_extract_the_unsharded_bundle() {
     let d = |n: &str| dir.path().join(n);
     let ssr2 = env!("CARGO_BIN_EXE_ssr2");
     let digits = d("digits");
-    ok(
-        Command::new(ssr2).args(["export-digits", "--out", p(&digits)]),
-        "export-digits",
-    );
+    ok(Command::new(ssr2).args(["export-digits", "--out", p(&digits)]), "export-digits");
     let once = d("once");
     let mut single = Command::new(ssr2);
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/clip-tiny");
-    single
-        .args([
-            "extract",
-            "--model",
-            p(&model),
-            "--dataset",
-            "imagefolder",
-            "--root",
-            p(&digits),
-        ])
+    single.args(["extract", "--model", p(&model), "--dataset", "imagefolder", "--root", p(&digits)])
         .args(["--old", "5", "--batch", "300", "--quiet", "--out"])
         .arg(once.with_extension("safetensors"));
     ok(&mut single, "unsharded extract");
@@ -102,16 +83,11 @@ fn slurm_and_kubernetes_jobs_extract_the_unsharded_bundle() {
         ok(&mut task, &format!("slurm task {i}"));
     }
     let mut merge = Command::new("bash");
-    merge
-        .arg(jobs().join("slurm-merge.sbatch"))
-        .env("SHARDS", shards.to_string());
+    merge.arg(jobs().join("slurm-merge.sbatch")).env("SHARDS", shards.to_string());
     local_env(&mut merge, &digits, &slurm_out);
     ok(&mut merge, "slurm merge");
     let got = ssr2_data::read_bundle(&slurm_out.with_extension("safetensors")).unwrap();
-    assert!(
-        got == want,
-        "the Slurm job's merged bundle differs from the unsharded one"
-    );
+    assert!(got == want, "the Slurm job's merged bundle differs from the unsharded one");
 
     // Kubernetes: completions = parallelism = SHARDS, Indexed; each pod runs `args` under
     // `command` with JOB_COMPLETION_INDEX set.
@@ -121,14 +97,8 @@ fn slurm_and_kubernetes_jobs_extract_the_unsharded_bundle() {
     let completions: usize = yaml_value(&yaml, "completions").parse().unwrap();
     assert_eq!(yaml_value(&yaml, "parallelism"), completions.to_string());
     let lines: Vec<&str> = yaml.lines().collect();
-    let shards_at = lines
-        .iter()
-        .position(|l| l.trim() == "- name: SHARDS")
-        .unwrap();
-    assert_eq!(
-        yaml_value(lines[shards_at + 1], "value"),
-        completions.to_string()
-    );
+    let shards_at = lines.iter().position(|l| l.trim() == "- name: SHARDS").unwrap();
+    assert_eq!(yaml_value(lines[shards_at + 1], "value"), completions.to_string());
     assert!(yaml.contains(r#"command: ["/bin/sh", "-c"]"#));
     let args_at = lines.iter().position(|l| l.trim() == "args:").unwrap();
     let script = lines[args_at + 1].trim().strip_prefix("- ").unwrap();
@@ -144,16 +114,11 @@ fn slurm_and_kubernetes_jobs_extract_the_unsharded_bundle() {
         ok(&mut pod, &format!("pod {i}"));
     }
     let mut merge = Command::new(ssr2);
-    merge
-        .args(["merge", "--out"])
-        .arg(k8s_out.with_extension("safetensors"));
+    merge.args(["merge", "--out"]).arg(k8s_out.with_extension("safetensors"));
     for i in 0..shards {
         merge.arg(format!("{}.shard-{i}.safetensors", k8s_out.display()));
     }
     ok(&mut merge, "merge of the pods' shards");
     let got = ssr2_data::read_bundle(&k8s_out.with_extension("safetensors")).unwrap();
-    assert!(
-        got == want,
-        "the Kubernetes job's merged bundle differs from the unsharded one"
-    );
+    assert!(got == want, "the Kubernetes job's merged bundle differs from the unsharded one");
 }
