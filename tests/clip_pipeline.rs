@@ -384,10 +384,7 @@ fn export_extract_retrieve_train_end_to_end() {
     };
     merge_fails(&[names[0], names[0], names[2]], "shard 0/3 is given twice");
     merge_fails(&[names[0], names[2]], "shard 1 of 3 missing");
-    merge_fails(
-        &[names[1], names[0], names[2]],
-        "is shard 1/3 but is given at position 0",
-    );
+    merge_fails(&[names[1], names[0], names[2]], "is shard 1/3 but is given at position 0");
     merge_fails(&[p(&once)], "is not a shard bundle");
     // The same shard of an extraction with another batch size: other rows, other values.
     let other = d("other-1.safetensors");
@@ -397,24 +394,11 @@ fn export_extract_retrieve_train_end_to_end() {
         Some(i) => changed[i] = "100",
         None => changed.extend(["--batch", "100"]),
     }
-    ok(&[
-        &["extract"][..],
-        &changed,
-        &["--shard", "1/3", "--out", p(&other)],
-    ]
-    .concat());
-    merge_fails(
-        &[names[0], p(&other), names[2]],
-        "comes from another extraction",
-    );
+    ok(&[&["extract"][..], &changed, &["--shard", "1/3", "--out", p(&other)]].concat());
+    merge_fails(&[names[0], p(&other), names[2]], "comes from another extraction");
     // A shard past the images' end is empty, and still a bundle.
     let empty = d("empty.safetensors");
-    ok(&[
-        &["extract"][..],
-        &common,
-        &["--shard", "99/100", "--out", p(&empty)],
-    ]
-    .concat());
+    ok(&[&["extract"][..], &common, &["--shard", "99/100", "--out", p(&empty)]].concat());
     assert_eq!(ssr2_data::read_bundle(&empty).unwrap().len(), 0);
     // An extraction into an OUT whose parts another process holds: refused, nothing mixed.
     let locked = d("locked.safetensors");
@@ -430,27 +414,16 @@ fn export_extract_retrieve_train_end_to_end() {
     let raced = d("raced.safetensors");
     let args: Vec<&str> = [&["extract"][..], &common, &["--out", p(&raced)]].concat();
     let outs = race::race(&args);
-    assert!(
-        outs.iter().any(|o| o.status.success()),
-        "one extraction finishes"
-    );
+    assert!(outs.iter().any(|o| o.status.success()), "one extraction finishes");
     for o in outs.iter().filter(|o| !o.status.success()) {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(
-            err.trim().lines().count() == 1 && err.contains("another ssr2 extract"),
-            "{err}"
-        );
+        assert!(err.trim().lines().count() == 1 && err.contains("another ssr2 extract"), "{err}");
     }
     assert!(ssr2_data::read_bundle(&raced).unwrap() == ssr2_data::read_bundle(&once).unwrap());
     // An index near usize::MAX: no overflow, an empty shard.
     let far = format!("{}/{}", usize::MAX - 1, usize::MAX);
-    ok(&[
-        &["extract"][..],
-        &common,
-        &["--shard", &far, "--out", p(&d("far.safetensors"))],
-    ]
-    .concat());
+    ok(&[&["extract"][..], &common, &["--shard", &far, "--out", p(&d("far.safetensors"))]].concat());
     // Parsed by clap: status 2, the value named.
     let x = d("x");
     let args = [
@@ -666,8 +639,7 @@ fn export_extract_retrieve_train_end_to_end() {
     assert_eq!(side2["attributes"], side["attributes"]);
     assert_eq!(side2["retrieval_model"]["path"], p(&tiny()));
     assert_eq!(side2["text_model"]["path"], p(&train_copy));
-    let Some(ssr2_data::TextFeatures::Candidates(c2)) =
-        ssr2_data::read_bundle(&split).unwrap().text
+    let Some(ssr2_data::TextFeatures::Candidates(c2)) = ssr2_data::read_bundle(&split).unwrap().text
     else {
         panic!("retrieve stores candidates")
     };
@@ -788,32 +760,15 @@ fn export_extract_retrieve_train_end_to_end() {
     assert!(e.contains("--model"), "{e}");
     // Another CLIP of the same shape (one weight changed) is refused by the bundle's record.
     let meta = ssr2_data::read_bundle_metadata(&once).unwrap();
-    assert_eq!(
-        meta,
-        ssr2_data::bundle_metadata(&std::fs::read(&once).unwrap(), "once").unwrap()
-    );
-    let tiny_sha = ssr2_data::files_sha256(&[
-        &tiny().join("config.json"),
-        &tiny().join("model.safetensors"),
-    ]);
+    assert_eq!(meta, ssr2_data::bundle_metadata(&std::fs::read(&once).unwrap(), "once").unwrap());
+    let tiny_sha = ssr2_data::files_sha256(&[&tiny().join("config.json"), &tiny().join("model.safetensors")]);
     assert_eq!(meta.get(ssr2_data::CLIP_KEY), Some(&tiny_sha.unwrap()));
     let other = tiny_folder(dir.path(), "other-clip", &[]);
     let mut w = std::fs::read(other.join("model.safetensors")).unwrap();
     *w.last_mut().unwrap() ^= 1;
     std::fs::write(other.join("model.safetensors"), w).unwrap();
-    let e = fails(&[
-        "predict",
-        "--run",
-        p(&seed),
-        "--images",
-        p(&digits),
-        "--model",
-        p(&other),
-    ]);
-    assert!(
-        e.contains("other-clip") && e.contains("extracted with"),
-        "{e}"
-    );
+    let e = fails(&["predict", "--run", p(&seed), "--images", p(&digits), "--model", p(&other)]);
+    assert!(e.contains("other-clip") && e.contains("extracted with"), "{e}");
     let e = fails(&[
         "predict",
         "--run",
@@ -827,14 +782,7 @@ fn export_extract_retrieve_train_end_to_end() {
 
     // Fine-tune mode on the PNG files with the retrieved texts, cached prefixes; from a copy of
     // the tiny CLIP, which is changed below.
-    let base = tiny_folder(
-        dir.path(),
-        "base-clip",
-        &[
-            "clip-tiny/tokenizer.json",
-            "clip-tiny/tokenizer_config.json",
-        ],
-    );
+    let base = tiny_folder(dir.path(), "base-clip", &["clip-tiny/tokenizer.json", "clip-tiny/tokenizer_config.json"]);
     let ft = d("finetune");
     let out = ok(&[
         "train",
@@ -902,10 +850,7 @@ fn export_extract_retrieve_train_end_to_end() {
     std::fs::write(&cands, [&kept[..], b" "].concat()).unwrap();
     for cmd in ["eval", "predict"] {
         let e = fails(&[cmd, "--run", p(&ft.join("seed-3"))]);
-        assert!(
-            e.contains("candidates.json") && e.contains("candidates file"),
-            "{e}"
-        );
+        assert!(e.contains("candidates.json") && e.contains("candidates file"), "{e}");
     }
     std::fs::write(&cands, kept).unwrap();
     // The base CLIP replaced by another of the same shape: its frozen layers changed under the
@@ -915,10 +860,7 @@ fn export_extract_retrieve_train_end_to_end() {
     std::fs::write(base.join("model.safetensors"), w).unwrap();
     for cmd in ["eval", "predict"] {
         let e = fails(&[cmd, "--run", p(&ft.join("seed-3"))]);
-        assert!(
-            e.contains("base-clip") && e.contains("fine-tuned from a CLIP"),
-            "{e}"
-        );
+        assert!(e.contains("base-clip") && e.contains("fine-tuned from a CLIP"), "{e}");
     }
 }
 

@@ -20,17 +20,17 @@ use burn::prelude::*;
 use ssr2_clip::ClipFolder;
 use ssr2_core::loss::ssr2::BatchLabels;
 use ssr2_core::rta::RtaConfig;
-use ssr2_data::Dataset;
-use ssr2_head::HeadModel;
 use ssr2_train::config::LossConfig;
-use ssr2_train::features::inputs::{image_rows, image_views_input, text_rows};
 use ssr2_train::finetune::forward::{image_features_from_pixels, row_texts, text_features};
 use ssr2_train::finetune::model::split;
 use ssr2_train::finetune::{Candidates, Inputs, finetune, finetune_on};
+use ssr2_train::features::inputs::{image_rows, image_views_input, text_rows};
+use ssr2_head::HeadModel;
 use ssr2_train::objective::{BatchContext, ModalityOut, batch_loss};
 use ssr2_train::optim::Sgd;
 use ssr2_train::replicas::{Devices, join, merge_grads, shard_ranges};
 use ssr2_train::{RunDir, Silent, TrainConfig, train_on};
+use ssr2_data::Dataset;
 use std::ops::Range;
 
 mod common;
@@ -42,9 +42,7 @@ fn device() -> Device {
         #[cfg(feature = "wgpu")]
         Ok("wgpu") => Device::wgpu(burn::tensor::DeviceKind::default()),
         Ok("cpu") | Err(_) => Device::flex(),
-        Ok(other) => {
-            panic!("SSR2_TEST_DEVICE={other}: this build tests cpu (wgpu with its feature)")
-        }
+        Ok(other) => panic!("SSR2_TEST_DEVICE={other}: this build tests cpu (wgpu with its feature)"),
     }
 }
 
@@ -81,10 +79,7 @@ impl ModuleVisitor for Values<'_> {
 }
 
 fn values<M: Module>(m: &M, grads: Option<&GradientsParams>) -> Vec<Vec<f32>> {
-    let mut v = Values {
-        grads,
-        out: Vec::new(),
-    };
+    let mut v = Values { grads, out: Vec::new() };
     m.visit(&mut v);
     v.out
 }
@@ -127,14 +122,7 @@ fn joined_step<M: Module>(model: &M, devices: &Devices, b: usize, encode: Encode
         })
         .collect();
     let (image, text) = join(parts, &main);
-    let loss = batch_loss(
-        &image,
-        text.as_ref(),
-        &context(b),
-        &LossConfig::default(),
-        b,
-    )
-    .unwrap();
+    let loss = batch_loss(&image, text.as_ref(), &context(b), &LossConfig::default(), b).unwrap();
     let value = loss.total.clone().into_scalar::<f32>();
     let grads = merge_grads(&mut loss.total.backward(), model, &copies, devices);
     sgd_step(model, grads, value)
@@ -190,30 +178,17 @@ fn compare<M: Module>(model: &M, b: usize, encode: Encode<M>, what: &str) {
     let joined = joined_step(model, &two(), b, encode);
     let summed = summed_step(model, &two(), b, encode);
     let loss_diff = (one.loss - joined.loss).abs() / one.loss.abs().max(1e-12);
-    assert!(
-        loss_diff < 1e-5,
-        "{what}: loss {} vs {} on two copies",
-        one.loss,
-        joined.loss
-    );
+    assert!(loss_diff < 1e-5, "{what}: loss {} vs {} on two copies", one.loss, joined.loss);
     let g = rel_diff(&one.grads, &joined.grads);
-    assert!(
-        g < 1e-5,
-        "{what}: gradients differ by {g} (relative) on two copies"
-    );
+    assert!(g < 1e-5, "{what}: gradients differ by {g} (relative) on two copies");
     let w = rel_diff(&one.weights, &joined.weights);
-    assert!(
-        w < 1e-5,
-        "{what}: weights after the step differ by {w} (relative)"
-    );
+    assert!(w < 1e-5, "{what}: weights after the step differ by {w} (relative)");
     let gs = rel_diff(&one.grads, &summed.grads);
     assert!(
         gs > 1e-3,
         "{what}: the summed per-copy losses gave the same gradients ({gs}): the test cannot tell"
     );
-    eprintln!(
-        "{what}: joined step within {g:.1e} (gradients), {w:.1e} (weights); per-copy sum off by {gs:.2e}"
-    );
+    eprintln!("{what}: joined step within {g:.1e} (gradients), {w:.1e} (weights); per-copy sum off by {gs:.2e}");
 }
 
 fn synthetic() -> (TrainConfig, Dataset) {
@@ -233,21 +208,12 @@ fn features_mode_step_on_two_copies_is_the_one_device_step() {
     .unwrap();
     let b = 37; // odd: shards of 19 and 18
     let idx: Vec<usize> = (0..b).map(|i| i * 3 % ds.len()).collect();
-    let image = [
-        image_rows(&ds, &idx, None),
-        image_rows(&ds, &idx.iter().rev().copied().collect::<Vec<_>>(), None),
-    ];
+    let image = [image_rows(&ds, &idx, None), image_rows(&ds, &idx.iter().rev().copied().collect::<Vec<_>>(), None)];
     let text = [text_rows(&ds, &idx, None), text_rows(&ds, &idx, None)];
     let rta = ssr2_train::eval::rta_config(&cfg.rta);
     let encode = |m: &HeadModel, rows: Range<usize>, d: &Device| {
-        let views = [
-            (image[0].as_slice(), rows.clone()),
-            (image[1].as_slice(), rows.clone()),
-        ];
-        let z = m
-            .image
-            .adapter
-            .forward(image_views_input(&views, ds.image.cols, d));
+        let views = [(image[0].as_slice(), rows.clone()), (image[1].as_slice(), rows.clone())];
+        let z = m.image.adapter.forward(image_views_input(&views, ds.image.cols, d));
         let img = ModalityOut {
             logits: m.image.head.forward(z.clone()),
             z,
@@ -269,12 +235,7 @@ fn candidates(n: usize) -> Candidates {
     Candidates {
         base: "a photo of a digit".into(),
         tags: (0..n)
-            .map(|i| {
-                vec![
-                    format!("a {} mark", words[i % 6]),
-                    format!("a {} line", words[(i / 6) % 6]),
-                ]
-            })
+            .map(|i| vec![format!("a {} mark", words[i % 6]), format!("a {} line", words[(i / 6) % 6])])
             .collect(),
         attributes: (0..n)
             .map(|i| vec![format!("a {} stroke", words[(i / 2) % 6])])
@@ -334,38 +295,16 @@ fn train_on_two_cpu_copies_reproduces_the_one_device_run() {
     let dir = tempfile::tempdir().unwrap();
     let run = |devices: &Devices, name: &str| {
         let path = dir.path().join(name);
-        let report = train_on(
-            &ds,
-            &cfg,
-            1,
-            devices,
-            Some(RunDir {
-                path: &path,
-                resume: false,
-            }),
-            &mut Silent,
-        )
-        .unwrap();
+        let report = train_on(&ds, &cfg, 1, devices, Some(RunDir { path: &path, resume: false }), &mut Silent).unwrap();
         let heads = std::fs::read(path.join("heads.safetensors")).unwrap();
         (report, heads)
     };
     let (one, heads_one) = run(&Devices::one(&Device::flex()), "one");
-    let (two, heads_two) = run(
-        &Devices::new(vec![Device::flex(), Device::flex()]).unwrap(),
-        "two",
-    );
+    let (two, heads_two) = run(&Devices::new(vec![Device::flex(), Device::flex()]).unwrap(), "two");
     for (a, b) in one.history.iter().zip(&two.history) {
         let (la, lb) = (a.loss["total"], b.loss["total"]);
-        eprintln!(
-            "epoch {}: one device {la} two copies {lb} ({:.1e})",
-            a.epoch,
-            (la - lb).abs() / la.abs()
-        );
-        assert!(
-            (la - lb).abs() < 1e-5 * la.abs().max(1e-6),
-            "epoch {}: loss {la} vs {lb}",
-            a.epoch
-        );
+        eprintln!("epoch {}: one device {la} two copies {lb} ({:.1e})", a.epoch, (la - lb).abs() / la.abs());
+        assert!((la - lb).abs() < 1e-5 * la.abs().max(1e-6), "epoch {}: loss {la} vs {lb}", a.epoch);
     }
     assert!((one.final_scores.all - two.final_scores.all).abs() < 0.02);
     let (a, b) = (
@@ -377,16 +316,10 @@ fn train_on_two_cpu_copies_reproduces_the_one_device_run() {
     for name in names {
         let (x, y) = (a.tensor(name).unwrap(), b.tensor(name).unwrap());
         let f = |t: &safetensors::tensor::TensorView| -> Vec<f32> {
-            t.data()
-                .chunks(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
+            t.data().chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
         };
         let d = rel_diff(&[f(&x)], &[f(&y)]);
-        assert!(
-            d < 1e-5,
-            "{name}: two copies' weights differ by {d} (relative) after three steps"
-        );
+        assert!(d < 1e-5, "{name}: two copies' weights differ by {d} (relative) after three steps");
     }
 }
 
@@ -425,17 +358,11 @@ fn finetune_on_two_cpu_copies_reproduces_the_one_device_run() {
     let devices = Devices::new(vec![Device::flex(), Device::flex()]).unwrap();
     let two = finetune_on(inputs(), &cfg, 2, &devices, None, &mut Silent).unwrap();
     let (a, b) = (one.step_losses[0], two.step_losses[0]);
-    assert!(
-        (a - b).abs() < 1e-5 * a.abs(),
-        "first step: one device {a} vs two copies {b}"
-    );
+    assert!((a - b).abs() < 1e-5 * a.abs(), "first step: one device {a} vs two copies {b}");
     for (a, b) in one.step_losses.iter().zip(&two.step_losses) {
         assert!((a - b).abs() < 1e-4 * a.abs(), "step loss {a} vs {b}");
     }
-    let w = rel_diff(
-        &values(&one.trainable.valid(), None),
-        &values(&two.trainable.valid(), None),
-    );
+    let w = rel_diff(&values(&one.trainable.valid(), None), &values(&two.trainable.valid(), None));
     assert!(w < 1e-4, "weights after the epoch differ by {w} (relative)");
 }
 
@@ -448,10 +375,7 @@ fn several_devices_refuse_the_cnn_and_batches_smaller_than_the_devices() {
     let e = train_on(&ds, &cfg, 0, &three, None, &mut Silent).unwrap_err();
     assert!(matches!(e, ssr2_train::TrainError::Config(_)), "{e:?}");
     let e = e.to_string();
-    assert!(
-        e.contains("batch_size = 2") && e.contains("3 devices"),
-        "{e}"
-    );
+    assert!(e.contains("batch_size = 2") && e.contains("3 devices"), "{e}");
     let mut cnn = TrainConfig::preset("fashion-mnist-cnn").unwrap();
     cnn.optim.batch_size = 64;
     let e = three.check(&cnn).unwrap_err();
@@ -471,23 +395,13 @@ fn gpu() -> Device {
 fn close(what: &str, cpu: f64, gpu: f64, rel: f64) {
     let d = (cpu - gpu).abs() / cpu.abs().max(1e-12);
     eprintln!("{what}: cpu {cpu:.7} gpu {gpu:.7} (relative difference {d:.2e})");
-    assert!(
-        d < rel,
-        "{what}: cpu {cpu} vs gpu {gpu}, relative difference {d:e} >= {rel:e}"
-    );
+    assert!(d < rel, "{what}: cpu {cpu} vs gpu {gpu}, relative difference {d:e} >= {rel:e}");
 }
 
 fn points(what: &str, cpu: f64, gpu: f64, within: f64) {
     let d = 100.0 * (gpu - cpu);
-    eprintln!(
-        "{what}: All cpu {:.2} gpu {:.2} ({d:+.2} points)",
-        100.0 * cpu,
-        100.0 * gpu
-    );
-    assert!(
-        d.abs() < within,
-        "{what}: All cpu {cpu} vs gpu {gpu}: {d:+.2} points"
-    );
+    eprintln!("{what}: All cpu {:.2} gpu {:.2} ({d:+.2} points)", 100.0 * cpu, 100.0 * gpu);
+    assert!(d.abs() < within, "{what}: All cpu {cpu} vs gpu {gpu}: {d:+.2} points");
 }
 
 #[test]
@@ -508,12 +422,7 @@ fn digits_on_the_gpu_match_the_cpu() {
     cfg.optim.epochs = 2;
     let cpu = ssr2_train::train(&ds, &cfg, 0, &Device::flex(), None, &mut Silent).unwrap();
     let gpu_run = ssr2_train::train(&ds, &cfg, 0, &gpu(), None, &mut Silent).unwrap();
-    points(
-        "digits, 2 epochs",
-        cpu.final_scores.all,
-        gpu_run.final_scores.all,
-        5.0,
-    );
+    points("digits, 2 epochs", cpu.final_scores.all, gpu_run.final_scores.all, 5.0);
 }
 
 #[test]
@@ -524,27 +433,9 @@ fn tiny_clip_finetune_epoch_on_the_gpu_matches_the_cpu() {
     let images = common::digit_folder(dir.path(), 20);
     let cfg = tiny_finetune(32);
     let run = |device: &Device| {
-        finetune(
-            tiny_inputs(&images, device),
-            &cfg,
-            0,
-            device,
-            None,
-            &mut Silent,
-        )
-        .unwrap()
+        finetune(tiny_inputs(&images, device), &cfg, 0, device, None, &mut Silent).unwrap()
     };
     let (cpu, gpu_run) = (run(&Device::flex()), run(&gpu()));
-    close(
-        "tiny CLIP first step",
-        cpu.step_losses[0],
-        gpu_run.step_losses[0],
-        1e-4,
-    );
-    points(
-        "tiny CLIP, 1 epoch",
-        cpu.report.final_scores.all,
-        gpu_run.report.final_scores.all,
-        5.0,
-    );
+    close("tiny CLIP first step", cpu.step_losses[0], gpu_run.step_losses[0], 1e-4);
+    points("tiny CLIP, 1 epoch", cpu.report.final_scores.all, gpu_run.report.final_scores.all, 5.0);
 }
