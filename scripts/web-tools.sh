@@ -11,9 +11,9 @@ bin=${CARGO_HOME:-$HOME/.cargo}/bin
 has() { [ -x "$bin/$1" ] && "$bin/$1" --version 2>/dev/null | grep -qF "$2"; }
 
 if ! has wasm-bindgen "wasm-bindgen 0.2.130" || ! has trunk "trunk 0.22.1"; then
-    # Cheap profile: the tools run for seconds per build, so no LTO and parallel codegen
-    # (docs/CI.md has the measured cost), in one target dir.
-    export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+    # Cheap profile: the tools run for seconds per build, so no LTO and four codegen units (on
+    # two cores, 16 repeat work for no speed; docs/CI.md), in one target dir.
+    export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=4
     export CARGO_PROFILE_RELEASE_DEBUG=false
     export CARGO_TARGET_DIR=$PWD/target-tools
     # Not --locked: a dependency pinned in wasm-bindgen-cli's lock file is missing from the
