@@ -1,6 +1,7 @@
 //! `ssr2 eval`: re-evaluate a run's saved heads on its data and print the table.
 
-use crate::cmd_train::{Split, load_dataset, print_scores};
+use crate::cmd_train::{Split, print_scores};
+use ssr2_train::data::load_dataset;
 use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result};
 use clap::Args;

@@ -1,7 +1,8 @@
 //! `ssr2 train --mode finetune`: CLIP's last blocks trained on images (SPEC §8), one run per
 //! seed; prints All / Old / New and the measured step time, throughput, loader wait and memory.
 
-use crate::cmd_train::{Bars, labelled_override, print_table};
+use crate::cmd_train::{Bars, print_table};
+use ssr2_train::data::labelled_override;
 use crate::fail::{Fail, Result};
 use burn::prelude::*;
 use indicatif::MultiProgress;

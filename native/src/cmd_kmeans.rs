@@ -1,6 +1,6 @@
 //! `ssr2 kmeans`: the k-means baseline on a run's input features, scored like `ssr2 train`.
 
-use crate::cmd_train::load_dataset;
+use ssr2_train::data::load_dataset;
 use crate::fail::{Fail, Result};
 use clap::Args;
 use ssr2_core::kmeans::{Problem, nearest_mean, ss_kmeans_best};

@@ -3,7 +3,7 @@
 
 use crate::cmd_embed::bar;
 use ssr2_train::run::{check_hash, read_run, trained_heads};
-use crate::cmd_train::load_dataset;
+use ssr2_train::data::load_dataset;
 use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result, write_atomic};
 use clap::Args;

@@ -26,9 +26,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     ssr2_data::write_atomic(path, bytes).map_err(|e| Fail(e.to_string()))
 }
 
-/// The library's failures are one line already.
+/// The libraries' failures are one line already.
 impl From<ssr2_train::TrainError> for Fail {
     fn from(e: ssr2_train::TrainError) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+impl From<ssr2_data::DataError> for Fail {
+    fn from(e: ssr2_data::DataError) -> Self {
         Fail(e.to_string())
     }
 }

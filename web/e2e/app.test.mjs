@@ -36,6 +36,9 @@ async function runMode(mode) {
   const r = (results[mode] = {});
   const { ctx, dir } = await launch(mode);
   const page = ctx.pages()[0] || (await ctx.newPage());
+  // Actions wait for the page longer than Playwright's 30 s: WebGPU runs on SwiftShader here, and
+  // in CI beside the lavapipe tests the page's thread can be busy that long between steps.
+  page.setDefaultTimeout(120000);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });

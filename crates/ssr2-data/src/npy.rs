@@ -2,7 +2,7 @@
 //! before anything is allocated, so a hostile or truncated file gives one line, never a panic or
 //! a huge allocation.
 
-use crate::DataError;
+use crate::{DataError, Matrix};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -95,6 +95,87 @@ pub fn file_bytes(dict: &str, data: &[u8]) -> Vec<u8> {
     out.extend(head.as_bytes());
     out.extend(data);
     out
+}
+
+/// A rank-2 float32/float64 array (`what` names it in messages) as an f32 [`Matrix`], refusing
+/// NaN, infinity and values beyond f32.
+pub fn read_matrix(path: &Path, what: &str) -> Result<Matrix, DataError> {
+    let origin = path.display().to_string();
+    let arr = read(path)?;
+    let shape = &arr.header.shape;
+    if shape.len() != 2 {
+        return Err(err(
+            &origin,
+            format!("{what} must be a 2-D array (m x d), got shape {shape:?}"),
+        ));
+    }
+    let (rows, cols) = (shape[0], shape[1]);
+    let Values::Float(values) = arr.values else {
+        return Err(err(
+            &origin,
+            format!("{what} must be float32 or float64, got dtype {}", arr.header.descr),
+        ));
+    };
+    if let Some(i) = values
+        .iter()
+        .position(|v| !(v.is_finite() && (*v as f32).is_finite()))
+    {
+        let why = if values[i].is_finite() {
+            "a value beyond float32's range"
+        } else {
+            "a non-finite value"
+        };
+        return Err(err(
+            &origin,
+            format!(
+                "{what} holds {why} ({:e}) at row {}, column {}",
+                values[i],
+                i / cols.max(1),
+                i % cols.max(1)
+            ),
+        ));
+    }
+    let data = values.into_iter().map(|v| v as f32).collect();
+    Ok(Matrix::new(rows, cols, data))
+}
+
+/// A rank-1 int32/int64 array of non-negative integers (`what` names it in messages).
+pub fn read_labels(path: &Path, what: &str) -> Result<Vec<usize>, DataError> {
+    let origin = path.display().to_string();
+    let arr = read(path)?;
+    let shape = &arr.header.shape;
+    if shape.len() != 1 {
+        return Err(err(
+            &origin,
+            format!("{what} must be a 1-D array, got shape {shape:?}"),
+        ));
+    }
+    let Values::Int(raw) = arr.values else {
+        return Err(err(
+            &origin,
+            format!("{what} must be int32 or int64, got dtype {}", arr.header.descr),
+        ));
+    };
+    raw.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            usize::try_from(v).map_err(|_| {
+                err(&origin, format!("{what} must be non-negative, got {v} at index {i}"))
+            })
+        })
+        .collect()
+}
+
+/// A row-major float32 array of `shape` as `.npy` bytes (little-endian, C order).
+pub fn f32_bytes(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    file_bytes(&dict, &bytes)
 }
 
 /// Reads `path`, checking the header against the file size first.
@@ -507,6 +588,24 @@ mod tests {
 
     fn f32s(v: &[f32]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn written_arrays_read_back_exactly_with_numpy_s_header() {
+        let data = [1.5f32, -0.0, 3e-38, f32::MAX, 7.25, -2.0];
+        let bytes = f32_bytes(&[2, 3], &data);
+        // NumPy's header for this array, padded so that the data starts at byte 64.
+        let head = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+        assert_eq!(&bytes[10..10 + head.len()], head.as_bytes());
+        assert_eq!((bytes.len() - data.len() * 4) % 64, 0);
+        let back = from_bytes(&bytes, "t").unwrap();
+        assert_eq!(back.header.shape, vec![2, 3]);
+        let Values::Float(v) = back.values else { panic!("floats") };
+        assert_eq!(v, data.iter().map(|&x| x as f64).collect::<Vec<_>>());
+        // One dimension is written `(n,)`, as NumPy writes it.
+        let one = f32_bytes(&[3], &data[..3]);
+        assert!(String::from_utf8_lossy(&one[..one.len() - 12]).contains("'shape': (3,), }"));
+        assert_eq!(from_bytes(&one, "t").unwrap().header.shape, vec![3]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod clusters;
 pub mod config;
+pub mod data;
 mod epochs;
 mod error;
 pub mod eval;
