@@ -1,6 +1,6 @@
 //! `ssr2 eval`: re-evaluate a run's saved heads on its data and print the table.
 
-use crate::cmd_train::{Split, print_scores};
+use crate::print::{Split, print_scores};
 use ssr2_train::data::load_dataset;
 use crate::device::DeviceArgs;
 use crate::fail::{Fail, Result};

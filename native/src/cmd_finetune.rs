@@ -1,7 +1,7 @@
 //! `ssr2 train --mode finetune`: CLIP's last blocks trained on images (SPEC §8), one run per
 //! seed; prints All / Old / New and the measured step time, throughput, loader wait and memory.
 
-use crate::cmd_train::{Bars, print_table};
+use crate::print::{Bars, print_table};
 use ssr2_train::data::labelled_override;
 use crate::fail::{Fail, Result};
 use burn::prelude::*;

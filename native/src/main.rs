@@ -21,6 +21,7 @@ mod device;
 mod fail;
 mod lock;
 mod npy;
+mod print;
 
 use clap::{Parser, Subcommand};
 
