@@ -14,4 +14,4 @@ mod weights;
 pub use config::{AdapterKind, ModelConfig, NumClasses};
 pub use conv::image_side;
 pub use model::{Adapter, Branch, HeadModel, InputNorm, TextInput};
-pub use weights::load_weights;
+pub use weights::{load_weights, weight_bytes};

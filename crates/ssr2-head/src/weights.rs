@@ -5,6 +5,13 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use std::path::Path;
 
+/// `model`'s weights as safetensors bytes (in memory, so a hash is of the bytes written).
+pub fn weight_bytes<M: Module>(model: &M) -> Result<Vec<u8>, String> {
+    let mut store = SafetensorsStore::from_bytes(None);
+    model.save_into(&mut store).map_err(|e| format!("{e:?}"))?;
+    store.get_bytes().map_err(|e| format!("{e:?}"))
+}
+
 fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
     format!("{}: {e}", path.display())
 }

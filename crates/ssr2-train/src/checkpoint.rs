@@ -5,7 +5,6 @@
 use crate::TrainError;
 use crate::optim::Sgd;
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 use ssr2_data::sha256_hex;
 use ssr2_view::report::EpochRecord;
@@ -73,13 +72,7 @@ pub fn save<M: Module>(
     let name = weights_name(epoch);
     let tmp = dir.join(format!("partial-{name}"));
     // Serialised in memory, so the checksum is taken from the bytes written, not a read-back.
-    let mut store = SafetensorsStore::from_bytes(None);
-    model
-        .save_into(&mut store)
-        .map_err(|e| TrainError::file(&tmp, format!("{e:?}")))?;
-    let bytes = store
-        .get_bytes()
-        .map_err(|e| TrainError::file(&tmp, format!("{e:?}")))?;
+    let bytes = ssr2_head::weight_bytes(model).map_err(|e| TrainError::file(&tmp, e))?;
     let weights_sha256 = sha256_hex(&bytes);
     std::fs::write(&tmp, &bytes).map_err(|e| TrainError::file(&tmp, e))?;
     std::fs::rename(&tmp, dir.join(&name)).map_err(|e| TrainError::file(&tmp, e))?;

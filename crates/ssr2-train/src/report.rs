@@ -12,7 +12,6 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::eval::Evaluation;
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use ssr2_data::Dataset;
 use ssr2_head::HeadModel;
 use std::path::Path;
@@ -281,13 +280,8 @@ pub fn write_run<M: Module>(
         let path = dir.join(name);
         ssr2_data::write_atomic(&path, bytes).map_err(|e| TrainError::file(&path, e))
     };
-    // Serialised in memory: the hash is of the bytes written.
-    let failed = |e: &dyn std::fmt::Debug| {
-        TrainError::file(&dir.join("heads.safetensors"), format!("{e:?}"))
-    };
-    let mut store = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| failed(&e))?;
-    let heads = store.get_bytes().map_err(|e| failed(&e))?;
+    let heads = ssr2_head::weight_bytes(model)
+        .map_err(|e| TrainError::file(&dir.join("heads.safetensors"), e))?;
     write("heads.safetensors", &heads)?;
     let mut report = report.clone();
     if let Some(p) = report.provenance.as_mut() {
