@@ -70,12 +70,15 @@ native_lane() {
 }
 
 web_lane() {
+    # The web lane's compiles run at nice 10, so the native lane (the longer one: its build, then
+    # the lavapipe tests, which wait on each shader compile) has the cores when both want them,
+    # and the web lane fills whatever it leaves idle (docs/CI.md).
     command -v npm >/dev/null || wait_setup
-    [ "${SKIP_WEB:-0}" = "1" ] || stage web-tools scripts/web-tools.sh
+    [ "${SKIP_WEB:-0}" = "1" ] || stage web-tools nice -n 10 scripts/web-tools.sh
     wait_setup
-    stage wasm-check scripts/check-wasm.sh
+    stage wasm-check nice -n 10 scripts/check-wasm.sh
     [ "${SKIP_WEB:-0}" = "1" ] && return 0
-    stage web-build scripts/build-web.sh --ci
+    stage web-build nice -n 10 scripts/build-web.sh --ci
     # The end-to-end test trains its runs with the native build's `ssr2`, and drives the page in
     # headless chromium with WebGPU and on the CPU, while the native lane goes on.
     wait_for native-build "$logs/native_lane.log"
